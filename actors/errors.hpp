@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/error.hpp>
+
+namespace mm {
+
+/// Domain errors of marketmonitor. Session exit reasons are among them, so the
+/// registry can count `sessions_ended_total` by reason and the gRPC layer can
+/// finish a stream with the status that fits (see docs/api.md).
+enum class ec : uint8_t {
+  /// Not an error.
+  none = 0,
+  // --- bad requests (INVALID_ARGUMENT) ---
+  no_tickers,
+  bad_ticker,
+  too_many_tickers,
+  bad_option,
+  // --- lookups (NOT_FOUND) ---
+  unknown_session,
+  // --- state (FAILED_PRECONDITION) ---
+  stream_already_attached,
+  // --- limits (RESOURCE_EXHAUSTED) ---
+  session_limit,
+  slow_consumer,
+  // --- node state (UNAVAILABLE) ---
+  shutting_down,
+  // --- session exit reasons that are not failures of the client ---
+  /// StopPriceMonitoring: the stream completes with OK.
+  stopped,
+  /// The client's stream ended (cancel, deadline, broken transport).
+  stream_ended,
+  /// Nobody attached a stream within the attach timeout.
+  attach_timeout,
+  /// An operator ended the session: the stream ends with ABORTED.
+  killed,
+};
+
+/// Returns the name of `x`, as used in `sessions_ended_total`.
+const char* to_string(ec x);
+
+/// Returns the `ec` of `err` or `ec::none` if it belongs to another category.
+ec code_of(const caf::error& err);
+
+/// Returns the text attached to `err` by `make_error(code, "text")`, or an
+/// empty string.
+std::string text_of(const caf::error& err);
+
+} // namespace mm
+
+CAF_ERROR_CODE_ENUM(mm::ec, "mm")

@@ -1,0 +1,91 @@
+#pragma once
+
+// The actor protocol of marketmonitor: every message that crosses actors, in
+// one place. Each actor's handlers are listed under its banner with one line
+// each; `->` gives the response of a request.
+
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/type_id.hpp>
+
+#include "actors/price_update.hpp"
+#include "actors/session_options.hpp"
+#include "actors/stream_sink.hpp"
+
+// --- ticker_directory (one per node; hub role in a cluster) -----------------
+//   (get_atom, ticker, caf::actor dead_hint) -> caf::actor
+//       the broadcaster of `ticker`, spawned on demand; `dead_hint` is a
+//       broadcaster the caller found dead (or a default handle)
+//   (last_atom, std::vector<std::string>) -> std::vector<price_update>
+//       last known update of each ticker that has a broadcaster
+//
+// --- ticker_broadcaster (one per ticker with subscribers) -------------------
+//   tick                                   stamp seq, fan out to subscribers
+//   (subscribe_atom, caf::actor) -> std::vector<price_update>
+//       adds (and monitors) a subscriber; replies with the last update, if any
+//   (unsubscribe_atom, caf::actor)         removes (and demonitors) one
+//   (last_atom) -> std::vector<price_update>  the last update, if any
+//
+// --- redis_listener (one per node) ------------------------------------------
+//   (watch_atom, ticker, caf::actor)       SUBSCRIBE the ticker's channel and
+//       route its ticks to the broadcaster, until it goes down (monitored)
+//
+// --- session (one per client session) ---------------------------------------
+//   (start_atom) -> (std::string id, std::vector<std::string> tickers)
+//       replies once every ticker is subscribed
+//   (attach_atom, stream_sink_ptr) -> caf::unit_t   attach the one stream
+//   (update_atom, add, remove) -> std::vector<std::string>  resulting set
+//   (stop_atom) -> caf::unit_t              end with ec::stopped (stream OK)
+//   (kill_atom, std::string reason)        end with ec::killed (ABORTED)
+//   price_update                           from a broadcaster
+//   (write_done_atom, bool ok)             from the stream sink
+//   (stream_end_atom)                      from the stream sink: client gone
+//
+// --- session_registry (one per node) ----------------------------------------
+//   (start_atom, tickers, session_options) -> (id, tickers)
+//   (start_atom, tickers, session_options, stream_sink_ptr) -> (id, tickers)
+//       Subscribe: a session whose stream is attached from the start
+//   (find_atom, std::string id) -> caf::actor  or ec::unknown_session
+//   (shutdown_atom)                        end every session with
+//                                          ec::shutting_down, refuse new ones
+
+CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::tick))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::price_update))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::session_options))
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::price_update>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<std::string>) )
+
+  CAF_ADD_ATOM(marketmonitor, mm, last_atom, "last")
+  CAF_ADD_ATOM(marketmonitor, mm, watch_atom, "watch")
+  CAF_ADD_ATOM(marketmonitor, mm, start_atom, "start")
+  CAF_ADD_ATOM(marketmonitor, mm, attach_atom, "attach")
+  CAF_ADD_ATOM(marketmonitor, mm, stop_atom, "stop")
+  CAF_ADD_ATOM(marketmonitor, mm, kill_atom, "kill")
+  CAF_ADD_ATOM(marketmonitor, mm, write_done_atom, "write_done")
+  CAF_ADD_ATOM(marketmonitor, mm, stream_end_atom, "stream_end")
+  CAF_ADD_ATOM(marketmonitor, mm, find_atom, "find")
+  CAF_ADD_ATOM(marketmonitor, mm, shutdown_atom, "shutdown")
+  CAF_ADD_ATOM(marketmonitor, mm, linger_atom, "linger")
+  CAF_ADD_ATOM(marketmonitor, mm, attach_timeout_atom, "attach_to")
+  CAF_ADD_ATOM(marketmonitor, mm, stats_atom, "stats")
+
+CAF_END_TYPE_ID_BLOCK(marketmonitor)
+
+// A stream is always local to its session: it never crosses nodes.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mm::stream_sink_ptr)
+
+namespace mm {
+
+using caf::get_atom;
+using caf::ok_atom;
+using caf::subscribe_atom;
+using caf::unsubscribe_atom;
+using caf::update_atom;
+using caf::flush_atom;
+using caf::connect_atom;
+
+} // namespace mm

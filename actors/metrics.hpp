@@ -1,0 +1,29 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace mm {
+
+/// Node-wide counters, bumped by the actors that see the events and read live
+/// by `stats`. Relaxed atomics: totals, not a synchronisation device.
+struct metrics {
+  std::atomic<uint64_t> ticks_received_total{0};
+  std::atomic<uint64_t> ticks_malformed_total{0};
+  std::atomic<uint64_t> updates_delivered_total{0};
+  std::atomic<uint64_t> updates_conflated_total{0};
+  std::atomic<uint64_t> batches_sent_total{0};
+  std::atomic<int64_t> streams{0};
+  std::atomic<int64_t> broadcasters{0};
+  std::atomic<int64_t> redis_subscriptions{0};
+  std::atomic<bool> redis_connected{false};
+
+  static void add(std::atomic<uint64_t>& x, uint64_t n = 1) {
+    x.fetch_add(n, std::memory_order_relaxed);
+  }
+  static void add(std::atomic<int64_t>& x, int64_t n) {
+    x.fetch_add(n, std::memory_order_relaxed);
+  }
+};
+
+} // namespace mm

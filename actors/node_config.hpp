@@ -1,0 +1,29 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace mm {
+
+/// The tunables of one node (the `mm-server` flags of docs/api.md).
+struct node_config {
+  std::string grpc_listen = "0.0.0.0:50051";
+  std::string redis_host = "127.0.0.1";
+  uint16_t redis_port = 6379;
+  std::string redis_prefix = "prices:";
+  std::string admin_listen = "127.0.0.1:50052";
+  uint32_t attach_timeout_ms = 30000;
+  uint32_t linger_ms = 5000;
+  uint32_t keepalive_time_ms = 10000;
+  uint32_t keepalive_timeout_ms = 10000;
+  uint32_t flush_interval_ms = 0;
+  uint32_t max_batch = 500;
+  uint32_t max_sessions = 100000;
+  uint32_t max_tickers_per_session = 100;
+  uint32_t max_pending = 10000;
+  uint32_t shutdown_timeout_ms = 5000;
+  /// Largest flush interval a client may ask for.
+  uint32_t max_flush_interval_ms = 60000;
+};
+
+} // namespace mm

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <caf/fwd.hpp>
+
+namespace mm {
+
+struct node_config;
+struct metrics;
+
+/// Spawns the redis listener: a CAF io broker that owns the one subscriber
+/// connection to Redis (`cfg.redis_host:cfg.redis_port`). It SUBSCRIBEs
+/// `<prefix><TICKER>` when told `(watch_atom, ticker, broadcaster)`, monitors
+/// the broadcaster and UNSUBSCRIBEs when it goes down. Each payload is parsed
+/// once (tick_parser) and the `tick` sent to the channel's broadcaster;
+/// malformed ones are counted in `m` and dropped. When the connection drops
+/// it reconnects with capped exponential backoff and re-subscribes every
+/// live channel. `cfg` and `m` must outlive the actor.
+caf::actor spawn_redis_listener(caf::actor_system& sys, const node_config& cfg,
+                                metrics& m);
+
+} // namespace mm

@@ -1,0 +1,40 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/meta/type_name.hpp>
+
+namespace mm {
+
+struct node_config;
+
+/// How a session delivers (SessionOptions of the API).
+enum class delivery_mode : uint8_t {
+  /// Keep only the newest update per ticker while waiting.
+  conflate = 0,
+  /// Every tick, in a bounded queue (--max-pending).
+  all = 1,
+};
+
+/// The options of one session, already resolved against the server defaults.
+struct session_options {
+  /// 0: adaptive (write at once when idle, batch while a write is in flight).
+  uint32_t flush_interval_ms = 0;
+  bool snapshot = false;
+  uint32_t max_batch = 0;
+  delivery_mode mode = delivery_mode::conflate;
+};
+
+/// Replaces zeros in `opts` by the server defaults of `cfg` and checks the
+/// rest; returns an empty string when valid, or what is wrong, in words.
+std::string resolve_options(session_options& opts, uint32_t raw_mode,
+                            const node_config& cfg);
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, session_options& x) {
+  return f(caf::meta::type_name("session_options"), x.flush_interval_ms,
+           x.snapshot, x.max_batch, x.mode);
+}
+
+} // namespace mm
