@@ -4,6 +4,7 @@
 #include <string>
 
 #include <caf/error.hpp>
+#include <caf/message.hpp>
 
 namespace mm {
 

@@ -58,6 +58,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(marketmonitor, (mm::session_options))
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::price_update>) )
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<std::string>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<uint64_t>) )
 
   CAF_ADD_ATOM(marketmonitor, mm, last_atom, "last")
   CAF_ADD_ATOM(marketmonitor, mm, watch_atom, "watch")

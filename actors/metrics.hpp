@@ -8,6 +8,8 @@ namespace mm {
 /// Node-wide counters, bumped by the actors that see the events and read live
 /// by `stats`. Relaxed atomics: totals, not a synchronisation device.
 struct metrics {
+  std::atomic<int64_t> sessions{0};
+  std::atomic<uint64_t> sessions_created_total{0};
   std::atomic<uint64_t> ticks_received_total{0};
   std::atomic<uint64_t> ticks_malformed_total{0};
   std::atomic<uint64_t> updates_delivered_total{0};

@@ -1,0 +1,56 @@
+#include "actors/node.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/send.hpp>
+#include <caf/exit_reason.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/redis_listener.hpp"
+#include "actors/session_registry.hpp"
+#include "actors/ticker_directory.hpp"
+
+namespace mm {
+
+void configure(caf::actor_system_config& cfg) {
+  cfg.load<caf::io::middleman>();
+  cfg.add_message_types<caf::id_block::marketmonitor>();
+  // CAF 0.17.6's add_error_category<T> does not compile; pass a renderer.
+  cfg.add_error_category(
+    caf::atom("mm"),
+    [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+      std::string result = "mm::";
+      result += to_string(static_cast<ec>(code));
+      if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
+        result += " (";
+        result += ctx.get_as<std::string>(0);
+        result += ")";
+      }
+      return result;
+    });
+}
+
+node::node(caf::actor_system& sys, node_config cfg)
+  : sys_(sys),
+    cfg_(std::make_unique<node_config>(std::move(cfg))),
+    metrics_(std::make_unique<metrics>()) {
+  listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
+  directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_);
+  registry_ = spawn_session_registry(sys_, directory_, *cfg_, *metrics_);
+}
+
+node::~node() {
+  // The registry ends its sessions on its way out. Every actor of the node
+  // references cfg_ and metrics_, so wait until all of them are gone.
+  for (auto* hdl : {&registry_, &directory_, &listener_})
+    caf::anon_send_exit(*hdl, caf::exit_reason::user_shutdown);
+  sys_.await_all_actors_done();
+}
+
+void node::shutdown() {
+  caf::anon_send(registry_, shutdown_atom::value);
+}
+
+} // namespace mm

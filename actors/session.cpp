@@ -1,0 +1,417 @@
+#include "actors/session.hpp"
+
+#include <deque>
+#include <map>
+#include <unordered_map>
+#include <utility>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/node_config.hpp"
+
+namespace mm {
+
+namespace {
+
+/// A broadcaster that went away between the directory's answer and our
+/// subscribe is asked for again this often before the session gives up.
+constexpr int max_subscribe_attempts = 5;
+
+struct session_state {
+  static inline constexpr const char* name = "session";
+
+  std::string id;
+  session_options opts;
+  const node_config* cfg = nullptr;
+  metrics* m = nullptr;
+  caf::actor directory;
+
+  /// Subscribed tickers and their broadcasters (null while subscribing).
+  std::map<std::string, caf::actor> tickers;
+  /// Subscriptions on their way; start/update replies wait for zero.
+  size_t subscribing = 0;
+  /// Requests waiting for `subscribing` to reach zero.
+  std::vector<std::pair<caf::response_promise, bool>> waiting;
+  /// False until the initial subscriptions are done: no batch before that.
+  bool ready = false;
+
+  stream_sink_ptr sink;
+  bool write_in_flight = false;
+  /// A flush message or timer is on its way.
+  bool flush_scheduled = false;
+  /// A fixed-interval flush came due while a write was in flight.
+  bool flush_due = false;
+  uint64_t batch_seq = 0;
+
+  /// CONFLATE: the newest update per ticker, in order of first arrival.
+  std::unordered_map<std::string, price_update> latest;
+  std::deque<std::string> order;
+  /// ALL: every update, at most cfg->max_pending.
+  std::deque<price_update> queue;
+
+  /// Snapshot entries still to send as the first batch(es).
+  bool snapshot_pending = false;
+  std::vector<price_update> snapshot;
+
+  std::vector<std::string> ticker_list() const {
+    std::vector<std::string> result;
+    result.reserve(tickers.size());
+    for (auto& kvp : tickers)
+      result.push_back(kvp.first);
+    return result;
+  }
+
+  bool has_pending() const {
+    return snapshot_pending || !order.empty() || !queue.empty();
+  }
+};
+
+using session_actor = caf::stateful_actor<session_state>;
+
+void write_next(session_actor* self);
+
+void schedule_flush(session_actor* self) {
+  auto& st = self->state;
+  if (!st.sink || !st.ready || st.write_in_flight || st.flush_scheduled
+      || !st.has_pending())
+    return;
+  st.flush_scheduled = true;
+  // Adaptive: a message to ourselves runs after the updates already in the
+  // mailbox, so a burst leaves as one batch without waiting for a timer.
+  if (st.opts.flush_interval_ms == 0)
+    self->send(self, flush_atom::value);
+  else
+    self->delayed_send(self,
+                       std::chrono::milliseconds(st.opts.flush_interval_ms),
+                       flush_atom::value);
+}
+
+/// Drops queued live updates that the snapshot already covers.
+void drop_covered(session_state& st, const price_update& snap) {
+  auto i = st.latest.find(snap.ticker);
+  if (i != st.latest.end() && i->second.seq <= snap.seq) {
+    st.latest.erase(i);
+    st.order.erase(std::find(st.order.begin(), st.order.end(), snap.ticker));
+  }
+  st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
+                                [&](const price_update& u) {
+                                  return u.ticker == snap.ticker
+                                         && u.seq <= snap.seq;
+                                }),
+                 st.queue.end());
+}
+
+void write_next(session_actor* self) {
+  auto& st = self->state;
+  if (!st.sink || !st.ready || st.write_in_flight)
+    return;
+  price_batch batch;
+  size_t limit = st.opts.max_batch;
+  if (st.snapshot_pending) {
+    batch.snapshot = true;
+    auto n = std::min(limit, st.snapshot.size());
+    for (size_t i = 0; i < n; ++i)
+      drop_covered(st, st.snapshot[i]);
+    batch.updates.assign(std::make_move_iterator(st.snapshot.begin()),
+                         std::make_move_iterator(st.snapshot.begin() + n));
+    st.snapshot.erase(st.snapshot.begin(), st.snapshot.begin() + n);
+    st.snapshot_pending = !st.snapshot.empty();
+  } else if (!st.order.empty()) {
+    while (!st.order.empty() && batch.updates.size() < limit) {
+      auto i = st.latest.find(st.order.front());
+      batch.updates.emplace_back(std::move(i->second));
+      st.latest.erase(i);
+      st.order.pop_front();
+    }
+  } else if (!st.queue.empty()) {
+    while (!st.queue.empty() && batch.updates.size() < limit) {
+      batch.updates.emplace_back(std::move(st.queue.front()));
+      st.queue.pop_front();
+    }
+  } else {
+    return;
+  }
+  batch.batch_seq = ++st.batch_seq;
+  st.write_in_flight = true;
+  metrics::add(st.m->batches_sent_total);
+  metrics::add(st.m->updates_delivered_total, batch.updates.size());
+  st.sink->write(std::move(batch));
+}
+
+void enqueue(session_actor* self, const price_update& u) {
+  auto& st = self->state;
+  if (st.opts.mode == delivery_mode::conflate) {
+    auto [i, added] = st.latest.try_emplace(u.ticker, u);
+    if (added) {
+      st.order.push_back(u.ticker);
+    } else if (u.seq > i->second.seq) {
+      auto replaced = i->second.conflated + 1;
+      i->second = u;
+      i->second.conflated = replaced;
+      metrics::add(st.m->updates_conflated_total);
+    }
+  } else {
+    if (st.queue.size() >= st.cfg->max_pending) {
+      self->quit(caf::make_error(
+        ec::slow_consumer,
+        "consumer too slow: more than " + std::to_string(st.cfg->max_pending)
+          + " updates pending in DELIVERY_MODE_ALL; session evicted"));
+      return;
+    }
+    st.queue.push_back(u);
+  }
+  schedule_flush(self);
+}
+
+void subscribing_done(session_actor* self) {
+  auto& st = self->state;
+  if (--st.subscribing > 0)
+    return;
+  auto waiting = std::move(st.waiting);
+  st.waiting.clear();
+  for (auto& [promise, is_start] : waiting) {
+    if (is_start)
+      promise.deliver(st.id, st.ticker_list());
+    else
+      promise.deliver(st.ticker_list());
+  }
+  if (!st.ready) {
+    st.ready = true;
+    if (st.opts.snapshot)
+      st.snapshot_pending = true;
+  }
+  schedule_flush(self);
+}
+
+void subscribe(session_actor* self, const std::string& ticker,
+               caf::actor dead_hint, int attempt) {
+  auto& st = self->state;
+  self->request(st.directory, caf::infinite, get_atom::value, ticker, dead_hint)
+    .then(
+      [=](const caf::actor& b) {
+        self->request(b, caf::infinite, subscribe_atom::value,
+                      caf::actor_cast<caf::actor>(self))
+          .then(
+            [=](const std::vector<price_update>& last) {
+              auto& st = self->state;
+              auto i = st.tickers.find(ticker);
+              if (i == st.tickers.end() || i->second) {
+                // Removed (or subscribed again) while we were on our way.
+                if (i == st.tickers.end() || i->second != b)
+                  self->send(b, unsubscribe_atom::value,
+                             caf::actor_cast<caf::actor>(self));
+              } else {
+                i->second = b;
+                if (st.opts.snapshot && !last.empty()) {
+                  if (!st.ready)
+                    st.snapshot.push_back(last.front());
+                  else
+                    enqueue(self, last.front());
+                }
+              }
+              subscribing_done(self);
+            },
+            [=](const caf::error& err) {
+              if (err == caf::sec::request_receiver_down
+                  && attempt < max_subscribe_attempts) {
+                subscribe(self, ticker, b, attempt + 1);
+                return;
+              }
+              self->quit(err);
+            });
+      },
+      [=](const caf::error& err) { self->quit(err); });
+}
+
+void add_tickers(session_actor* self, const std::vector<std::string>& xs) {
+  auto& st = self->state;
+  for (auto& t : xs) {
+    if (st.tickers.emplace(t, caf::actor{}).second) {
+      ++st.subscribing;
+      subscribe(self, t, caf::actor{}, 1);
+    }
+  }
+}
+
+void remove_ticker(session_actor* self, const std::string& t) {
+  auto& st = self->state;
+  auto i = st.tickers.find(t);
+  if (i == st.tickers.end())
+    return;
+  if (i->second)
+    self->send(i->second, unsubscribe_atom::value,
+               caf::actor_cast<caf::actor>(self));
+  st.tickers.erase(i);
+  if (st.latest.erase(t) > 0)
+    st.order.erase(std::find(st.order.begin(), st.order.end(), t));
+  st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
+                                [&](const price_update& u) {
+                                  return u.ticker == t;
+                                }),
+                 st.queue.end());
+  st.snapshot.erase(std::remove_if(st.snapshot.begin(), st.snapshot.end(),
+                                   [&](const price_update& u) {
+                                     return u.ticker == t;
+                                   }),
+                    st.snapshot.end());
+}
+
+/// Returns false (and quits) if the client has already gone.
+bool attach(session_actor* self, stream_sink_ptr sink) {
+  auto& st = self->state;
+  if (!sink->bind(caf::actor_cast<caf::actor>(self))) {
+    self->quit(caf::make_error(ec::stream_ended,
+                               "the client's stream ended before it attached"));
+    return false;
+  }
+  st.sink = sink;
+  // Rule 2: whatever ends the session finishes its stream with the status
+  // that fits the exit reason.
+  self->attach_functor(
+    [sink](const caf::error& reason) { sink->finish(reason); });
+  schedule_flush(self);
+  return true;
+}
+
+caf::behavior session(session_actor* self, std::string id,
+                      std::vector<std::string> tickers, session_options opts,
+                      stream_sink_ptr sink, caf::actor directory,
+                      const node_config* cfg, metrics* m) {
+  // Watches nothing: broadcasters and the registry monitor *us*. Monitoring
+  // them back would leave stale attachables on long-lived actors (CAF 0.17,
+  // ARCHITECTURE.md rule 7). Ends by quitting with an `ec` reason.
+  auto& st = self->state;
+  st.id = std::move(id);
+  st.opts = opts;
+  st.cfg = cfg;
+  st.m = m;
+  st.directory = std::move(directory);
+  if (sink) {
+    if (!attach(self, std::move(sink)))
+      return {};
+  } else {
+    self->delayed_send(self, std::chrono::milliseconds(cfg->attach_timeout_ms),
+                       attach_timeout_atom::value);
+  }
+  // Counts the initial subscriptions as one until all are on their way.
+  st.subscribing = 1;
+  add_tickers(self, tickers);
+  subscribing_done(self);
+  return {
+    // --- from the registry and the gRPC layer ---
+    [=](start_atom) -> caf::result<std::string, std::vector<std::string>> {
+      auto& st = self->state;
+      if (st.subscribing == 0)
+        return {st.id, st.ticker_list()};
+      auto rp = self->make_response_promise();
+      st.waiting.emplace_back(rp, true);
+      return caf::delegated<std::string, std::vector<std::string>>{};
+    },
+    [=](attach_atom, const stream_sink_ptr& s) -> caf::result<caf::unit_t> {
+      if (self->state.sink)
+        return caf::make_error(ec::stream_already_attached,
+                               "session " + self->state.id
+                                 + " already has a stream attached");
+      attach(self, s);
+      return caf::unit;
+    },
+    [=](update_atom, const std::vector<std::string>& add,
+        const std::vector<std::string>& remove)
+      -> caf::result<std::vector<std::string>> {
+      auto& st = self->state;
+      auto count = st.tickers.size();
+      for (auto& t : add)
+        if (st.tickers.count(t) == 0
+            && std::find(remove.begin(), remove.end(), t) == remove.end())
+          ++count;
+      for (auto& t : remove)
+        if (st.tickers.count(t) > 0)
+          --count;
+      if (count > st.cfg->max_tickers_per_session)
+        return caf::make_error(
+          ec::too_many_tickers,
+          "the session would have " + std::to_string(count)
+            + " tickers; the limit is "
+            + std::to_string(st.cfg->max_tickers_per_session));
+      if (count == 0)
+        return caf::make_error(ec::no_tickers,
+                               "a session must keep at least one ticker");
+      for (auto& t : remove)
+        remove_ticker(self, t);
+      ++st.subscribing;
+      add_tickers(self, add);
+      auto rp = self->make_response_promise();
+      st.waiting.emplace_back(rp, false);
+      subscribing_done(self);
+      return caf::delegated<std::vector<std::string>>{};
+    },
+    [=](stop_atom) {
+      self->quit(caf::make_error(ec::stopped, "stopped by the client"));
+      return caf::unit;
+    },
+    [=](kill_atom, const std::string& reason) {
+      self->quit(caf::make_error(
+        ec::killed, reason.empty() ? "ended by an operator" : reason));
+    },
+    // --- from broadcasters ---
+    [=](const price_update& u) {
+      if (self->state.tickers.count(u.ticker) > 0)
+        enqueue(self, u);
+    },
+    // --- from the stream sink ---
+    [=](write_done_atom, bool ok) {
+      auto& st = self->state;
+      st.write_in_flight = false;
+      if (!ok) {
+        self->quit(caf::make_error(ec::stream_ended,
+                                   "writing to the client's stream failed"));
+        return;
+      }
+      if (st.flush_due || st.opts.flush_interval_ms == 0) {
+        st.flush_due = false;
+        write_next(self);
+      } else {
+        schedule_flush(self);
+      }
+    },
+    [=](stream_end_atom) {
+      self->quit(
+        caf::make_error(ec::stream_ended, "the client's stream ended"));
+    },
+    // --- own timers ---
+    [=](flush_atom) {
+      auto& st = self->state;
+      st.flush_scheduled = false;
+      if (st.write_in_flight)
+        st.flush_due = true;
+      else
+        write_next(self);
+    },
+    [=](attach_timeout_atom) {
+      auto& st = self->state;
+      if (!st.sink)
+        self->quit(caf::make_error(
+          ec::attach_timeout, "session expired: no stream attached within "
+                                + std::to_string(st.cfg->attach_timeout_ms)
+                                + " ms"));
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_session(caf::actor_system& sys, std::string id,
+                         std::vector<std::string> tickers,
+                         session_options opts, stream_sink_ptr sink,
+                         caf::actor directory, const node_config& cfg,
+                         metrics& m) {
+  return sys.spawn(session, std::move(id), std::move(tickers), opts,
+                   std::move(sink), std::move(directory), &cfg, &m);
+}
+
+} // namespace mm

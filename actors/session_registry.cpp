@@ -1,0 +1,159 @@
+#include "actors/session_registry.hpp"
+
+#include <cstdio>
+#include <unordered_map>
+
+#include <sys/random.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/node_config.hpp"
+#include "actors/session.hpp"
+
+namespace mm {
+
+namespace {
+
+struct registry_state {
+  static inline constexpr const char* name = "session_registry";
+
+  caf::actor directory;
+  std::unordered_map<std::string, caf::actor> sessions;
+  std::unordered_map<caf::actor_addr, std::string> ids;
+  /// sessions_ended_total by exit reason.
+  std::map<std::string, uint64_t> ended;
+  bool shutting_down = false;
+};
+
+using registry_actor = caf::stateful_actor<registry_state>;
+
+/// A random UUIDv4: 122 bits from the kernel's CSPRNG, since an id is all a
+/// client needs to stream or stop a session.
+std::string make_session_id() {
+  uint8_t b[16];
+  size_t got = 0;
+  while (got < sizeof(b)) {
+    auto n = getrandom(b + got, sizeof(b) - got, 0);
+    if (n > 0)
+      got += static_cast<size_t>(n);
+  }
+  b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);
+  b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);
+  char buf[37];
+  std::snprintf(buf, sizeof(buf),
+                "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                "%02x%02x%02x%02x%02x%02x",
+                b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                b[10], b[11], b[12], b[13], b[14], b[15]);
+  return buf;
+}
+
+std::string reason_name(const caf::error& reason) {
+  auto code = code_of(reason);
+  if (code != ec::none)
+    return to_string(code);
+  if (!reason)
+    return "normal";
+  if (reason.category() == caf::atom("exit"))
+    return to_string(static_cast<caf::exit_reason>(reason.code()));
+  return to_string(reason);
+}
+
+caf::behavior session_registry(registry_actor* self, caf::actor directory,
+                               const node_config* cfg, metrics* m) {
+  // Watches every session it creates (monitor); ids of sessions that end are
+  // dropped and counted by reason. Sessions never watch the registry back.
+  self->state.directory = std::move(directory);
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& st = self->state;
+    auto i = st.ids.find(dm.source);
+    if (i == st.ids.end())
+      return;
+    st.sessions.erase(i->second);
+    st.ids.erase(i);
+    ++st.ended[reason_name(dm.reason)];
+    metrics::add(m->sessions, -1);
+  });
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    for (auto& kvp : self->state.sessions)
+      self->send_exit(kvp.second,
+                      caf::make_error(ec::shutting_down,
+                                      "the server is shutting down"));
+    self->quit(msg.reason);
+  });
+  auto create = [=](const std::vector<std::string>& tickers,
+                    const session_options& opts, stream_sink_ptr sink)
+    -> caf::result<std::string, std::vector<std::string>> {
+    auto& st = self->state;
+    if (st.shutting_down)
+      return caf::make_error(ec::shutting_down, "the server is shutting down");
+    if (st.sessions.size() >= cfg->max_sessions)
+      return caf::make_error(ec::session_limit,
+                             "node session limit of "
+                               + std::to_string(cfg->max_sessions)
+                               + " sessions reached; try again later");
+    auto id = make_session_id();
+    auto s = spawn_session(self->system(), id, tickers, opts, std::move(sink),
+                           st.directory, *cfg, *m);
+    self->monitor(s);
+    st.ids.emplace(s.address(), id);
+    st.sessions.emplace(std::move(id), s);
+    metrics::add(m->sessions, 1);
+    metrics::add(m->sessions_created_total);
+    // The session replies once all its tickers are subscribed.
+    auto rp = self->make_response_promise();
+    rp.delegate(s, start_atom::value);
+    return caf::delegated<std::string, std::vector<std::string>>{};
+  };
+  return {
+    [=](start_atom, const std::vector<std::string>& tickers,
+        const session_options& opts) {
+      return create(tickers, opts, nullptr);
+    },
+    [=](start_atom, const std::vector<std::string>& tickers,
+        const session_options& opts, const stream_sink_ptr& sink) {
+      return create(tickers, opts, sink);
+    },
+    [=](find_atom, const std::string& id) -> caf::result<caf::actor> {
+      auto& st = self->state;
+      auto i = st.sessions.find(id);
+      if (i == st.sessions.end())
+        return caf::make_error(ec::unknown_session,
+                               "no session with id \"" + id
+                                 + "\": unknown, expired or ended");
+      return i->second;
+    },
+    [=](shutdown_atom) {
+      auto& st = self->state;
+      st.shutting_down = true;
+      for (auto& kvp : st.sessions)
+        self->send_exit(kvp.second,
+                        caf::make_error(ec::shutting_down,
+                                        "the server is shutting down"));
+    },
+    [=](stats_atom) {
+      // sessions_ended_total by reason, as (reason, count) pairs.
+      std::vector<std::string> names;
+      std::vector<uint64_t> counts;
+      for (auto& kvp : self->state.ended) {
+        names.push_back(kvp.first);
+        counts.push_back(kvp.second);
+      }
+      return caf::make_message(std::move(names), std::move(counts));
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_session_registry(caf::actor_system& sys, caf::actor directory,
+                                  const node_config& cfg, metrics& m) {
+  return sys.spawn(session_registry, std::move(directory), &cfg, &m);
+}
+
+} // namespace mm
