@@ -27,6 +27,7 @@
 //       adds (and monitors) a subscriber; replies with the last update, if any
 //   (unsubscribe_atom, caf::actor)         removes (and demonitors) one
 //   (last_atom) -> std::vector<price_update>  the last update, if any
+//   (stats_atom) -> (uint64_t subscribers, uint64_t seq)
 //
 // --- redis_listener (one per node) ------------------------------------------
 //   (watch_atom, ticker, caf::actor)       SUBSCRIBE the ticker's channel and
@@ -50,6 +51,8 @@
 //   (find_atom, std::string id) -> caf::actor  or ec::unknown_session
 //   (shutdown_atom)                        end every session with
 //                                          ec::shutting_down, refuse new ones
+//   (stats_atom) -> (std::vector<std::string> reasons,
+//                    std::vector<uint64_t> counts)  sessions_ended_total
 
 CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
 

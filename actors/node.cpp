@@ -16,6 +16,10 @@ namespace mm {
 
 void configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
+  add_message_types(cfg);
+}
+
+void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::marketmonitor>();
   // CAF 0.17.6's add_error_category<T> does not compile; pass a renderer.
   cfg.add_error_category(

@@ -10,6 +10,10 @@
 
 namespace mm {
 
+/// Adds our message types and error category to `cfg` (enough for actor
+/// tests on CAF's test_coordinator).
+void add_message_types(caf::actor_system_config& cfg);
+
 /// Adds what every marketmonitor actor system needs to `cfg`: our message
 /// types, our error category and CAF's io module.
 void configure(caf::actor_system_config& cfg);

@@ -89,6 +89,12 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
         arm_linger(self, *cfg);
     },
     [=](last_atom) { return last_of(self->state); },
+    // --- from the inspector and tests ---
+    [=](stats_atom) {
+      auto& st = self->state;
+      return caf::make_message(static_cast<uint64_t>(st.subscribers.size()),
+                               st.seq);
+    },
     // --- own timers ---
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;

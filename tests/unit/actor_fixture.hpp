@@ -1,0 +1,153 @@
+#pragma once
+
+// A deterministic fixture: CAF's test_coordinator runs every actor in the
+// test's thread, and time only moves when the test advances it.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scheduler/test_coordinator.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/node.hpp"
+#include "actors/node_config.hpp"
+#include "actors/stream_sink.hpp"
+
+namespace mm::test {
+
+/// Records what a session does to its stream; the test acknowledges writes.
+class fake_sink : public stream_sink {
+public:
+  bool bind(const caf::actor& session) override {
+    if (gone)
+      return false;
+    bound = session;
+    return true;
+  }
+  void write(price_batch batch) override {
+    writes.push_back(std::move(batch));
+  }
+  void finish(const caf::error& reason) override {
+    ++finish_calls;
+    finished = reason;
+  }
+  std::string peer() const override {
+    return "ipv4:127.0.0.1:1";
+  }
+
+  bool gone = false;
+  caf::actor bound;
+  std::vector<price_batch> writes;
+  int finish_calls = 0;
+  caf::error finished;
+};
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    set("scheduler.policy", caf::atom("testing"));
+    set("logger.verbosity", caf::atom("quiet"));
+    mm::add_message_types(*this);
+  }
+};
+
+class actor_fixture : public ::testing::Test {
+public:
+  actor_fixture()
+    : sys(cfg),
+      sched(dynamic_cast<caf::scheduler::test_coordinator&>(sys.scheduler())),
+      self(sys) {
+    ncfg.linger_ms = 1000;
+    ncfg.attach_timeout_ms = 30000;
+    ncfg.max_pending = 10;
+    ncfg.max_tickers_per_session = 5;
+    ncfg.max_sessions = 3;
+    ncfg.max_batch = 500;
+  }
+
+  ~actor_fixture() override {
+    for (auto& x : cleanup)
+      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+    run();
+    // Actors waiting for a timer the test never fired must not block the
+    // system's destructor.
+    sys.await_actors_before_shutdown(false);
+  }
+
+  /// Runs every actor until nobody has anything left to do.
+  void run() {
+    sched.run();
+  }
+
+  /// Moves the clock by `ms` and runs what became due.
+  void advance(uint32_t ms) {
+    sched.advance_time(std::chrono::milliseconds(ms));
+    run();
+  }
+
+  /// Takes the reply of type `T` waiting in the scoped actor's mailbox;
+  /// fails the test if there is none or it is an error.
+  template <class T>
+  T fetch() {
+    T result{};
+    bool got = false;
+    self->receive([&](const T& x) { result = x; got = true; },
+                  [&](const caf::error& err) {
+                    ADD_FAILURE() << "got error: " << sys.render(err);
+                  },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    EXPECT_TRUE(got) << "no reply waiting";
+    return result;
+  }
+
+  /// Takes the error waiting in the scoped actor's mailbox.
+  caf::error fetch_error() {
+    caf::error result;
+    self->receive([&](const caf::error& err) { result = err; },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    EXPECT_TRUE(result) << "no error waiting";
+    return result;
+  }
+
+  /// True if a message of any kind waits in the scoped actor's mailbox.
+  bool has_message() {
+    return !self->mailbox().empty();
+  }
+
+  /// A stand-in for the redis listener that records what it is told.
+  caf::actor spawn_recording_listener(
+    std::shared_ptr<std::vector<std::string>> watched) {
+    auto l = sys.spawn([watched](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [watched](watch_atom, const std::string& t, const caf::actor&) {
+          watched->push_back(t);
+        },
+      };
+    });
+    cleanup.push_back(l);
+    return l;
+  }
+
+  /// Counts the actors the test coordinator still knows to be alive.
+  size_t running() {
+    return sys.registry().running();
+  }
+
+  test_config cfg;
+  caf::actor_system sys;
+  caf::scheduler::test_coordinator& sched;
+  caf::scoped_actor self;
+  node_config ncfg;
+  metrics m;
+  std::vector<caf::actor> cleanup;
+};
+
+} // namespace mm::test
