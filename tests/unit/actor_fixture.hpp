@@ -108,6 +108,20 @@ public:
     return result;
   }
 
+  /// Sends a request whose reply is empty (a handler returning caf::unit),
+  /// runs the actors and checks that the reply arrived.
+  template <class... Ts>
+  void request_ok(const caf::actor& dest, Ts&&... xs) {
+    auto rh = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
+    run();
+    bool got = false;
+    rh.receive([&]() { got = true; },
+               [&](const caf::error& err) {
+                 ADD_FAILURE() << "got error: " << sys.render(err);
+               });
+    EXPECT_TRUE(got);
+  }
+
   /// Takes the error waiting in the scoped actor's mailbox.
   caf::error fetch_error() {
     caf::error result;

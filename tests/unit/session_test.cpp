@@ -1,0 +1,348 @@
+#include "actors/session.hpp"
+
+#include "actors/ticker_directory.hpp"
+
+#include "actor_fixture.hpp"
+
+using namespace mm;
+using namespace mm::test;
+
+namespace {
+
+class session_test : public actor_fixture {
+public:
+  session_test() {
+    watched = std::make_shared<std::vector<std::string>>();
+    directory = spawn_ticker_directory(sys, spawn_recording_listener(watched),
+                                       ncfg, m);
+    cleanup.push_back(directory);
+  }
+
+  caf::actor start(std::vector<std::string> tickers, session_options opts,
+                   stream_sink_ptr sink = nullptr) {
+    if (opts.max_batch == 0)
+      opts.max_batch = ncfg.max_batch;
+    auto s = spawn_session(sys, "id-1", std::move(tickers), opts,
+                           std::move(sink), directory, ncfg, m);
+    cleanup.push_back(s);
+    self->monitor(s);
+    self->send(s, start_atom::value);
+    run();
+    self->receive([](const std::string&, const std::vector<std::string>&) {},
+                  [](const caf::error&) {},
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    return s;
+  }
+
+  caf::actor broadcaster(const std::string& ticker) {
+    self->send(directory, get_atom::value, ticker, caf::actor{});
+    run();
+    return fetch<caf::actor>();
+  }
+
+  void publish(const std::string& ticker, double price, int64_t ts = 1) {
+    self->send(broadcaster(ticker), tick{price, 10, ts});
+    run();
+  }
+
+  void ack(const caf::actor& s, bool ok = true) {
+    self->send(s, write_done_atom::value, ok);
+    run();
+  }
+
+  /// The exit reason of `s` if it ended, otherwise none.
+  caf::error down_reason(const caf::actor& s) {
+    caf::error result;
+    bool got = false;
+    while (!got && has_message()) {
+      self->receive(
+        [&](const caf::down_msg& dm) {
+          if (dm.source == s) {
+            result = dm.reason;
+            got = true;
+          }
+        },
+        caf::after(std::chrono::seconds(0)) >> [] {});
+    }
+    return result;
+  }
+
+  std::shared_ptr<std::vector<std::string>> watched;
+  caf::actor directory;
+};
+
+TEST_F(session_test, start_replies_once_every_ticker_is_subscribed) {
+  auto s = spawn_session(sys, "id-7", {"AAPL", "MSFT"}, {0, false, 500, {}},
+                         nullptr, directory, ncfg, m);
+  cleanup.push_back(s);
+  self->send(s, start_atom::value);
+  run();
+  bool got = false;
+  self->receive(
+    [&](const std::string& id, const std::vector<std::string>& tickers) {
+      got = true;
+      EXPECT_EQ(id, "id-7");
+      EXPECT_EQ(tickers, (std::vector<std::string>{"AAPL", "MSFT"}));
+    },
+    caf::after(std::chrono::seconds(0)) >> [] {});
+  EXPECT_TRUE(got);
+  EXPECT_EQ(*watched, (std::vector<std::string>{"AAPL", "MSFT"}));
+  self->send(broadcaster("AAPL"), stats_atom::value);
+  run();
+  self->receive([](uint64_t subs, uint64_t) { EXPECT_EQ(subs, 1u); },
+                caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
+}
+
+TEST_F(session_test, adaptive_flush_writes_at_once_then_conflates_in_flight) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL"}, {}, sink);
+  publish("AAPL", 1.0, 100);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  EXPECT_EQ(sink->writes[0].batch_seq, 1u);
+  EXPECT_FALSE(sink->writes[0].snapshot);
+  ASSERT_EQ(sink->writes[0].updates.size(), 1u);
+  EXPECT_EQ(sink->writes[0].updates[0].seq, 1u);
+  EXPECT_EQ(sink->writes[0].updates[0].ts, 100);
+  // One write in flight: the next three wait and conflate.
+  publish("AAPL", 2.0);
+  publish("AAPL", 3.0);
+  publish("AAPL", 4.0);
+  EXPECT_EQ(sink->writes.size(), 1u);
+  ack(s);
+  ASSERT_EQ(sink->writes.size(), 2u);
+  auto& b = sink->writes[1];
+  EXPECT_EQ(b.batch_seq, 2u);
+  ASSERT_EQ(b.updates.size(), 1u);
+  EXPECT_DOUBLE_EQ(b.updates[0].price, 4.0);
+  EXPECT_EQ(b.updates[0].seq, 4u);
+  EXPECT_EQ(b.updates[0].conflated, 2u);
+  EXPECT_EQ(m.updates_conflated_total.load(), 2u);
+  EXPECT_EQ(m.updates_delivered_total.load(), 2u);
+  EXPECT_EQ(m.batches_sent_total.load(), 2u);
+  ack(s);
+  EXPECT_EQ(sink->writes.size(), 2u) << "wrote with nothing pending";
+}
+
+TEST_F(session_test, conflation_keeps_newest_per_ticker_in_arrival_order) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL", "MSFT", "GOOG"}, {}, sink);
+  publish("GOOG", 1.0); // goes out at once
+  publish("MSFT", 10.0);
+  publish("AAPL", 20.0);
+  publish("MSFT", 11.0);
+  publish("MSFT", 12.0);
+  publish("AAPL", 21.0);
+  ack(s);
+  ASSERT_EQ(sink->writes.size(), 2u);
+  auto& u = sink->writes[1].updates;
+  ASSERT_EQ(u.size(), 2u);
+  EXPECT_EQ(u[0].ticker, "MSFT");
+  EXPECT_DOUBLE_EQ(u[0].price, 12.0);
+  EXPECT_EQ(u[0].conflated, 2u);
+  EXPECT_EQ(u[0].seq, 3u);
+  EXPECT_EQ(u[1].ticker, "AAPL");
+  EXPECT_DOUBLE_EQ(u[1].price, 21.0);
+  EXPECT_EQ(u[1].conflated, 1u);
+}
+
+TEST_F(session_test, all_mode_delivers_every_tick_in_order) {
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.mode = delivery_mode::all;
+  auto s = start({"AAPL"}, opts, sink);
+  for (int i = 1; i <= 11; ++i)
+    publish("AAPL", i); // the first goes out at once, 10 wait
+  ack(s);
+  ASSERT_EQ(sink->writes.size(), 2u);
+  auto& u = sink->writes[1].updates;
+  ASSERT_EQ(u.size(), 10u);
+  for (size_t i = 0; i < u.size(); ++i) {
+    EXPECT_EQ(u[i].seq, i + 2);
+    EXPECT_EQ(u[i].conflated, 0u);
+  }
+  EXPECT_FALSE(down_reason(s));
+}
+
+TEST_F(session_test, all_mode_stays_within_its_bound_and_evicts) {
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.mode = delivery_mode::all;
+  auto s = start({"AAPL"}, opts, sink);
+  publish("AAPL", 1.0); // in flight, never acknowledged: a stalled reader
+  for (uint32_t i = 0; i < ncfg.max_pending; ++i)
+    publish("AAPL", 2.0);
+  EXPECT_FALSE(down_reason(s)) << "evicted at the bound, not above it";
+  publish("AAPL", 3.0);
+  auto reason = down_reason(s);
+  EXPECT_EQ(code_of(reason), ec::slow_consumer);
+  EXPECT_NE(text_of(reason).find("too slow"), std::string::npos);
+  EXPECT_EQ(sink->finish_calls, 1);
+  EXPECT_EQ(code_of(sink->finished), ec::slow_consumer);
+  self->send(broadcaster("AAPL"), stats_atom::value);
+  run();
+  self->receive([](uint64_t subs, uint64_t) { EXPECT_EQ(subs, 0u); },
+                caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
+}
+
+TEST_F(session_test, max_batch_splits_pending_updates) {
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.max_batch = 2;
+  auto s = start({"A", "B", "C", "D", "E"}, opts, sink);
+  publish("A", 1.0);
+  for (auto t : {"B", "C", "D", "E"})
+    publish(t, 1.0);
+  ack(s);
+  ack(s);
+  ack(s);
+  ASSERT_EQ(sink->writes.size(), 3u);
+  EXPECT_EQ(sink->writes[1].updates.size(), 2u);
+  EXPECT_EQ(sink->writes[2].updates.size(), 2u);
+  EXPECT_EQ(sink->writes[2].batch_seq, 3u);
+}
+
+TEST_F(session_test, fixed_interval_waits_for_the_timer) {
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.flush_interval_ms = 100;
+  auto s = start({"AAPL", "MSFT"}, opts, sink);
+  publish("AAPL", 1.0);
+  publish("MSFT", 1.0);
+  publish("AAPL", 2.0);
+  EXPECT_TRUE(sink->writes.empty());
+  advance(99);
+  EXPECT_TRUE(sink->writes.empty());
+  advance(1);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  EXPECT_EQ(sink->writes[0].updates.size(), 2u);
+  ack(s);
+  publish("MSFT", 2.0);
+  EXPECT_EQ(sink->writes.size(), 1u);
+  advance(100);
+  EXPECT_EQ(sink->writes.size(), 2u);
+}
+
+TEST_F(session_test, snapshot_comes_first_with_last_known_prices) {
+  auto keeper = spawn_session(sys, "keeper", {"AAPL", "MSFT"},
+                              {0, false, 500, {}}, nullptr, directory, ncfg,
+                              m);
+  cleanup.push_back(keeper);
+  run();
+  publish("AAPL", 189.25, 42);
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.snapshot = true;
+  auto s = start({"AAPL", "MSFT"}, opts, sink);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  auto& b = sink->writes[0];
+  EXPECT_TRUE(b.snapshot);
+  EXPECT_EQ(b.batch_seq, 1u);
+  ASSERT_EQ(b.updates.size(), 1u); // MSFT has no price yet: absent
+  EXPECT_EQ(b.updates[0].ticker, "AAPL");
+  EXPECT_EQ(b.updates[0].ts, 42);
+  ack(s);
+  publish("MSFT", 410.0);
+  ASSERT_EQ(sink->writes.size(), 2u);
+  EXPECT_FALSE(sink->writes[1].snapshot);
+}
+
+TEST_F(session_test, attach_timeout_ends_a_session_nobody_streams) {
+  auto s = start({"AAPL"}, {});
+  advance(ncfg.attach_timeout_ms - 1);
+  EXPECT_FALSE(down_reason(s));
+  advance(1);
+  auto reason = down_reason(s);
+  EXPECT_EQ(code_of(reason), ec::attach_timeout);
+  EXPECT_NE(text_of(reason).find("no stream attached"), std::string::npos);
+}
+
+TEST_F(session_test, attached_session_ignores_attach_timeout) {
+  auto s = start({"AAPL"}, {});
+  auto sink = std::make_shared<fake_sink>();
+  request_ok(s, attach_atom::value, stream_sink_ptr{sink});
+  EXPECT_EQ(sink->bound, s);
+  advance(ncfg.attach_timeout_ms * 2);
+  EXPECT_FALSE(down_reason(s));
+}
+
+TEST_F(session_test, second_stream_is_refused) {
+  auto first = std::make_shared<fake_sink>();
+  auto s = start({"AAPL"}, {}, first);
+  self->send(s, attach_atom::value,
+             stream_sink_ptr{std::make_shared<fake_sink>()});
+  run();
+  EXPECT_EQ(code_of(fetch_error()), ec::stream_already_attached);
+  publish("AAPL", 1.0);
+  EXPECT_EQ(first->writes.size(), 1u);
+}
+
+TEST_F(session_test, stop_finishes_the_stream_with_stopped) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL"}, {}, sink);
+  request_ok(s, stop_atom::value);
+  EXPECT_EQ(code_of(down_reason(s)), ec::stopped);
+  EXPECT_EQ(sink->finish_calls, 1);
+  EXPECT_EQ(code_of(sink->finished), ec::stopped);
+}
+
+TEST_F(session_test, stream_end_ends_the_session_and_broadcaster_drops_it) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL"}, {}, sink);
+  auto b = broadcaster("AAPL");
+  self->send(s, stream_end_atom::value);
+  run();
+  EXPECT_EQ(code_of(down_reason(s)), ec::stream_ended);
+  self->send(b, stats_atom::value);
+  run();
+  self->receive([](uint64_t subs, uint64_t) { EXPECT_EQ(subs, 0u); },
+                caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
+}
+
+TEST_F(session_test, a_stream_gone_before_attach_ends_the_session) {
+  auto sink = std::make_shared<fake_sink>();
+  sink->gone = true;
+  auto s = start({"AAPL"}, {});
+  self->send(s, attach_atom::value, stream_sink_ptr{sink});
+  run();
+  EXPECT_EQ(code_of(down_reason(s)), ec::stream_ended);
+}
+
+TEST_F(session_test, kill_ends_with_the_operators_reason) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL"}, {}, sink);
+  self->send(s, kill_atom::value, std::string{"maintenance"});
+  run();
+  EXPECT_EQ(code_of(sink->finished), ec::killed);
+  EXPECT_EQ(text_of(sink->finished), "maintenance");
+}
+
+TEST_F(session_test, update_changes_what_arrives) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL", "MSFT"}, {}, sink);
+  self->send(s, update_atom::value, std::vector<std::string>{"GOOG"},
+             std::vector<std::string>{"AAPL"});
+  run();
+  EXPECT_EQ(fetch<std::vector<std::string>>(),
+            (std::vector<std::string>{"GOOG", "MSFT"}));
+  publish("AAPL", 1.0);
+  EXPECT_TRUE(sink->writes.empty()) << "removed ticker still delivered";
+  publish("GOOG", 2.0);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  EXPECT_EQ(sink->writes[0].updates.at(0).ticker, "GOOG");
+}
+
+TEST_F(session_test, update_beyond_the_ticker_limit_is_refused) {
+  auto s = start({"A", "B", "C"}, {}, std::make_shared<fake_sink>());
+  self->send(s, update_atom::value, std::vector<std::string>{"D", "E", "F"},
+             std::vector<std::string>{});
+  run();
+  auto err = fetch_error();
+  EXPECT_EQ(code_of(err), ec::too_many_tickers);
+  EXPECT_NE(text_of(err).find("limit is 5"), std::string::npos);
+  self->send(s, update_atom::value, std::vector<std::string>{},
+             std::vector<std::string>{"A", "B", "C"});
+  run();
+  EXPECT_EQ(code_of(fetch_error()), ec::no_tickers);
+}
+
+} // namespace
