@@ -1,0 +1,153 @@
+#include "actors/session_registry.hpp"
+
+#include <regex>
+
+#include "actors/ticker_directory.hpp"
+
+#include "actor_fixture.hpp"
+
+using namespace mm;
+using namespace mm::test;
+
+namespace {
+
+class registry_test : public actor_fixture {
+public:
+  registry_test() {
+    auto watched = std::make_shared<std::vector<std::string>>();
+    directory = spawn_ticker_directory(sys, spawn_recording_listener(watched),
+                                       ncfg, m);
+    registry = spawn_session_registry(sys, directory, ncfg, m);
+    cleanup.push_back(registry);
+    cleanup.push_back(directory);
+  }
+
+  /// Starts a session and returns its id, or an empty string on error.
+  std::string start(std::vector<std::string> tickers,
+                    stream_sink_ptr sink = nullptr, caf::error* err = nullptr) {
+    session_options opts;
+    opts.max_batch = ncfg.max_batch;
+    if (sink)
+      self->send(registry, start_atom::value, std::move(tickers), opts, sink);
+    else
+      self->send(registry, start_atom::value, std::move(tickers), opts);
+    run();
+    std::string result;
+    self->receive(
+      [&](const std::string& id, const std::vector<std::string>&) {
+        result = id;
+      },
+      [&](const caf::error& e) {
+        if (err)
+          *err = e;
+      },
+      caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE(); });
+    return result;
+  }
+
+  caf::expected<caf::actor> find(const std::string& id) {
+    self->send(registry, find_atom::value, id);
+    run();
+    caf::expected<caf::actor> result{caf::actor{}};
+    self->receive([&](const caf::actor& s) { result = s; },
+                  [&](const caf::error& e) { result = e; },
+                  caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
+    return result;
+  }
+
+  std::map<std::string, uint64_t> ended() {
+    std::map<std::string, uint64_t> result;
+    self->send(registry, stats_atom::value);
+    run();
+    self->receive(
+      [&](const std::vector<std::string>& names,
+          const std::vector<uint64_t>& counts) {
+        for (size_t i = 0; i < names.size(); ++i)
+          result[names[i]] = counts[i];
+      },
+      caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
+    return result;
+  }
+
+  caf::actor directory;
+  caf::actor registry;
+};
+
+TEST_F(registry_test, start_creates_a_session_under_a_random_uuid) {
+  auto a = start({"AAPL"});
+  auto b = start({"AAPL"});
+  std::regex uuid4{
+    "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"};
+  EXPECT_TRUE(std::regex_match(a, uuid4)) << a;
+  EXPECT_TRUE(std::regex_match(b, uuid4)) << b;
+  EXPECT_NE(a, b);
+  auto s = find(a);
+  ASSERT_TRUE(s);
+  EXPECT_TRUE(*s);
+  EXPECT_EQ(m.sessions.load(), 2);
+  EXPECT_EQ(m.sessions_created_total.load(), 2u);
+}
+
+TEST_F(registry_test, unknown_id_is_not_found) {
+  auto s = find("no-such-session");
+  ASSERT_FALSE(s);
+  EXPECT_EQ(code_of(s.error()), ec::unknown_session);
+  EXPECT_NE(text_of(s.error()).find("no-such-session"), std::string::npos);
+}
+
+TEST_F(registry_test, enforces_the_node_session_limit) {
+  for (uint32_t i = 0; i < ncfg.max_sessions; ++i)
+    EXPECT_FALSE(start({"AAPL"}).empty());
+  caf::error err;
+  EXPECT_TRUE(start({"AAPL"}, nullptr, &err).empty());
+  EXPECT_EQ(code_of(err), ec::session_limit);
+  EXPECT_NE(text_of(err).find("limit of 3"), std::string::npos);
+}
+
+TEST_F(registry_test, drops_ended_sessions_and_counts_them_by_reason) {
+  auto stopped = start({"AAPL"});
+  auto expired = start({"MSFT"});
+  auto streamed = start({"GOOG"}, std::make_shared<fake_sink>());
+  request_ok(*find(stopped), stop_atom::value);
+  advance(ncfg.attach_timeout_ms);
+  EXPECT_EQ(code_of(find(stopped).error()), ec::unknown_session);
+  EXPECT_EQ(code_of(find(expired).error()), ec::unknown_session);
+  EXPECT_TRUE(find(streamed));
+  auto counts = ended();
+  EXPECT_EQ(counts["stopped"], 1u);
+  EXPECT_EQ(counts["attach_timeout"], 1u);
+  EXPECT_EQ(counts.size(), 2u);
+  EXPECT_EQ(m.sessions.load(), 1);
+  // Room again below the limit.
+  EXPECT_FALSE(start({"AAPL"}).empty());
+}
+
+TEST_F(registry_test, shutdown_ends_every_session_and_refuses_new_ones) {
+  auto sink1 = std::make_shared<fake_sink>();
+  auto sink2 = std::make_shared<fake_sink>();
+  start({"AAPL"}, sink1);
+  start({"MSFT"}, sink2);
+  self->send(registry, shutdown_atom::value);
+  run();
+  EXPECT_EQ(code_of(sink1->finished), ec::shutting_down);
+  EXPECT_EQ(code_of(sink2->finished), ec::shutting_down);
+  EXPECT_EQ(ended()["shutdown"], 2u);
+  caf::error err;
+  EXPECT_TRUE(start({"AAPL"}, nullptr, &err).empty());
+  EXPECT_EQ(code_of(err), ec::shutting_down);
+}
+
+TEST_F(registry_test, idle_again_after_all_sessions_end) {
+  auto baseline = running();
+  for (int i = 0; i < 3; ++i)
+    start({"AAPL", "MSFT"});
+  EXPECT_GT(running(), baseline);
+  // Unattached sessions expire, then their broadcasters linger out.
+  advance(ncfg.attach_timeout_ms);
+  advance(ncfg.linger_ms);
+  EXPECT_EQ(m.sessions.load(), 0);
+  EXPECT_EQ(m.broadcasters.load(), 0);
+  EXPECT_EQ(running(), baseline);
+}
+
+} // namespace
