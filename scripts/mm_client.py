@@ -1,0 +1,202 @@
+#!/usr/bin/python3
+"""An independent marketmonitor client, written from docs/api.md only.
+
+Runs with Debian's /usr/bin/python3 (python3-grpcio, python3-protobuf). The
+stubs are generated at run time from the project's .proto with protoc and
+/usr/bin/grpc_python_plugin into a cache directory.
+
+  mm_client.py --target HOST:PORT watch AAPL MSFT [--snapshot] [--mode all]
+               [--count N] [--flush-interval-ms N] [--max-batch N]
+  mm_client.py --target HOST:PORT subscribe AAPL [same options]
+  mm_client.py --target HOST:PORT last AAPL MSFT
+"""
+
+import argparse
+import hashlib
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO_ROOT = os.path.join(HERE, "..", "proto")
+PROTO_FILE = "marketmonitor/v1/market_monitor.proto"
+GRPC_PLUGIN = "/usr/bin/grpc_python_plugin"
+
+
+def load_stubs(proto_root=PROTO_ROOT):
+    """Generates (once per .proto content) and imports the Python stubs.
+
+    Returns the (messages, services) modules.
+    """
+    proto_path = os.path.join(proto_root, PROTO_FILE)
+    with open(proto_path, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:16]
+    cache_root = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        tempfile.gettempdir(), "mm_client-%d" % os.getuid())
+    out = os.path.join(cache_root, "stubs-" + digest)
+    marker = os.path.join(out, ".complete")
+    if not os.path.exists(marker):
+        # Generate into a private directory, then rename: concurrent clients
+        # never import half-written modules.
+        os.makedirs(cache_root, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=cache_root, prefix="gen-")
+        cmd = ["protoc", "--proto_path=" + proto_root,
+               "--python_out=" + tmp, "--grpc_python_out=" + tmp,
+               "--plugin=protoc-gen-grpc_python=" + GRPC_PLUGIN, proto_path]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError("protoc failed: " + res.stderr.strip())
+        open(os.path.join(tmp, ".complete"), "w").close()
+        try:
+            os.rename(tmp, out)
+        except OSError:
+            # Someone else finished first; theirs is as good as ours.
+            subprocess.run(["rm", "-rf", tmp], check=False)
+    if out not in sys.path:
+        sys.path.insert(0, out)
+    pb2 = importlib.import_module("marketmonitor.v1.market_monitor_pb2")
+    pb2_grpc = importlib.import_module(
+        "marketmonitor.v1.market_monitor_pb2_grpc")
+    return pb2, pb2_grpc
+
+
+def session_options(pb2, args):
+    """Builds SessionOptions from the command-line options."""
+    opts = pb2.SessionOptions(snapshot=args.snapshot)
+    if args.mode == "all":
+        opts.mode = pb2.DELIVERY_MODE_ALL
+    else:
+        opts.mode = pb2.DELIVERY_MODE_CONFLATE
+    if args.flush_interval_ms is not None:
+        opts.flush_interval_ms = args.flush_interval_ms
+    if args.max_batch is not None:
+        opts.max_batch = args.max_batch
+    return opts
+
+
+def format_update(update, snapshot):
+    """One line per update: ticker, price, volume, seq, latency."""
+    now = time.time_ns()
+    latency_ms = (now - update.ts_unix_nanos) / 1e6
+    line = "%-16s price=%-12s volume=%-10d seq=%-8d latency_ms=%.3f" % (
+        update.ticker, repr(update.price), update.volume, update.seq,
+        latency_ms)
+    if update.conflated:
+        line += " conflated=%d" % update.conflated
+    if snapshot:
+        line += " snapshot"
+    return line
+
+
+def print_batches(stream, count):
+    """Prints the updates of `stream`; returns after `count` (0: forever)."""
+    seen = 0
+    for batch in stream:
+        for update in batch.updates:
+            print(format_update(update, batch.snapshot), flush=True)
+            seen += 1
+            if count and seen >= count:
+                return
+
+
+def cmd_watch(pb2, stub, args):
+    res = stub.StartPriceMonitoring(pb2.StartPriceMonitoringRequest(
+        tickers=args.tickers, options=session_options(pb2, args)),
+        timeout=args.timeout)
+    print("session %s tickers %s" % (res.session_id, ",".join(res.tickers)),
+          file=sys.stderr, flush=True)
+    stream = stub.StreamPriceUpdates(
+        pb2.StreamPriceUpdatesRequest(session_id=res.session_id))
+    try:
+        print_batches(stream, args.count)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.cancel()
+        # Ending the session explicitly frees it at once; a NOT_FOUND here
+        # only means the server ended it first.
+        try:
+            stub.StopPriceMonitoring(
+                pb2.StopPriceMonitoringRequest(session_id=res.session_id),
+                timeout=args.timeout)
+        except Exception as err:  # noqa: BLE001 (report, do not mask)
+            import grpc
+            if not (isinstance(err, grpc.RpcError)
+                    and err.code() == grpc.StatusCode.NOT_FOUND):
+                raise
+    return 0
+
+
+def cmd_subscribe(pb2, stub, args):
+    stream = stub.Subscribe(pb2.SubscribeRequest(
+        tickers=args.tickers, options=session_options(pb2, args)))
+    try:
+        print_batches(stream, args.count)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.cancel()
+    return 0
+
+
+def cmd_last(pb2, stub, args):
+    res = stub.GetLastPrices(pb2.GetLastPricesRequest(tickers=args.tickers),
+                             timeout=args.timeout)
+    for update in res.prices:
+        print(format_update(update, False))
+    return 0
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="marketmonitor client (see docs/api.md)")
+    parser.add_argument("--target", default="127.0.0.1:50051",
+                        help="HOST:PORT of the gRPC endpoint")
+    parser.add_argument("--timeout", type=float, default=10.0,
+                        help="deadline of unary calls in seconds")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("watch", "subscribe"):
+        p = sub.add_parser(name)
+        p.add_argument("tickers", nargs="+")
+        p.add_argument("--snapshot", action="store_true")
+        p.add_argument("--mode", choices=["conflate", "all"],
+                       default="conflate")
+        p.add_argument("--count", type=int, default=0,
+                       help="stop after N updates (0: until Ctrl-C)")
+        p.add_argument("--flush-interval-ms", type=int)
+        p.add_argument("--max-batch", type=int)
+    p = sub.add_parser("last")
+    p.add_argument("tickers", nargs="+")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    import grpc
+    try:
+        pb2, pb2_grpc = load_stubs()
+    except (OSError, RuntimeError) as err:
+        print("error: cannot generate the gRPC stubs: %s" % err,
+              file=sys.stderr)
+        return 1
+    channel = grpc.insecure_channel(args.target)
+    stub = pb2_grpc.MarketMonitorStub(channel)
+    commands = {"watch": cmd_watch, "subscribe": cmd_subscribe,
+                "last": cmd_last}
+    try:
+        return commands[args.command](pb2, stub, args)
+    except grpc.RpcError as err:
+        print("error: %s: %s" % (err.code().name, err.details()),
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 1
+    finally:
+        channel.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

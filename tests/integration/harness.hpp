@@ -1,0 +1,302 @@
+#pragma once
+
+// The end-to-end test harness: a real redis-server, a real mm-server process,
+// a hiredis publisher and real gRPC clients. Nothing is mocked; every wait is
+// on a condition with a deadline.
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "marketmonitor/v1/market_monitor.grpc.pb.h"
+
+struct redisContext;
+
+namespace mm::test {
+
+namespace pb = marketmonitor::v1;
+
+using std::chrono::milliseconds;
+using clock_type = std::chrono::steady_clock;
+
+/// The default deadline of a wait that should succeed quickly.
+constexpr milliseconds default_wait{5000};
+
+/// Polls `pred` every few milliseconds until it holds or `timeout` passes;
+/// returns whether it held.
+bool wait_until(const std::function<bool()>& pred,
+                milliseconds timeout = default_wait);
+
+/// Returns a loopback TCP port that was free a moment ago.
+uint16_t pick_free_port();
+
+/// Sends SIGTERM to `pid` and reaps it; SIGKILL after `timeout`. Returns the
+/// raw waitpid status.
+int terminate_process(pid_t pid, milliseconds timeout);
+
+/// A redis-server on a free loopback port, without persistence.
+class redis_process {
+public:
+  /// Starts the server and waits until it answers PING.
+  redis_process();
+  ~redis_process();
+
+  redis_process(const redis_process&) = delete;
+  redis_process& operator=(const redis_process&) = delete;
+
+  uint16_t port() const {
+    return port_;
+  }
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// "127.0.0.1:PORT".
+  std::string address() const;
+
+private:
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+};
+
+/// An mm-server process talking to a `redis_process`.
+class server_process {
+public:
+  /// Starts mm-server on ephemeral loopback ports with `flags` appended and
+  /// waits (20 s at most) for its ready line.
+  server_process(const redis_process& redis, std::vector<std::string> flags);
+  ~server_process();
+
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
+
+  /// "HOST:PORT" of the gRPC endpoint from the ready line.
+  const std::string& grpc_address() const {
+    return grpc_address_;
+  }
+
+  /// "HOST:PORT" of the admin endpoint from the ready line.
+  const std::string& admin_address() const {
+    return admin_address_;
+  }
+
+  pid_t pid() const {
+    return pid_;
+  }
+
+  /// Sends `sig` to the server.
+  void send_signal(int sig);
+
+  /// Waits for the server to exit on its own; returns the raw waitpid
+  /// status, or nothing if it still runs after `timeout`.
+  std::optional<int> wait_exit(milliseconds timeout);
+
+  /// SIGTERM, then SIGKILL after `timeout`; returns the raw waitpid status.
+  int stop(milliseconds timeout = milliseconds{10000});
+
+private:
+  void drain_stdout();
+
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string grpc_address_;
+  std::string admin_address_;
+  std::thread drainer_;
+};
+
+/// Publishes feed payloads with hiredis.
+class publisher {
+public:
+  explicit publisher(uint16_t redis_port, std::string prefix = "prices:");
+  ~publisher();
+
+  publisher(const publisher&) = delete;
+  publisher& operator=(const publisher&) = delete;
+
+  /// PUBLISH `payload` on the channel of `ticker`; returns the number of
+  /// receivers Redis reports.
+  long long publish(const std::string& ticker, const std::string& payload);
+
+  /// Publishes a well-formed tick.
+  long long publish_tick(const std::string& ticker, double price,
+                         int64_t volume, int64_t ts);
+
+  /// Publishes many payloads in one pipelined burst.
+  void publish_burst(const std::vector<std::pair<std::string, std::string>>&
+                       ticker_payloads);
+
+  /// Number of subscribers of the ticker's channel (PUBSUB NUMSUB).
+  long long subscribers(const std::string& ticker);
+
+  /// Waits until the server subscribed the ticker's channel.
+  bool wait_subscribed(const std::string& ticker,
+                       milliseconds timeout = default_wait);
+
+  /// Waits until nobody subscribes the ticker's channel any more.
+  bool wait_unsubscribed(const std::string& ticker,
+                         milliseconds timeout = default_wait);
+
+private:
+  redisContext* ctx_ = nullptr;
+  std::string prefix_;
+};
+
+/// Formats a feed payload.
+std::string tick_json(double price, int64_t volume, int64_t ts);
+
+/// Creates a stub over an insecure channel to `target`.
+std::unique_ptr<pb::MarketMonitor::Stub> make_stub(const std::string& target);
+
+/// Runs one server stream on its own thread and collects its batches.
+class stream_reader {
+public:
+  using batches = std::vector<pb::PriceBatch>;
+  using predicate = std::function<bool(const batches&)>;
+
+  /// Starts StreamPriceUpdates for `session_id`.
+  static std::unique_ptr<stream_reader>
+  stream(pb::MarketMonitor::Stub& stub, const std::string& session_id,
+         bool paused = false);
+
+  /// Starts Subscribe with `req`.
+  static std::unique_ptr<stream_reader>
+  subscribe(pb::MarketMonitor::Stub& stub, pb::SubscribeRequest req,
+            bool paused = false);
+
+  /// Cancels the call if it still runs and joins the thread.
+  ~stream_reader();
+
+  stream_reader(const stream_reader&) = delete;
+  stream_reader& operator=(const stream_reader&) = delete;
+
+  /// Waits until `pred` holds for the received batches; gives up early when
+  /// the stream ended and `pred` still fails.
+  bool wait_for(const predicate& pred, milliseconds timeout = default_wait);
+
+  /// Waits until an update of `ticker` arrived that satisfies `pred`.
+  bool wait_update(const std::string& ticker,
+                   const std::function<bool(const pb::PriceUpdate&)>& pred,
+                   milliseconds timeout = default_wait);
+
+  /// Waits until at least `n` updates of `ticker` arrived.
+  bool wait_count(const std::string& ticker, size_t n,
+                  milliseconds timeout = default_wait);
+
+  /// Waits until the stream ended; returns its status, or nothing.
+  std::optional<grpc::Status> wait_finished(milliseconds timeout
+                                            = default_wait);
+
+  /// Starts reading when constructed paused.
+  void resume();
+
+  /// Cancels the call from the client side.
+  void cancel();
+
+  /// Whether the stream ended.
+  bool finished();
+
+  /// A copy of the batches received so far.
+  batches received();
+
+  /// All updates received so far, in order.
+  std::vector<pb::PriceUpdate> updates();
+
+  /// The updates of `ticker` received so far, in order.
+  std::vector<pb::PriceUpdate> updates_of(const std::string& ticker);
+
+private:
+  using factory = std::function<std::unique_ptr<grpc::ClientReader<
+    pb::PriceBatch>>(grpc::ClientContext*)>;
+
+  stream_reader(factory start, bool paused);
+
+  void run(factory start);
+
+  grpc::ClientContext ctx_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool paused_;
+  bool finished_ = false;
+  grpc::Status status_;
+  batches batches_;
+  std::thread thread_;
+};
+
+/// A deadline `timeout` from now, as gRPC contexts take it.
+std::chrono::system_clock::time_point deadline_in(milliseconds timeout);
+
+// Unary calls with a deadline; they return the call's status.
+
+grpc::Status call_start(pb::MarketMonitor::Stub& stub,
+                        const std::vector<std::string>& tickers,
+                        const pb::SessionOptions& opts,
+                        pb::StartPriceMonitoringResponse* res);
+
+grpc::Status call_update(pb::MarketMonitor::Stub& stub, const std::string& id,
+                         const std::vector<std::string>& add,
+                         const std::vector<std::string>& remove,
+                         pb::UpdateSubscriptionResponse* res);
+
+grpc::Status call_stop(pb::MarketMonitor::Stub& stub, const std::string& id);
+
+grpc::Status call_last(pb::MarketMonitor::Stub& stub,
+                       const std::vector<std::string>& tickers,
+                       pb::GetLastPricesResponse* res);
+
+/// "CODE: message" for failure output.
+std::string describe(const grpc::Status& status);
+
+/// Returns whether `str` contains `needle`, ignoring case.
+bool contains_nocase(const std::string& str, const std::string& needle);
+
+/// Returns whether `id` looks like a textual UUID (8-4-4-4-12 hex digits).
+bool is_uuid(const std::string& id);
+
+/// Converts a repeated string field into a vector.
+std::vector<std::string>
+to_vector(const google::protobuf::RepeatedPtrField<std::string>& xs);
+
+/// One redis-server and one mm-server shared by all tests of a suite, with
+/// short tunables so that the suite runs fast.
+class server_suite : public ::testing::Test {
+public:
+  /// The flags of the shared server (besides the listen addresses).
+  static std::vector<std::string> shared_flags();
+
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+
+protected:
+  void SetUp() override;
+
+  /// Starts a session; fails the test on a non-OK status.
+  pb::StartPriceMonitoringResponse
+  start(const std::vector<std::string>& tickers,
+        const pb::SessionOptions& opts = {});
+
+  /// Starts a session and attaches its stream.
+  std::unique_ptr<stream_reader>
+  start_stream(const std::vector<std::string>& tickers,
+               const pb::SessionOptions& opts = {},
+               std::string* id = nullptr);
+
+  static std::unique_ptr<redis_process> redis_;
+  static std::unique_ptr<server_process> server_;
+  std::unique_ptr<pb::MarketMonitor::Stub> stub_;
+  std::unique_ptr<publisher> pub_;
+};
+
+} // namespace mm::test
