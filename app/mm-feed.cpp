@@ -1,0 +1,545 @@
+// mm-feed: publishes a simulated market to Redis in the feed format of
+// API.md ("Redis feed"), for demos, benchmarks and integration tests.
+//
+// Plain C++17 and hiredis' synchronous API: one connection, commands
+// pipelined in small groups, one thread. It has no actors because it has
+// nothing to coordinate; keeping CAF out keeps it a tool anyone can read.
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <hiredis/hiredis.h>
+
+namespace {
+
+constexpr const char* usage = R"(Usage: mm-feed [FLAGS]
+
+Publishes a simulated market to Redis pub/sub: one channel per ticker,
+<prefix><TICKER>, payload {"price":189.25,"volume":100,"ts":<unix ns>}.
+
+Flags:
+  --redis HOST:PORT     Redis to publish to (default 127.0.0.1:6379)
+  --redis-prefix P      channel prefix (default prices:)
+  --tickers N           number of simulated tickers (default 20): AAPL,
+                        MSFT, GOOG, ... then TCK0001, TCK0002, ...
+  --ticker-list A,B,C   publish exactly these tickers instead of --tickers
+  --rate R              ticks per second across all tickers (default 100)
+  --seconds D           stop after D seconds (default 0: until SIGINT or
+                        SIGTERM)
+  --seed S              random seed for prices and volumes (default: random)
+  --help                print this help and exit
+
+Flags also accept the form --flag=value. On exit mm-feed prints one line:
+"published N ticks in S s". Exit status 1 on bad flags or when Redis cannot
+be reached at start; a Redis that goes away later is reconnected to.
+)";
+
+constexpr const char* well_known_tickers[] = {
+  "AAPL", "MSFT", "GOOG", "AMZN", "META", "NVDA", "TSLA", "BRK.B",
+  "JPM",  "V",    "JNJ",  "WMT",  "PG",   "MA",   "UNH",  "HD",
+  "XOM",  "BAC",  "KO",   "PEP",  "DIS",  "NFLX", "INTC", "CSCO",
+  "ORCL", "ADBE", "CRM",  "AMD",  "IBM",  "QCOM",
+};
+
+constexpr size_t max_tickers = 1'000'000;
+constexpr double max_rate = 10'000'000;
+
+/// At most this many PUBLISH commands per round trip while catching up.
+constexpr uint64_t max_pipeline = 4096;
+
+struct options {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string prefix = "prices:";
+  size_t tickers = 20;
+  bool tickers_given = false;
+  std::vector<std::string> ticker_list;
+  double rate = 100;
+  double seconds = 0;
+  uint64_t seed = 0;
+  bool seed_given = false;
+};
+
+volatile std::sig_atomic_t stop_requested = 0;
+
+extern "C" void on_stop_signal(int) {
+  stop_requested = 1;
+}
+
+// --- time --------------------------------------------------------------------
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t mono_ns() {
+  return clock_ns(CLOCK_MONOTONIC);
+}
+
+/// Sleeps until the monotonic time `t`; returns early on SIGINT/SIGTERM
+/// (clock_nanosleep is never restarted after a signal handler ran).
+void sleep_until(int64_t t) {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(t / 1'000'000'000);
+  ts.tv_nsec = static_cast<long>(t % 1'000'000'000);
+  while (!stop_requested) {
+    auto rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    if (rc != EINTR)
+      return;
+  }
+}
+
+// --- flags -------------------------------------------------------------------
+
+bool parse_u64(const std::string& str, uint64_t max, uint64_t& out) {
+  if (str.empty() || str[0] < '0' || str[0] > '9')
+    return false;
+  errno = 0;
+  char* end = nullptr;
+  auto x = std::strtoull(str.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || x > max)
+    return false;
+  out = x;
+  return true;
+}
+
+bool parse_double(const std::string& str, double& out) {
+  if (str.empty())
+    return false;
+  errno = 0;
+  char* end = nullptr;
+  auto x = std::strtod(str.c_str(), &end);
+  if (errno != 0 || *end != '\0' || !std::isfinite(x))
+    return false;
+  out = x;
+  return true;
+}
+
+bool parse_host_port(const std::string& str, std::string& host, int& port) {
+  auto colon = str.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return false;
+  std::string h = str.substr(0, colon);
+  if (h.size() > 2 && h.front() == '[' && h.back() == ']')
+    h = h.substr(1, h.size() - 2);
+  uint64_t p = 0;
+  if (h.empty() || !parse_u64(str.substr(colon + 1), 65535, p) || p == 0)
+    return false;
+  host = h;
+  port = static_cast<int>(p);
+  return true;
+}
+
+/// Trims and upper-cases the names, folding duplicates. It does not enforce
+/// the server's ticker syntax: a simulator may well be asked to publish a
+/// name the server must refuse.
+bool parse_ticker_list(const std::string& str, std::vector<std::string>& out,
+                       std::string& err) {
+  out.clear();
+  size_t pos = 0;
+  while (pos <= str.size()) {
+    auto comma = std::min(str.find(',', pos), str.size());
+    std::string name = str.substr(pos, comma - pos);
+    pos = comma + 1;
+    auto first = name.find_first_not_of(" \t");
+    auto last = name.find_last_not_of(" \t");
+    name = first == std::string::npos ? ""
+                                      : name.substr(first, last - first + 1);
+    if (name.empty()) {
+      err = "--ticker-list has an empty ticker name";
+      return false;
+    }
+    for (auto& c : name) {
+      if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) {
+        err = "--ticker-list: ticker \"" + name
+              + "\" contains whitespace or control characters";
+        return false;
+      }
+      if (c >= 'a' && c <= 'z')
+        c = static_cast<char>(c - 'a' + 'A');
+    }
+    if (std::find(out.begin(), out.end(), name) == out.end())
+      out.push_back(std::move(name));
+  }
+  return true;
+}
+
+/// Returns false and sets `err` on a bad command line.
+bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) {
+      err = "unexpected argument \"" + arg + "\"";
+      return false;
+    }
+    std::string name = arg;
+    std::string value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    static constexpr const char* known[] = {"--redis",   "--redis-prefix",
+                                            "--tickers", "--ticker-list",
+                                            "--rate",    "--seconds",
+                                            "--seed"};
+    if (std::find_if(std::begin(known), std::end(known),
+                     [&](const char* k) { return name == k; })
+        == std::end(known)) {
+      err = "unknown flag " + name;
+      return false;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) {
+        err = name + " needs a value";
+        return false;
+      }
+      value = argv[++i];
+    }
+    auto bad = [&](const char* what) {
+      err = name + " " + value + ": " + what;
+      return false;
+    };
+    uint64_t u = 0;
+    if (name == "--redis") {
+      if (!parse_host_port(value, opts.host, opts.port))
+        return bad("expected HOST:PORT with a port in 1..65535");
+    } else if (name == "--redis-prefix") {
+      opts.prefix = value;
+    } else if (name == "--tickers") {
+      if (!parse_u64(value, max_tickers, u) || u == 0)
+        return bad("expected a number of tickers in 1..1000000");
+      opts.tickers = u;
+      opts.tickers_given = true;
+    } else if (name == "--ticker-list") {
+      if (!parse_ticker_list(value, opts.ticker_list, err))
+        return false;
+    } else if (name == "--rate") {
+      if (!parse_double(value, opts.rate) || !(opts.rate > 0)
+          || opts.rate > max_rate)
+        return bad("expected ticks per second, > 0 and at most 10000000");
+    } else if (name == "--seconds") {
+      if (!parse_double(value, opts.seconds) || opts.seconds < 0)
+        return bad("expected a duration in seconds >= 0 (0: run until "
+                   "stopped)");
+    } else if (name == "--seed") {
+      if (!parse_u64(value, UINT64_MAX, opts.seed))
+        return bad("expected an unsigned integer");
+      opts.seed_given = true;
+    }
+  }
+  if (opts.tickers_given && !opts.ticker_list.empty()) {
+    err = "use either --tickers or --ticker-list, not both";
+    return false;
+  }
+  return true;
+}
+
+// --- the simulated market ----------------------------------------------------
+
+struct instrument {
+  std::string channel;
+  double price;
+};
+
+std::vector<std::string> ticker_names(const options& opts) {
+  if (!opts.ticker_list.empty())
+    return opts.ticker_list;
+  std::vector<std::string> names;
+  names.reserve(opts.tickers);
+  for (auto name : well_known_tickers) {
+    if (names.size() == opts.tickers)
+      return names;
+    names.emplace_back(name);
+  }
+  char buf[32];
+  for (size_t i = 1; names.size() < opts.tickers; ++i) {
+    std::snprintf(buf, sizeof(buf), "TCK%04zu", i);
+    names.emplace_back(buf);
+  }
+  return names;
+}
+
+class market {
+public:
+  market(const options& opts, uint64_t seed) : rng_(seed) {
+    std::uniform_real_distribution<double> start_price{10, 500};
+    for (auto& name : ticker_names(opts))
+      instruments_.push_back(
+        {opts.prefix + name, std::round(start_price(rng_) * 100) / 100});
+  }
+
+  size_t size() const {
+    return instruments_.size();
+  }
+
+  /// Moves the next ticker (round robin, so every ticker gets rate / N) one
+  /// step and renders its payload into `buf`; returns the channel.
+  const std::string& next(char* buf, size_t buf_size, int& len) {
+    auto& x = instruments_[next_];
+    next_ = (next_ + 1) % instruments_.size();
+    // Geometric random walk: stays positive, moves about 0.05% per tick.
+    x.price = std::max(0.01, x.price * std::exp(0.0005 * step_(rng_)));
+    len = std::snprintf(buf, buf_size,
+                        R"({"price":%.2f,"volume":%d,"ts":%lld})", x.price,
+                        volume_(rng_),
+                        static_cast<long long>(clock_ns(CLOCK_REALTIME)));
+    return x.channel;
+  }
+
+private:
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> step_{0, 1};
+  std::uniform_int_distribution<int> volume_{1, 1000};
+  std::vector<instrument> instruments_;
+  size_t next_ = 0;
+};
+
+// --- Redis -------------------------------------------------------------------
+
+struct context_deleter {
+  void operator()(redisContext* c) const {
+    redisFree(c);
+  }
+};
+
+using context_ptr = std::unique_ptr<redisContext, context_deleter>;
+
+struct reply_deleter {
+  void operator()(void* r) const {
+    freeReplyObject(r);
+  }
+};
+
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+/// Connects and checks with a PING that Redis answers; a port that accepts
+/// TCP but is not Redis fails here rather than in the publish loop.
+context_ptr connect_redis(const options& opts, std::string& err) {
+  timeval timeout{2, 0};
+  context_ptr c{redisConnectWithTimeout(opts.host.c_str(), opts.port, timeout)};
+  if (!c) {
+    err = "out of memory";
+    return nullptr;
+  }
+  if (c->err) {
+    err = c->errstr;
+    return nullptr;
+  }
+  // A Redis that hangs must not hang us: blocking calls give up after 2 s.
+  redisSetTimeout(c.get(), timeout);
+  redisEnableKeepAlive(c.get());
+  reply_ptr pong{static_cast<redisReply*>(redisCommand(c.get(), "PING"))};
+  if (!pong) {
+    err = c->errstr;
+    return nullptr;
+  }
+  if (pong->type == REDIS_REPLY_ERROR) {
+    err = std::string{"PING refused: "} + pong->str;
+    return nullptr;
+  }
+  return c;
+}
+
+class feed {
+public:
+  feed(const options& opts, context_ptr conn, uint64_t seed)
+    : opts_(opts), conn_(std::move(conn)), market_(opts, seed) {
+    // nop
+  }
+
+  /// Publishes until the deadline or a stop signal; returns ticks confirmed
+  /// by Redis.
+  uint64_t run(int64_t t0) {
+    const double period = 1e9 / opts_.rate;
+    // At high rates, wake up about once per millisecond and pipeline the
+    // ticks of that millisecond instead of one round trip per tick.
+    const auto group = static_cast<uint64_t>(
+      std::clamp(std::ceil(opts_.rate / 1000), 1.0, 256.0));
+    const bool bounded = opts_.seconds > 0;
+    const auto deadline = t0 + static_cast<int64_t>(opts_.seconds * 1e9);
+    // Slot k is due at base + k * period; base moves only after an outage.
+    int64_t base = t0;
+    uint64_t k = 0;
+    auto slot_time = [&](uint64_t i) {
+      return base + static_cast<int64_t>(static_cast<double>(i) * period);
+    };
+    while (!stop_requested) {
+      auto due_at = slot_time(k);
+      if (bounded && due_at >= deadline)
+        break;
+      if (!conn_) {
+        if (!reconnect(bounded, deadline))
+          break;
+        // Ticks missed while Redis was away are not sent in a burst.
+        base = mono_ns();
+        k = 0;
+        continue;
+      }
+      auto now = mono_ns();
+      if (now < due_at) {
+        sleep_until(due_at);
+        continue;
+      }
+      if (now - due_at > 1'000'000'000) {
+        // More than a second behind (a stalled Redis): drop the backlog.
+        base = now;
+        k = 0;
+      }
+      // Slots due by now; at least the one we woke up for (rounding).
+      auto elapsed =
+        static_cast<uint64_t>(static_cast<double>(now - base) / period) + 1;
+      auto due = elapsed > k ? elapsed - k : 1;
+      auto n = std::min(std::max(due, group), max_pipeline);
+      if (bounded) {
+        // Never publish a slot that falls after the deadline.
+        auto left = static_cast<uint64_t>(
+          std::ceil(static_cast<double>(deadline - base) / period));
+        n = std::min(n, left > k ? left - k : 0);
+        if (n == 0)
+          break;
+      }
+      publish(n);
+      k += n;
+    }
+    if (bounded && !stop_requested)
+      sleep_until(deadline);
+    return published_;
+  }
+
+private:
+  void publish(uint64_t n) {
+    char buf[128];
+    for (uint64_t i = 0; i < n; ++i) {
+      int len = 0;
+      auto& channel = market_.next(buf, sizeof(buf), len);
+      if (redisAppendCommand(conn_.get(), "PUBLISH %b %b", channel.data(),
+                             channel.size(), buf, static_cast<size_t>(len))
+          != REDIS_OK) {
+        lost();
+        return;
+      }
+    }
+    for (uint64_t i = 0; i < n; ++i) {
+      void* raw = nullptr;
+      if (redisGetReply(conn_.get(), &raw) != REDIS_OK) {
+        lost();
+        return;
+      }
+      reply_ptr reply{static_cast<redisReply*>(raw)};
+      if (reply->type == REDIS_REPLY_ERROR) {
+        // E.g. an ACL change; report it without flooding the terminal.
+        auto now = mono_ns();
+        if (now - last_error_report_ > 1'000'000'000) {
+          std::fprintf(stderr, "mm-feed: Redis refused PUBLISH: %s\n",
+                       reply->str);
+          last_error_report_ = now;
+        }
+        continue;
+      }
+      ++published_;
+    }
+  }
+
+  void lost() {
+    // hiredis reports its own read/write timeout as a bare EAGAIN.
+    const char* why = conn_->err == REDIS_ERR_IO && errno == EAGAIN
+                        ? "no reply within 2 s"
+                        : conn_->errstr;
+    std::fprintf(stderr, "mm-feed: lost Redis at %s:%d (%s), reconnecting\n",
+                 opts_.host.c_str(), opts_.port, why);
+    conn_.reset();
+  }
+
+  /// Retries with backoff until connected, stopped or past the deadline.
+  bool reconnect(bool bounded, int64_t deadline) {
+    int64_t backoff = 100'000'000;
+    std::string err;
+    while (!stop_requested) {
+      if (auto c = connect_redis(opts_, err)) {
+        conn_ = std::move(c);
+        std::fprintf(stderr, "mm-feed: reconnected to Redis at %s:%d\n",
+                     opts_.host.c_str(), opts_.port);
+        return true;
+      }
+      auto wake = mono_ns() + backoff;
+      if (bounded && wake >= deadline) {
+        sleep_until(deadline);
+        return false;
+      }
+      sleep_until(wake);
+      backoff = std::min<int64_t>(backoff * 2, 2'000'000'000);
+    }
+    return false;
+  }
+
+  const options& opts_;
+  context_ptr conn_;
+  market market_;
+  uint64_t published_ = 0;
+  int64_t last_error_report_ = 0;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0
+        || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+  }
+  options opts;
+  std::string err;
+  if (!parse_flags(argc, argv, opts, err)) {
+    std::fprintf(stderr, "mm-feed: %s (see --help)\n", err.c_str());
+    return 1;
+  }
+  if (!opts.seed_given)
+    opts.seed = (static_cast<uint64_t>(std::random_device{}()) << 32)
+                ^ std::random_device{}();
+  // A write to a connection Redis closed must be an error we reconnect
+  // from, not a signal that kills us.
+  std::signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  auto conn = connect_redis(opts, err);
+  if (!conn) {
+    std::fprintf(stderr, "mm-feed: cannot reach Redis at %s:%d: %s\n",
+                 opts.host.c_str(), opts.port, err.c_str());
+    return 1;
+  }
+  feed f{opts, std::move(conn), opts.seed};
+  std::fprintf(stderr,
+               "mm-feed: publishing %zu tickers at %g ticks/s to %s:%d "
+               "(prefix \"%s\", seed %llu)\n",
+               opts.ticker_list.empty() ? opts.tickers
+                                        : opts.ticker_list.size(),
+               opts.rate, opts.host.c_str(), opts.port, opts.prefix.c_str(),
+               static_cast<unsigned long long>(opts.seed));
+  auto t0 = mono_ns();
+  auto published = f.run(t0);
+  auto elapsed = static_cast<double>(mono_ns() - t0) / 1e9;
+  std::printf("published %llu ticks in %.3f s\n",
+              static_cast<unsigned long long>(published), elapsed);
+  return 0;
+}
