@@ -61,6 +61,12 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       st.broadcasters.erase(j);
     st.tickers.erase(i);
   });
+  // Broadcasters only linger out on their own; at shutdown they go with us.
+  self->set_exit_handler([=](const caf::exit_msg& msg) {
+    for (auto& kvp : self->state.broadcasters)
+      self->send_exit(kvp.second, msg.reason);
+    self->quit(msg.reason);
+  });
   return {
     [=](get_atom, const std::string& ticker,
         const caf::actor& dead_hint) -> caf::actor {

@@ -1,0 +1,329 @@
+// mm-server: one marketmonitor node. Parses flags (and --config), builds the
+// actor system and the node, serves gRPC and waits for SIGTERM / SIGINT.
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+
+#include "actors/node.hpp"
+#include "actors/node_config.hpp"
+#include "service/grpc_service.hpp"
+
+namespace {
+
+constexpr const char* usage_text = R"(usage: mm-server [FLAGS]
+
+Serves the marketmonitor gRPC API (with health and reflection) for price
+ticks read from Redis pub/sub. Prints one line
+  marketmonitor ready grpc=HOST:PORT admin=HOST:PORT
+once it serves. SIGTERM / SIGINT end every session (streams end with
+UNAVAILABLE) and exit within --shutdown-timeout-ms; a second signal exits at
+once.
+
+Flags (also `--flag=value`):
+  --grpc-listen HOST:PORT        gRPC address (default 0.0.0.0:50051; port 0:
+                                 any free port, printed in the ready line)
+  --redis HOST:PORT              Redis server (default 127.0.0.1:6379)
+  --redis-prefix P               channel prefix, channel = P + TICKER
+                                 (default "prices:")
+  --admin-listen HOST:PORT       inspection endpoint (default 127.0.0.1:50052;
+                                 not opened yet: the inspector comes later)
+  --attach-timeout-ms N          a started session with no stream attached
+                                 ends (default 30000)
+  --linger-ms N                  a broadcaster with no subscribers ends
+                                 (default 5000)
+  --keepalive-time-ms N          gRPC keepalive ping interval (default 10000)
+  --keepalive-timeout-ms N       a ping not acknowledged within this closes
+                                 the connection (default 10000)
+  --flush-interval-ms N          default for sessions that do not set one;
+                                 0: adaptive (default 0)
+  --max-flush-interval-ms N      largest flush interval a client may ask for
+                                 (default 60000)
+  --max-batch N                  updates per PriceBatch at most (default 500)
+  --max-sessions N               sessions per node (default 100000)
+  --max-tickers-per-session N    tickers per session (default 100)
+  --max-pending N                DELIVERY_MODE_ALL queue per session; overflow
+                                 evicts with RESOURCE_EXHAUSTED (default 10000)
+  --shutdown-timeout-ms N        streams end and the process exits within this
+                                 on SIGTERM (default 5000)
+  --config FILE                  reads the same keys as `key = value` lines
+                                 (`#` starts a comment); flags given on the
+                                 command line win
+  --help                         prints this text
+
+Exit status: 0 after a clean shutdown, 1 if it cannot serve (e.g. the port is
+taken) or shutdown was forced, 2 on bad flags.
+)";
+
+/// A bad flag or config value, with the text for the operator.
+struct bad_flag {
+  std::string what;
+};
+
+/// Parses `HOST:PORT`; `min_port` is 0 where the system may pick the port.
+std::pair<std::string, uint16_t> parse_host_port(const std::string& key,
+                                                 const std::string& val,
+                                                 unsigned min_port) {
+  auto pos = val.rfind(':');
+  auto fail = [&] {
+    return bad_flag{"--" + key + ": expected HOST:PORT with a port from "
+                    + std::to_string(min_port) + " to 65535, got \"" + val
+                    + "\""};
+  };
+  if (pos == std::string::npos || pos == 0 || pos + 1 == val.size()
+      || val.size() - pos - 1 > 5)
+    throw fail();
+  unsigned long port = 0;
+  for (auto i = pos + 1; i < val.size(); ++i) {
+    if (val[i] < '0' || val[i] > '9')
+      throw fail();
+    port = port * 10 + static_cast<unsigned long>(val[i] - '0');
+  }
+  if (port < min_port || port > 65535)
+    throw fail();
+  return {val.substr(0, pos), static_cast<uint16_t>(port)};
+}
+
+/// Parses a count or a duration in milliseconds, at least `min`. Values that
+/// gRPC takes as `int` must fit one, so the top is INT32_MAX for all.
+uint32_t parse_number(const std::string& key, const std::string& val,
+                      uint32_t min) {
+  constexpr uint64_t max = 2147483647;
+  auto fail = [&] {
+    return bad_flag{"--" + key + ": expected a whole number from "
+                    + std::to_string(min) + " to " + std::to_string(max)
+                    + ", got \"" + val + "\""};
+  };
+  if (val.empty() || val.size() > 10)
+    throw fail();
+  uint64_t x = 0;
+  for (auto c : val) {
+    if (c < '0' || c > '9')
+      throw fail();
+    x = x * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (x < min || x > max)
+    throw fail();
+  return static_cast<uint32_t>(x);
+}
+
+using setter = std::function<void(mm::node_config&, const std::string& key,
+                                  const std::string& val)>;
+
+setter number(uint32_t mm::node_config::*member, uint32_t min) {
+  return [member, min](mm::node_config& cfg, const std::string& key,
+                       const std::string& val) {
+    cfg.*member = parse_number(key, val, min);
+  };
+}
+
+/// Every key of the command line and of --config files.
+const std::map<std::string, setter>& setters() {
+  using mm::node_config;
+  static const std::map<std::string, setter> result{
+    {"grpc-listen",
+     [](node_config& cfg, const std::string& key, const std::string& val) {
+       parse_host_port(key, val, 0);
+       cfg.grpc_listen = val;
+     }},
+    {"redis",
+     [](node_config& cfg, const std::string& key, const std::string& val) {
+       std::tie(cfg.redis_host, cfg.redis_port) = parse_host_port(key, val, 1);
+     }},
+    {"redis-prefix", [](node_config& cfg, const std::string&,
+                        const std::string& val) { cfg.redis_prefix = val; }},
+    {"admin-listen",
+     [](node_config& cfg, const std::string& key, const std::string& val) {
+       parse_host_port(key, val, 0);
+       cfg.admin_listen = val;
+     }},
+    {"attach-timeout-ms", number(&node_config::attach_timeout_ms, 1)},
+    {"linger-ms", number(&node_config::linger_ms, 0)},
+    {"keepalive-time-ms", number(&node_config::keepalive_time_ms, 1)},
+    {"keepalive-timeout-ms", number(&node_config::keepalive_timeout_ms, 1)},
+    {"flush-interval-ms", number(&node_config::flush_interval_ms, 0)},
+    {"max-flush-interval-ms", number(&node_config::max_flush_interval_ms, 1)},
+    {"max-batch", number(&node_config::max_batch, 1)},
+    {"max-sessions", number(&node_config::max_sessions, 1)},
+    {"max-tickers-per-session",
+     number(&node_config::max_tickers_per_session, 1)},
+    {"max-pending", number(&node_config::max_pending, 1)},
+    {"shutdown-timeout-ms", number(&node_config::shutdown_timeout_ms, 1)},
+  };
+  return result;
+}
+
+std::string trim(const std::string& x) {
+  auto first = x.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return {};
+  auto last = x.find_last_not_of(" \t\r\n");
+  return x.substr(first, last - first + 1);
+}
+
+/// Reads `key = value` lines of `path` into `out`.
+void read_config(const std::string& path,
+                 std::vector<std::pair<std::string, std::string>>& out) {
+  std::ifstream in{path};
+  if (!in)
+    throw bad_flag{"--config: cannot read \"" + path + "\""};
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    // A comment starts a line or follows a blank, so values may hold '#'.
+    for (size_t i = 0; i < line.size(); ++i) {
+      if (line[i] == '#'
+          && (i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t')) {
+        line.resize(i);
+        break;
+      }
+    }
+    line = trim(line);
+    if (line.empty())
+      continue;
+    auto eq = line.find('=');
+    auto where = path + ":" + std::to_string(n);
+    if (eq == std::string::npos)
+      throw bad_flag{where + ": expected `key = value`, got \"" + line + "\""};
+    auto key = trim(line.substr(0, eq));
+    if (key.rfind("--", 0) == 0)
+      key.erase(0, 2);
+    if (setters().count(key) == 0)
+      throw bad_flag{where + ": unknown key \"" + key + "\""};
+    out.emplace_back(key, trim(line.substr(eq + 1)));
+  }
+}
+
+/// Parses the command line; returns false if it asked for --help.
+bool parse_flags(int argc, char** argv, mm::node_config& cfg) {
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string config_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h")
+      return false;
+    if (arg.rfind("--", 0) != 0)
+      throw bad_flag{"unexpected argument \"" + arg + "\" (see --help)"};
+    std::string key = arg.substr(2);
+    std::string val;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      val = key.substr(eq + 1);
+      key.resize(eq);
+    } else if (key == "config" || setters().count(key) != 0) {
+      if (i + 1 >= argc)
+        throw bad_flag{"--" + key + ": missing value"};
+      val = argv[++i];
+    }
+    if (key == "config")
+      config_file = val;
+    else if (setters().count(key) == 0)
+      throw bad_flag{"unknown flag --" + key + " (see --help)"};
+    else
+      flags.emplace_back(key, val);
+  }
+  // The file first, so that the command line wins.
+  std::vector<std::pair<std::string, std::string>> settings;
+  if (!config_file.empty())
+    read_config(config_file, settings);
+  settings.insert(settings.end(), flags.begin(), flags.end());
+  for (const auto& [key, val] : settings)
+    setters().at(key)(cfg, key, val);
+  if (cfg.flush_interval_ms > cfg.max_flush_interval_ms)
+    throw bad_flag{"--flush-interval-ms: "
+                   + std::to_string(cfg.flush_interval_ms)
+                   + " is above --max-flush-interval-ms "
+                   + std::to_string(cfg.max_flush_interval_ms)};
+  return true;
+}
+
+/// Waits for a second signal or the end of the shutdown bound, whichever
+/// comes first, and then ends the process at once.
+void watch_shutdown(sigset_t signals, std::chrono::milliseconds bound) {
+  auto deadline = std::chrono::steady_clock::now() + bound;
+  for (;;) {
+    auto left = deadline - std::chrono::steady_clock::now();
+    if (left <= std::chrono::steady_clock::duration::zero())
+      break;
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left);
+    timespec ts;
+    ts.tv_sec = static_cast<time_t>(ns.count() / 1000000000);
+    ts.tv_nsec = static_cast<long>(ns.count() % 1000000000);
+    int sig = sigtimedwait(&signals, nullptr, &ts);
+    if (sig > 0) {
+      static const char msg[] = "mm-server: second signal, exiting now\n";
+      [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+      _exit(1);
+    }
+    if (errno != EINTR && errno != EAGAIN)
+      break;
+  }
+  std::cerr << "mm-server: shutdown did not complete within " << bound.count()
+            << " ms, exiting" << std::endl;
+  _exit(1);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  mm::node_config cfg;
+  try {
+    if (!parse_flags(argc, argv, cfg)) {
+      std::cout << usage_text;
+      return 0;
+    }
+  } catch (const bad_flag& e) {
+    std::cerr << "mm-server: " << e.what << std::endl;
+    return 2;
+  }
+  // Block the signals before any thread exists: every thread inherits the
+  // mask, and only sigwait below ever sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  // CAF's own command-line parsing never sees our flags.
+  caf::actor_system_config sys_cfg;
+  mm::configure(sys_cfg);
+  caf::actor_system sys{sys_cfg};
+  mm::node node{sys, cfg};
+  mm::grpc_front front{sys, node};
+  if (auto what = front.start(); !what.empty()) {
+    std::cerr << "mm-server: " << what << std::endl;
+    node.shutdown();
+    return 1;
+  }
+  std::cout << "marketmonitor ready grpc=" << front.address()
+            << " admin=" << cfg.admin_listen << std::endl;
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0)
+    ; // retry
+  std::cerr << "mm-server: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+            << ", shutting down" << std::endl;
+  auto bound = std::chrono::milliseconds{cfg.shutdown_timeout_ms};
+  std::thread{watch_shutdown, signals, bound}.detach();
+  // Sessions end first (their streams with UNAVAILABLE); gRPC gets most of
+  // the bound for them, the rest is for tearing down the actors.
+  node.shutdown();
+  front.shutdown(std::chrono::system_clock::now() + bound * 4 / 5);
+  return 0;
+}

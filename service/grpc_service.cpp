@@ -1,0 +1,367 @@
+#include "service/grpc_service.hpp"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/error.hpp>
+#include <caf/sec.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/node.hpp"
+#include "actors/session_options.hpp"
+#include "actors/tickers.hpp"
+#include "service/ask.hpp"
+#include "service/status.hpp"
+#include "service/stream_reactor.hpp"
+
+namespace mm {
+
+namespace v1 = marketmonitor::v1;
+
+namespace {
+
+using grpc::StatusCode;
+
+/// How long an actor may take to answer one request of a call.
+constexpr auto max_request_time = std::chrono::seconds{10};
+
+/// The time an actor has to answer: the call's own deadline if it is sooner.
+caf::timespan request_timeout(const grpc::CallbackServerContext* ctx) {
+  auto left = ctx->deadline() - std::chrono::system_clock::now();
+  auto t = std::min<std::chrono::system_clock::duration>(left,
+                                                         max_request_time);
+  return std::max<caf::timespan>(std::chrono::duration_cast<caf::timespan>(t),
+                                 std::chrono::milliseconds{1});
+}
+
+/// The status for a failed request of a unary call.
+grpc::Status call_status(const grpc::CallbackServerContext* ctx,
+                         const caf::error& err) {
+  if (err == caf::sec::request_timeout
+      && ctx->deadline() <= std::chrono::system_clock::now())
+    return {StatusCode::DEADLINE_EXCEEDED, "deadline exceeded"};
+  return to_status(err);
+}
+
+/// The status for a failed request to a node-wide actor (registry, directory):
+/// one that is gone means the node is going down, not a lost session.
+grpc::Status node_status(const caf::error& err) {
+  if (err == caf::sec::request_receiver_down)
+    return {StatusCode::UNAVAILABLE, "server shutting down"};
+  return to_status(err);
+}
+
+grpc::Status node_call_status(const grpc::CallbackServerContext* ctx,
+                              const caf::error& err) {
+  if (err == caf::sec::request_receiver_down)
+    return node_status(err);
+  return call_status(ctx, err);
+}
+
+using raw_tickers = google::protobuf::RepeatedPtrField<std::string>;
+
+/// Normalizes `raw` into `out`.
+grpc::Status normalize(const raw_tickers& raw, std::vector<std::string>& out) {
+  std::vector<std::string> xs{raw.begin(), raw.end()};
+  if (auto what = normalize_tickers(xs, out); !what.empty())
+    return {StatusCode::INVALID_ARGUMENT, what};
+  return grpc::Status::OK;
+}
+
+/// Normalizes `raw` into `out`; checks that there is at least one ticker and,
+/// if `limit` is not 0, at most `limit`.
+grpc::Status check_tickers(const raw_tickers& raw, uint32_t limit,
+                           std::vector<std::string>& out) {
+  if (auto st = normalize(raw, out); !st.ok())
+    return st;
+  if (out.empty())
+    return {StatusCode::INVALID_ARGUMENT,
+            "no tickers: give at least one ticker"};
+  if (limit != 0 && out.size() > limit)
+    return {StatusCode::INVALID_ARGUMENT,
+            "too many tickers: " + std::to_string(out.size())
+              + " distinct tickers given, a session may have at most "
+              + std::to_string(limit)};
+  return grpc::Status::OK;
+}
+
+/// Resolves the options of a request against the server defaults.
+grpc::Status check_options(const v1::SessionOptions& in, const node_config& cfg,
+                           session_options& out) {
+  out.flush_interval_ms = in.flush_interval_ms();
+  out.snapshot = in.snapshot();
+  out.max_batch = in.max_batch();
+  auto what = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
+  if (!what.empty())
+    return {StatusCode::INVALID_ARGUMENT, what};
+  return grpc::Status::OK;
+}
+
+/// Checks the tickers and options of a request that starts a session.
+grpc::Status check_start(const raw_tickers& raw, const v1::SessionOptions& in,
+                         const node_config& cfg,
+                         std::vector<std::string>& tickers,
+                         session_options& opts) {
+  auto st = check_tickers(raw, cfg.max_tickers_per_session, tickers);
+  if (st.ok())
+    st = check_options(in, cfg, opts);
+  return st;
+}
+
+/// The error continuation of a unary call whose request went to a session
+/// (`node_wide` false) or to the registry or directory.
+auto fail_call(grpc::CallbackServerContext* ctx,
+               grpc::ServerUnaryReactor* reactor, bool node_wide) {
+  return [ctx, reactor, node_wide](caf::error& err) {
+    reactor->Finish(node_wide ? node_call_status(ctx, err)
+                              : call_status(ctx, err));
+  };
+}
+
+grpc::Status no_session_id() {
+  return {StatusCode::NOT_FOUND, "no session id given"};
+}
+
+/// Finds the session `id` at `registry`, then calls `with_session` with it;
+/// failures of the lookup finish `reactor`.
+template <class F>
+void with_session(caf::actor_system& sys, const caf::actor& registry,
+                  grpc::CallbackServerContext* ctx,
+                  grpc::ServerUnaryReactor* reactor, const std::string& id,
+                  F with_session) {
+  ask(sys, registry, request_timeout(ctx), find_atom_v, id)
+    .then([with_session](const caf::actor& session) { with_session(session); },
+          fail_call(ctx, reactor, true));
+}
+
+} // namespace
+
+// --- market_monitor_service --------------------------------------------------
+
+stream_reactor*
+market_monitor_service::new_stream(grpc::CallbackServerContext* ctx) {
+  // A client that stops reading gets as long to take the write in flight
+  // after its session ended as it gets to answer a keepalive ping.
+  auto grace = std::chrono::milliseconds{node_.config().keepalive_timeout_ms};
+  return new stream_reactor(ctx, sys_, grace, node_.stats());
+}
+
+market_monitor_service::market_monitor_service(caf::actor_system& sys, node& n)
+  : sys_(sys), node_(n) {
+  // nop
+}
+
+grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
+  grpc::CallbackServerContext* ctx, const v1::StartPriceMonitoringRequest* req,
+  v1::StartPriceMonitoringResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  std::vector<std::string> tickers;
+  session_options opts;
+  auto st = check_start(req->tickers(), req->options(), node_.config(), tickers,
+                        opts);
+  if (!st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  ask(sys_, node_.registry(), request_timeout(ctx), start_atom_v,
+      std::move(tickers), opts)
+    .then(
+      [reactor, resp](const std::string& id,
+                      const std::vector<std::string>& subscribed) {
+        resp->set_session_id(id);
+        for (const auto& x : subscribed)
+          resp->add_tickers(x);
+        reactor->Finish(grpc::Status::OK);
+      },
+      fail_call(ctx, reactor, true));
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::PriceBatch>*
+market_monitor_service::StreamPriceUpdates(
+  grpc::CallbackServerContext* ctx, const v1::StreamPriceUpdatesRequest* req) {
+  auto* reactor = new_stream(ctx);
+  auto bridge = reactor->bridge();
+  if (req->session_id().empty()) {
+    bridge->finish(no_session_id());
+    return reactor;
+  }
+  auto& sys = sys_;
+  auto timeout = request_timeout(ctx);
+  ask(sys, node_.registry(), timeout, find_atom_v, req->session_id())
+    .then(
+      [&sys, timeout, bridge](const caf::actor& session) {
+        ask(sys, session, timeout, attach_atom_v, stream_sink_ptr{bridge})
+          .then([bridge] { bridge->attached(); },
+                [bridge](caf::error& err) { bridge->finish(to_status(err)); });
+      },
+      [bridge](caf::error& err) { bridge->finish(node_status(err)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
+  grpc::CallbackServerContext* ctx, const v1::UpdateSubscriptionRequest* req,
+  v1::UpdateSubscriptionResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  if (req->session_id().empty()) {
+    reactor->Finish(no_session_id());
+    return reactor;
+  }
+  std::vector<std::string> add;
+  std::vector<std::string> remove;
+  auto st = normalize(req->add(), add);
+  if (st.ok())
+    st = normalize(req->remove(), remove);
+  if (!st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  if (add.empty() && remove.empty()) {
+    reactor->Finish({StatusCode::INVALID_ARGUMENT,
+                     "nothing to update: give tickers to add or remove"});
+    return reactor;
+  }
+  auto& sys = sys_;
+  auto timeout = request_timeout(ctx);
+  with_session(sys, node_.registry(), ctx, reactor, req->session_id(),
+               [&sys, timeout, ctx, reactor, resp, add{std::move(add)},
+                remove{std::move(remove)}](const caf::actor& session) {
+                 ask(sys, session, timeout, caf::update_atom_v, add, remove)
+                   .then(
+                     [reactor, resp](const std::vector<std::string>& tickers) {
+                       for (const auto& x : tickers)
+                         resp->add_tickers(x);
+                       reactor->Finish(grpc::Status::OK);
+                     },
+                     fail_call(ctx, reactor, false));
+               });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
+  grpc::CallbackServerContext* ctx, const v1::StopPriceMonitoringRequest* req,
+  v1::StopPriceMonitoringResponse*) {
+  auto* reactor = ctx->DefaultReactor();
+  if (req->session_id().empty()) {
+    reactor->Finish(no_session_id());
+    return reactor;
+  }
+  auto& sys = sys_;
+  auto timeout = request_timeout(ctx);
+  with_session(sys, node_.registry(), ctx, reactor, req->session_id(),
+               [&sys, timeout, ctx, reactor](const caf::actor& session) {
+                 ask(sys, session, timeout, stop_atom_v)
+                   .then([reactor] { reactor->Finish(grpc::Status::OK); },
+                         fail_call(ctx, reactor, false));
+               });
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::PriceBatch>*
+market_monitor_service::Subscribe(grpc::CallbackServerContext* ctx,
+                                  const v1::SubscribeRequest* req) {
+  auto* reactor = new_stream(ctx);
+  auto bridge = reactor->bridge();
+  std::vector<std::string> tickers;
+  session_options opts;
+  auto st = check_start(req->tickers(), req->options(), node_.config(), tickers,
+                        opts);
+  if (!st.ok()) {
+    bridge->finish(std::move(st));
+    return reactor;
+  }
+  ask(sys_, node_.registry(), request_timeout(ctx), start_atom_v,
+      std::move(tickers), opts, stream_sink_ptr{bridge})
+    .then([bridge](const std::string&,
+                   const std::vector<std::string>&) { bridge->attached(); },
+          [bridge](caf::error& err) { bridge->finish(node_status(err)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor*
+market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
+                                      const v1::GetLastPricesRequest* req,
+                                      v1::GetLastPricesResponse* resp) {
+  auto* reactor = ctx->DefaultReactor();
+  std::vector<std::string> tickers;
+  if (auto st = check_tickers(req->tickers(), 0, tickers); !st.ok()) {
+    reactor->Finish(st);
+    return reactor;
+  }
+  ask(sys_, node_.directory(), request_timeout(ctx), last_atom_v,
+      std::move(tickers))
+    .then(
+      [reactor, resp](const std::vector<price_update>& xs) {
+        for (const auto& x : xs)
+          to_proto(x, *resp->add_prices());
+        reactor->Finish(grpc::Status::OK);
+      },
+      fail_call(ctx, reactor, true));
+  return reactor;
+}
+
+// --- grpc_front --------------------------------------------------------------
+
+grpc_front::grpc_front(caf::actor_system& sys, node& n)
+  : node_(n), service_(std::make_unique<market_monitor_service>(sys, n)) {
+  // nop
+}
+
+grpc_front::~grpc_front() {
+  if (server_)
+    shutdown(std::chrono::system_clock::now());
+}
+
+std::string grpc_front::start() {
+  const auto& cfg = node_.config();
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(cfg.grpc_listen, grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(service_.get());
+  // Without this, a second server could bind the same port and share calls.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Our own pings find vanished clients within time + timeout, also on
+  // streams that carry no data for a while.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(cfg.keepalive_time_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(cfg.keepalive_timeout_ms));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Clients may ping as often as once a second without being cut off.
+  builder.AddChannelArgument(
+    GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+  server_ = builder.BuildAndStart();
+  if (!server_ || port == 0) {
+    server_.reset();
+    return "cannot serve gRPC on " + cfg.grpc_listen
+           + " (address in use or not valid?)";
+  }
+  auto host = cfg.grpc_listen.substr(0, cfg.grpc_listen.rfind(':'));
+  address_ = host + ":" + std::to_string(port);
+  if (auto* health = server_->GetHealthCheckService())
+    health->SetServingStatus(v1::MarketMonitor::service_full_name(), true);
+  return {};
+}
+
+void grpc_front::shutdown(std::chrono::system_clock::time_point deadline) {
+  if (!server_)
+    return;
+  if (auto* health = server_->GetHealthCheckService())
+    health->Shutdown();
+  server_->Shutdown(deadline);
+  server_->Wait();
+  server_.reset();
+}
+
+} // namespace mm

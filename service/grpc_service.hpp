@@ -1,0 +1,91 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include <grpcpp/server.h>
+
+#include <caf/fwd.hpp>
+
+#include "marketmonitor/v1/market_monitor.grpc.pb.h"
+
+namespace mm {
+
+class node;
+class stream_reactor;
+
+/// The MarketMonitor service: checks each request, turns it into messages to
+/// the node's actors and their replies or errors into responses and status.
+/// Reactions never block: actors are asked through short-lived actors.
+class market_monitor_service final
+  : public marketmonitor::v1::MarketMonitor::CallbackService {
+public:
+  market_monitor_service(caf::actor_system& sys, node& n);
+
+  grpc::ServerUnaryReactor* StartPriceMonitoring(
+    grpc::CallbackServerContext* ctx,
+    const marketmonitor::v1::StartPriceMonitoringRequest* req,
+    marketmonitor::v1::StartPriceMonitoringResponse* resp) override;
+
+  grpc::ServerWriteReactor<marketmonitor::v1::PriceBatch>* StreamPriceUpdates(
+    grpc::CallbackServerContext* ctx,
+    const marketmonitor::v1::StreamPriceUpdatesRequest* req) override;
+
+  grpc::ServerUnaryReactor* UpdateSubscription(
+    grpc::CallbackServerContext* ctx,
+    const marketmonitor::v1::UpdateSubscriptionRequest* req,
+    marketmonitor::v1::UpdateSubscriptionResponse* resp) override;
+
+  grpc::ServerUnaryReactor* StopPriceMonitoring(
+    grpc::CallbackServerContext* ctx,
+    const marketmonitor::v1::StopPriceMonitoringRequest* req,
+    marketmonitor::v1::StopPriceMonitoringResponse* resp) override;
+
+  grpc::ServerWriteReactor<marketmonitor::v1::PriceBatch>*
+  Subscribe(grpc::CallbackServerContext* ctx,
+            const marketmonitor::v1::SubscribeRequest* req) override;
+
+  grpc::ServerUnaryReactor*
+  GetLastPrices(grpc::CallbackServerContext* ctx,
+                const marketmonitor::v1::GetLastPricesRequest* req,
+                marketmonitor::v1::GetLastPricesResponse* resp) override;
+
+private:
+  stream_reactor* new_stream(grpc::CallbackServerContext* ctx);
+
+  caf::actor_system& sys_;
+  node& node_;
+};
+
+/// The node's gRPC front: the MarketMonitor service, the health service and
+/// server reflection on one port, with the keepalive settings of the node's
+/// config so that vanished peers are found.
+class grpc_front {
+public:
+  grpc_front(caf::actor_system& sys, node& n);
+  ~grpc_front();
+  grpc_front(const grpc_front&) = delete;
+  grpc_front& operator=(const grpc_front&) = delete;
+
+  /// Serves on the node's `grpc_listen` address. Returns an empty string on
+  /// success, otherwise what went wrong.
+  std::string start();
+
+  /// The address actually bound (with port 0, the port the system picked).
+  const std::string& address() const {
+    return address_;
+  }
+
+  /// Stops accepting calls, reports NOT_SERVING on the health service and
+  /// waits for running calls until `deadline`, then cancels what is left.
+  void shutdown(std::chrono::system_clock::time_point deadline);
+
+private:
+  node& node_;
+  std::unique_ptr<market_monitor_service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::string address_;
+};
+
+} // namespace mm

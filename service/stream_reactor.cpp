@@ -1,0 +1,248 @@
+#include "service/stream_reactor.hpp"
+
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "service/status.hpp"
+
+namespace mm {
+
+void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y) {
+  y.set_ticker(x.ticker);
+  y.set_price(x.price);
+  y.set_volume(x.volume);
+  y.set_ts_unix_nanos(x.ts);
+  y.set_seq(x.seq);
+  y.set_conflated(x.conflated);
+}
+
+// --- stream_bridge -----------------------------------------------------------
+
+stream_bridge::stream_bridge(stream_reactor* reactor,
+                             grpc::CallbackServerContext* ctx,
+                             caf::actor_system& sys,
+                             std::chrono::milliseconds finish_grace, metrics& m)
+  : reactor_(reactor),
+    ctx_(ctx),
+    sys_(sys),
+    finish_grace_(finish_grace),
+    peer_(ctx->peer()),
+    metrics_(m) {
+  // nop
+}
+
+bool stream_bridge::bind(const caf::actor& session) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (gone_ || finishing_)
+    return false;
+  session_ = session.address();
+  return true;
+}
+
+void stream_bridge::write(price_batch batch) {
+  stream_reactor* reactor;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // A session writes one batch at a time and stops writing once it
+    // finishes; anything else is dropped rather than corrupting the call.
+    if (writing_ || finishing_ || reactor_ == nullptr)
+      return;
+    writing_ = true;
+    reactor = reactor_;
+  }
+  // Only this thread touches out_ until OnWriteDone, and the reactor stays
+  // alive: gRPC cannot call OnDone before Finish, which waits for us.
+  out_.Clear();
+  out_.set_batch_seq(batch.batch_seq);
+  out_.set_snapshot(batch.snapshot);
+  auto* updates = out_.mutable_updates();
+  updates->Reserve(static_cast<int>(batch.updates.size()));
+  for (const auto& x : batch.updates)
+    to_proto(x, *updates->Add());
+  reactor->StartWrite(&out_);
+}
+
+void stream_bridge::finish(const caf::error& reason) {
+  finish_call(to_status(reason));
+}
+
+void stream_bridge::finish(grpc::Status status) {
+  if (!finish_call(std::move(status)))
+    return;
+  // The session did not ask for this end: tell it, or it would wait for a
+  // write completion that never comes.
+  caf::actor_addr session;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    session = session_;
+  }
+  if (auto hdl = caf::actor_cast<caf::actor>(session))
+    caf::anon_send(hdl, stream_end_atom_v);
+}
+
+bool stream_bridge::finish_call(grpc::Status status) {
+  stream_reactor* reactor;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (finishing_)
+      return false;
+    finishing_ = true;
+    status_ = std::move(status);
+    if (reactor_ == nullptr)
+      return true;
+    if (writing_) {
+      // on_write_done finishes, unless the client stopped reading.
+      reactor = nullptr;
+    } else {
+      finish_called_ = true;
+      reactor = reactor_;
+      status = status_;
+    }
+  }
+  if (reactor == nullptr) {
+    arm_cut();
+    return true;
+  }
+  reactor->Finish(std::move(status));
+  return true;
+}
+
+void stream_bridge::arm_cut() {
+  std::weak_ptr<stream_bridge> weak = shared_from_this();
+  auto grace = finish_grace_;
+  // Hidden: a pending cut must not hold up the node's teardown.
+  sys_.spawn<caf::hidden>(
+    [weak, grace](caf::event_based_actor* self) -> caf::behavior {
+      self->delayed_send(self, grace, caf::timeout_atom_v);
+      return {
+        [=](caf::timeout_atom) {
+          if (auto bridge = weak.lock())
+            bridge->cut_stuck_write();
+          self->quit();
+        },
+      };
+    });
+}
+
+void stream_bridge::cut_stuck_write() {
+  grpc::CallbackServerContext* ctx;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!writing_ || finish_called_ || reactor_ == nullptr)
+      return;
+    cutting_ = true;
+    ctx = ctx_;
+  }
+  // Fails the write in flight (OnWriteDone(false)) and may run reactions
+  // inline; none of them calls Finish while cutting_ is set.
+  ctx->TryCancel();
+  stream_reactor* reactor = nullptr;
+  grpc::Status status;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    cutting_ = false;
+    if (!finish_after_cut_)
+      return;
+    finish_called_ = true;
+    reactor = reactor_;
+    status = status_;
+  }
+  reactor->Finish(std::move(status));
+}
+
+std::string stream_bridge::peer() const {
+  return peer_;
+}
+
+void stream_bridge::attached() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (reactor_ == nullptr || counted_)
+      return;
+    counted_ = true;
+    metrics::add(metrics_.streams, 1);
+    if (!gone_ || session_)
+      return;
+  }
+  // The client left before the session could bind: nobody else would
+  // finish the call.
+  finish(grpc::Status{grpc::StatusCode::CANCELLED, "stream ended"});
+}
+
+void stream_bridge::on_write_done(bool ok) {
+  stream_reactor* reactor = nullptr;
+  grpc::Status status;
+  caf::actor_addr session;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    writing_ = false;
+    if (finishing_ && !finish_called_ && cutting_) {
+      finish_after_cut_ = true;
+      return;
+    }
+    if (finishing_ && !finish_called_) {
+      finish_called_ = true;
+      reactor = reactor_;
+      status = status_;
+    } else {
+      session = session_;
+    }
+  }
+  if (reactor != nullptr)
+    reactor->Finish(std::move(status));
+  else if (auto hdl = caf::actor_cast<caf::actor>(session))
+    caf::anon_send(hdl, write_done_atom_v, ok);
+}
+
+void stream_bridge::on_cancel() {
+  caf::actor_addr session;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    gone_ = true;
+    session = session_;
+  }
+  // Not bound yet: the pending attach fails and finishes the call.
+  if (auto hdl = caf::actor_cast<caf::actor>(session))
+    caf::anon_send(hdl, stream_end_atom_v);
+}
+
+void stream_bridge::on_done() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  reactor_ = nullptr;
+  ctx_ = nullptr;
+  gone_ = true;
+  if (counted_)
+    metrics::add(metrics_.streams, -1);
+}
+
+// --- stream_reactor ----------------------------------------------------------
+
+stream_reactor::stream_reactor(grpc::CallbackServerContext* ctx,
+                               caf::actor_system& sys,
+                               std::chrono::milliseconds finish_grace,
+                               metrics& m)
+  : bridge_(std::make_shared<stream_bridge>(this, ctx, sys, finish_grace, m)) {
+  // nop
+}
+
+void stream_reactor::OnWriteDone(bool ok) {
+  bridge_->on_write_done(ok);
+}
+
+void stream_reactor::OnCancel() {
+  bridge_->on_cancel();
+}
+
+void stream_reactor::OnDone() {
+  bridge_->on_done();
+  delete this;
+}
+
+} // namespace mm
