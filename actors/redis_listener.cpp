@@ -1,0 +1,417 @@
+#include "actors/redis_listener.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/io/broker.hpp>
+#include <caf/io/middleman.hpp>
+#include <caf/io/receive_policy.hpp>
+#include <caf/io/system_messages.hpp>
+
+#include <hiredis/hiredis.h>
+
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/node_config.hpp"
+#include "actors/tick_parser.hpp"
+
+namespace mm {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr caf::timespan min_backoff = 100ms;
+constexpr caf::timespan max_backoff = 5s;
+
+/// Bytes per read from the socket.
+constexpr uint32_t max_read = 64 * 1024;
+
+/// Channels per SUBSCRIBE when re-subscribing after a reconnect: one command
+/// for the lot, but bounded so that no single write grows without limit.
+constexpr size_t max_channels_per_command = 1024;
+
+struct reader_deleter {
+  void operator()(redisReader* ptr) const {
+    redisReaderFree(ptr);
+  }
+};
+
+using reader_ptr = std::unique_ptr<redisReader, reader_deleter>;
+
+struct reply_deleter {
+  void operator()(redisReply* ptr) const {
+    freeReplyObject(ptr);
+  }
+};
+
+using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
+
+/// Lets at most one line per second through, so that a flood of bad input
+/// cannot flood stderr; the next line that passes says how many were held.
+class log_limiter {
+public:
+  /// Returns true if a line may be written now; counts it as held otherwise.
+  bool admit() {
+    auto now = std::chrono::steady_clock::now();
+    if (any_ && now - last_ < 1s) {
+      ++held_;
+      return false;
+    }
+    any_ = true;
+    last_ = now;
+    return true;
+  }
+
+  /// Returns and resets the number of lines held since the last admitted one.
+  uint64_t take_held() {
+    auto result = held_;
+    held_ = 0;
+    return result;
+  }
+
+private:
+  bool any_ = false;
+  std::chrono::steady_clock::time_point last_;
+  uint64_t held_ = 0;
+};
+
+void log_line(const std::string& line) {
+  // One write per line keeps lines whole when other threads log too.
+  std::cerr << ("redis_listener: " + line + '\n');
+}
+
+struct redis_listener_state {
+  static inline constexpr const char* name = "redis_listener";
+
+  const node_config* cfg = nullptr;
+  metrics* stats = nullptr;
+
+  /// Channel (`<prefix><TICKER>`) -> the broadcaster that gets its ticks.
+  std::unordered_map<std::string, caf::actor> routes;
+
+  /// The one subscriber connection; valid while `connected`.
+  caf::io::connection_handle conn;
+  bool connected = false;
+  reader_ptr reader;
+
+  /// True while a `connect_atom` to ourselves is on its way.
+  bool retry_pending = false;
+  caf::timespan backoff = min_backoff;
+  /// True once a failure of the current streak has been logged.
+  bool failure_logged = false;
+  std::minstd_rand rng{std::random_device{}()};
+
+  tick_parser parser;
+  /// Reused for channel lookups: no allocation per tick.
+  std::string channel_buf;
+  log_limiter malformed_log;
+  log_limiter reply_log;
+};
+
+using listener_actor = caf::io::stateful_broker<redis_listener_state>;
+
+std::string endpoint(const redis_listener_state& st) {
+  return st.cfg->redis_host + ':' + std::to_string(st.cfg->redis_port);
+}
+
+int64_t unix_now_ns() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch())
+    .count();
+}
+
+// --- commands ----------------------------------------------------------------
+
+/// Writes `verb channel...` as one RESP command (binary safe).
+template <class Iterator>
+void write_command(listener_actor* self, const char* verb, Iterator first,
+                   Iterator last) {
+  auto& st = self->state;
+  std::vector<const char*> argv{verb};
+  std::vector<size_t> lens{std::char_traits<char>::length(verb)};
+  for (auto i = first; i != last; ++i) {
+    argv.emplace_back(i->data());
+    lens.emplace_back(i->size());
+  }
+  char* cmd = nullptr;
+  auto len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()),
+                                    argv.data(), lens.data());
+  if (len < 0) {
+    log_line(std::string{"cannot format "} + verb + ": out of memory");
+    return;
+  }
+  self->write(st.conn, static_cast<size_t>(len), cmd);
+  redisFreeCommand(cmd);
+  self->flush(st.conn);
+}
+
+void write_command(listener_actor* self, const char* verb,
+                   const std::string& channel) {
+  write_command(self, verb, &channel, &channel + 1);
+}
+
+void subscribe_all(listener_actor* self) {
+  auto& st = self->state;
+  std::vector<std::string> channels;
+  channels.reserve(st.routes.size());
+  for (auto& kvp : st.routes)
+    channels.emplace_back(kvp.first);
+  for (size_t pos = 0; pos < channels.size(); pos += max_channels_per_command) {
+    auto n = std::min(max_channels_per_command, channels.size() - pos);
+    write_command(self, "SUBSCRIBE", channels.begin() + pos,
+                  channels.begin() + pos + n);
+  }
+}
+
+// --- connection lifecycle ----------------------------------------------------
+
+void schedule_reconnect(listener_actor* self) {
+  auto& st = self->state;
+  if (st.retry_pending)
+    return;
+  st.retry_pending = true;
+  // Half fixed, half random: nodes that lost the same Redis do not come back
+  // in lockstep.
+  auto half = st.backoff / 2;
+  std::uniform_int_distribution<caf::timespan::rep> jitter{0, half.count()};
+  auto delay = half + caf::timespan{jitter(st.rng)};
+  st.backoff = std::min(st.backoff * 2, max_backoff);
+  self->delayed_send(self, delay, connect_atom::value);
+}
+
+void log_failure(redis_listener_state& st, const std::string& what) {
+  if (st.failure_logged)
+    return;
+  st.failure_logged = true;
+  log_line(what + "; retrying in the background (ticks stop until then)");
+}
+
+/// Forgets the connection (already closed or never opened) and retries.
+void lost_connection(listener_actor* self, const std::string& why) {
+  auto& st = self->state;
+  st.connected = false;
+  st.reader.reset();
+  st.stats->redis_connected = false;
+  st.stats->redis_subscriptions = 0;
+  log_failure(st, "lost connection to Redis at " + endpoint(st) + ": " + why);
+  schedule_reconnect(self);
+}
+
+void try_connect(listener_actor* self) {
+  auto& st = self->state;
+  auto hdl = self->add_tcp_scribe(st.cfg->redis_host, st.cfg->redis_port);
+  if (!hdl) {
+    st.stats->redis_connected = false;
+    log_failure(st, "cannot connect to Redis at " + endpoint(st) + ": "
+                      + self->system().render(hdl.error()));
+    schedule_reconnect(self);
+    return;
+  }
+  st.conn = *hdl;
+  st.connected = true;
+  st.reader.reset(redisReaderCreate());
+  st.stats->redis_connected = true;
+  if (st.failure_logged) {
+    st.failure_logged = false;
+    log_line("connected to Redis at " + endpoint(st));
+  }
+  self->configure_read(st.conn, caf::io::receive_policy::at_most(max_read));
+  subscribe_all(self);
+}
+
+/// The stream is beyond repair: drop it and start over.
+void protocol_error(listener_actor* self, const std::string& why) {
+  auto& st = self->state;
+  log_line("RESP protocol error from " + endpoint(st) + ": " + why
+           + "; reconnecting");
+  // Closing from our side produces no connection_closed_msg.
+  self->close(st.conn);
+  // Logged just now; the reconnect then says when Redis is back.
+  st.failure_logged = true;
+  lost_connection(self, "protocol error");
+}
+
+// --- replies -----------------------------------------------------------------
+
+std::string_view text_of(const redisReply& x) {
+  return {x.str, x.len};
+}
+
+bool is_text(const redisReply* x) {
+  return x != nullptr
+         && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS);
+}
+
+void on_message(listener_actor* self, std::string_view channel,
+                std::string_view payload) {
+  auto& st = self->state;
+  st.channel_buf.assign(channel.data(), channel.size());
+  auto i = st.routes.find(st.channel_buf);
+  if (i == st.routes.end())
+    return; // Unsubscribed meanwhile: nobody wants it any more.
+  auto ticker =
+    channel.substr(std::min(channel.size(), st.cfg->redis_prefix.size()));
+  tick t;
+  std::string why;
+  if (!st.parser.parse(payload, ticker, unix_now_ns(), t, why)) {
+    metrics::add(st.stats->ticks_malformed_total);
+    if (st.malformed_log.admit()) {
+      auto line = "malformed tick on " + st.channel_buf + ": " + why;
+      if (auto held = st.malformed_log.take_held(); held > 0)
+        line += " (" + std::to_string(held) + " more not shown)";
+      log_line(line);
+    }
+    return;
+  }
+  metrics::add(st.stats->ticks_received_total);
+  self->send(i->second, t);
+}
+
+void unexpected_reply(listener_actor* self, const std::string& what) {
+  auto& st = self->state;
+  if (!st.reply_log.admit())
+    return;
+  auto line = what;
+  if (auto held = st.reply_log.take_held(); held > 0)
+    line += " (" + std::to_string(held) + " more not shown)";
+  log_line(line);
+}
+
+void on_reply(listener_actor* self, const redisReply& x) {
+  auto& st = self->state;
+  if (x.type == REDIS_REPLY_ERROR) {
+    unexpected_reply(self, "Redis error: " + std::string{text_of(x)});
+    return;
+  }
+  if (x.type != REDIS_REPLY_ARRAY || x.elements < 3 || !is_text(x.element[0])) {
+    unexpected_reply(self, "unexpected reply of type " + std::to_string(x.type)
+                             + " from Redis");
+    return;
+  }
+  auto kind = text_of(*x.element[0]);
+  if (kind == "message") {
+    if (is_text(x.element[1]) && is_text(x.element[2]))
+      on_message(self, text_of(*x.element[1]), text_of(*x.element[2]));
+    else
+      unexpected_reply(self, "message reply without channel or payload");
+  } else if (kind == "subscribe" || kind == "unsubscribe") {
+    if (x.element[2]->type == REDIS_REPLY_INTEGER)
+      st.stats->redis_subscriptions = x.element[2]->integer;
+    // Redis answers: this connection works, so start over from the shortest
+    // backoff next time it drops.
+    st.backoff = min_backoff;
+  }
+  // Anything else (pong, pmessage) we never asked for: ignore.
+}
+
+void on_data(listener_actor* self, const std::vector<char>& buf) {
+  auto& st = self->state;
+  if (redisReaderFeed(st.reader.get(), buf.data(), buf.size()) != REDIS_OK) {
+    protocol_error(self, st.reader->errstr);
+    return;
+  }
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(st.reader.get(), &raw) != REDIS_OK) {
+      protocol_error(self, st.reader->errstr);
+      return;
+    }
+    if (raw == nullptr)
+      return; // Needs more bytes: the rest of the frame comes later.
+    reply_ptr reply{static_cast<redisReply*>(raw)};
+    on_reply(self, *reply);
+  }
+}
+
+// --- the actor ---------------------------------------------------------------
+
+caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
+                             metrics* stats) {
+  auto& st = self->state;
+  st.cfg = cfg;
+  st.stats = stats;
+  st.stats->redis_connected = false;
+  st.stats->redis_subscriptions = 0;
+  // Broadcasters end on their own (linger); their channels end with them.
+  self->set_down_handler([=](const caf::down_msg& msg) {
+    auto& st = self->state;
+    std::vector<std::string> gone;
+    for (auto i = st.routes.begin(); i != st.routes.end();) {
+      if (i->second.address() == msg.source) {
+        gone.emplace_back(i->first);
+        i = st.routes.erase(i);
+      } else {
+        ++i;
+      }
+    }
+    if (st.connected && !gone.empty())
+      write_command(self, "UNSUBSCRIBE", gone.begin(), gone.end());
+  });
+  try_connect(self);
+  return {
+    // --- from the ticker directory ---
+    [=](watch_atom, const std::string& ticker, const caf::actor& broadcaster) {
+      auto& st = self->state;
+      if (!broadcaster)
+        return;
+      auto channel = st.cfg->redis_prefix + ticker;
+      auto i = st.routes.find(channel);
+      if (i != st.routes.end()) {
+        if (i->second == broadcaster)
+          return;
+        // A fresh broadcaster took over the ticker; the channel stays
+        // subscribed and the old one's down_msg will find nothing to erase.
+        auto old = std::move(i->second);
+        i->second = broadcaster;
+        self->monitor(broadcaster);
+        auto still_used =
+          std::any_of(st.routes.begin(), st.routes.end(),
+                      [&](const auto& kvp) { return kvp.second == old; });
+        if (!still_used)
+          self->demonitor(old);
+        return;
+      }
+      st.routes.emplace(channel, broadcaster);
+      self->monitor(broadcaster);
+      if (st.connected)
+        write_command(self, "SUBSCRIBE", channel);
+    },
+    // --- from ourselves: the backoff timer ---
+    [=](connect_atom) {
+      auto& st = self->state;
+      st.retry_pending = false;
+      if (!st.connected)
+        try_connect(self);
+    },
+    // --- from the connection ---
+    [=](const caf::io::new_data_msg& msg) {
+      auto& st = self->state;
+      if (st.connected && msg.handle == st.conn)
+        on_data(self, msg.buf);
+    },
+    [=](const caf::io::connection_closed_msg& msg) {
+      auto& st = self->state;
+      if (st.connected && msg.handle == st.conn)
+        lost_connection(self, "connection closed");
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_redis_listener(caf::actor_system& sys, const node_config& cfg,
+                                metrics& m) {
+  return sys.middleman().spawn_broker(redis_listener, &cfg, &m);
+}
+
+} // namespace mm
