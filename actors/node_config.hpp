@@ -16,6 +16,17 @@ struct node_config {
   uint32_t linger_ms = 5000;
   uint32_t keepalive_time_ms = 10000;
   uint32_t keepalive_timeout_ms = 10000;
+  /// Clients may ping this often without being told to calm down (gRPC's
+  /// GOAWAY "too_many_pings"); must not exceed what clients use.
+  uint32_t min_client_ping_interval_ms = 1000;
+  /// A connection with no call for this long is closed (0: never).
+  uint32_t max_connection_idle_ms = 0;
+  /// A connection older than this is asked to reconnect (0: never); its calls
+  /// get max_connection_age_grace_ms to finish.
+  uint32_t max_connection_age_ms = 0;
+  uint32_t max_connection_age_grace_ms = 0;
+  /// Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
+  uint32_t max_request_bytes = 65536;
   uint32_t flush_interval_ms = 0;
   uint32_t max_batch = 500;
   uint32_t max_sessions = 100000;

@@ -53,7 +53,21 @@ Flags (also `--flag=value`):
                                  (default 5000)
   --keepalive-time-ms N          gRPC keepalive ping interval (default 10000)
   --keepalive-timeout-ms N       a ping not acknowledged within this closes
-                                 the connection (default 10000)
+                                 the connection (default 10000); a peer that
+                                 vanished without closing TCP is found within
+                                 keepalive time + timeout (20 s by default)
+  --min-client-ping-interval-ms N
+                                 clients may send keepalive pings this often
+                                 (default 1000)
+  --max-connection-idle-ms N     close connections without calls after this
+                                 long (default 0: never)
+  --max-connection-age-ms N      ask connections older than this to reconnect
+                                 (default 0: never)
+  --max-connection-age-grace-ms N
+                                 calls get this long to finish after that
+                                 (default 0: no limit)
+  --max-request-bytes N          larger requests get RESOURCE_EXHAUSTED
+                                 (default 65536)
   --flush-interval-ms N          default for sessions that do not set one;
                                  0: adaptive (default 0)
   --max-flush-interval-ms N      largest flush interval a client may ask for
@@ -160,6 +174,14 @@ const std::map<std::string, setter>& setters() {
     {"linger-ms", number(&node_config::linger_ms, 0)},
     {"keepalive-time-ms", number(&node_config::keepalive_time_ms, 1)},
     {"keepalive-timeout-ms", number(&node_config::keepalive_timeout_ms, 1)},
+    {"min-client-ping-interval-ms",
+     number(&node_config::min_client_ping_interval_ms, 1)},
+    {"max-connection-idle-ms",
+     number(&node_config::max_connection_idle_ms, 0)},
+    {"max-connection-age-ms", number(&node_config::max_connection_age_ms, 0)},
+    {"max-connection-age-grace-ms",
+     number(&node_config::max_connection_age_grace_ms, 0)},
+    {"max-request-bytes", number(&node_config::max_request_bytes, 1024)},
     {"flush-interval-ms", number(&node_config::flush_interval_ms, 0)},
     {"max-flush-interval-ms", number(&node_config::max_flush_interval_ms, 1)},
     {"max-batch", number(&node_config::max_batch, 1)},

@@ -340,7 +340,19 @@ std::string grpc_front::start() {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // Clients may ping as often as once a second without being cut off.
   builder.AddChannelArgument(
-    GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 1000);
+    GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+    static_cast<int>(cfg.min_client_ping_interval_ms));
+  if (cfg.max_connection_idle_ms > 0)
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               static_cast<int>(cfg.max_connection_idle_ms));
+  if (cfg.max_connection_age_ms > 0)
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                               static_cast<int>(cfg.max_connection_age_ms));
+  if (cfg.max_connection_age_grace_ms > 0)
+    builder.AddChannelArgument(
+      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+      static_cast<int>(cfg.max_connection_age_grace_ms));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();

@@ -99,6 +99,24 @@ TEST_F(status_codes, update_with_a_bad_ticker_is_invalid_and_harmless) {
   EXPECT_EQ(to_vector(res.tickers()), (std::vector<std::string>{"UBAD"}));
 }
 
+TEST_F(status_codes, oversized_request_is_resource_exhausted) {
+  // 8,000 tickers of 16 characters: about 144 KB, over the 64 KiB default.
+  std::vector<std::string> tickers;
+  for (int i = 0; i < 8000; ++i) {
+    auto n = std::to_string(i);
+    tickers.push_back("T" + std::string(15 - n.size(), '0') + n);
+  }
+  pb::StartPriceMonitoringResponse res;
+  auto status = call_start(*stub_, tickers, {}, &res);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+    << describe(status);
+  EXPECT_TRUE(contains_nocase(status.error_message(), "larger than max"))
+    << status.error_message();
+  // The server is unharmed.
+  EXPECT_TRUE(call_start(*stub_, {"AAPL"}, {}, &res).ok());
+  EXPECT_TRUE(call_stop(*stub_, res.session_id()).ok());
+}
+
 TEST_F(status_codes, unknown_session_id_is_not_found) {
   auto status = call_stop(*stub_, unknown_id);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND)
