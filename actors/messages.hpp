@@ -10,6 +10,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/type_id.hpp>
 
+#include "actors/inspection.hpp"
 #include "actors/price_update.hpp"
 #include "actors/session_options.hpp"
 #include "actors/stream_sink.hpp"
@@ -28,6 +29,7 @@
 //   (unsubscribe_atom, caf::actor)         removes (and demonitors) one
 //   (last_atom) -> std::vector<price_update>  the last update, if any
 //   (stats_atom) -> (uint64_t subscribers, uint64_t seq)
+//   (describe_atom) -> ticker_info          for the inspector
 //
 // --- redis_listener (one per node) ------------------------------------------
 //   (watch_atom, ticker, caf::actor)       SUBSCRIBE the ticker's channel and
@@ -43,6 +45,7 @@
 //   price_update                           from a broadcaster
 //   (write_done_atom, bool ok)             from the stream sink
 //   (stream_end_atom)                      from the stream sink: client gone
+//   (describe_atom) -> session_info         for the inspector
 //
 // --- session_registry (one per node) ----------------------------------------
 //   (start_atom, tickers, session_options) -> (id, tickers)
@@ -53,6 +56,30 @@
 //                                          ec::shutting_down, refuse new ones
 //   (stats_atom) -> (std::vector<std::string> reasons,
 //                    std::vector<uint64_t> counts)  sessions_ended_total
+//   (describe_atom) -> std::vector<session_info>   asks every session
+//
+// --- ticker_directory, for the inspector -------------------------------------
+//   (describe_atom) -> std::vector<ticker_info>    asks every broadcaster
+//   (describe_atom, ticker) -> ticker_info  or admin_ec::unknown_ticker
+//
+// --- inspector (one per node, published on --admin-listen) -------------------
+// Every request starts with the admin secret (empty when the node has none);
+// a wrong one is refused with admin_ec::secret_rejected.
+//   (hello_atom, secret) -> std::string     a greeting; checks the secret
+//   (stats_atom, secret) -> node_stats
+//   (sessions_atom, secret, std::string ticker, uint32_t limit)
+//       -> std::vector<session_info>        oldest first; "" and 0: all
+//   (session_atom, secret, std::string id) -> session_info
+//       or ec::unknown_session
+//   (tickers_atom, secret) -> std::vector<ticker_info>
+//   (ticker_atom, secret, std::string ticker) -> ticker_info
+//   (actors_atom, secret) -> actor_counts
+//   (kill_atom, secret, std::string id, std::string reason) -> caf::unit_t
+//       ends the session with ec::killed (its stream: ABORTED, reason)
+//   (watch_atom, secret, std::vector<std::string> tickers, caf::actor who)
+//       -> std::vector<std::string>         subscribes `who` (usually an
+//       actor of the shell's node) at the tickers' broadcasters, which
+//       monitor it: its exit or the loss of its node unsubscribes it
 
 CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
 
@@ -62,6 +89,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::price_update>) )
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<std::string>) )
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<uint64_t>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::node_stats))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::session_info))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::ticker_info))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::actor_counts))
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::session_info>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::ticker_info>) )
 
   CAF_ADD_ATOM(marketmonitor, mm, last_atom, "last")
   CAF_ADD_ATOM(marketmonitor, mm, watch_atom, "watch")
@@ -76,6 +109,13 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_ATOM(marketmonitor, mm, linger_atom, "linger")
   CAF_ADD_ATOM(marketmonitor, mm, attach_timeout_atom, "attach_to")
   CAF_ADD_ATOM(marketmonitor, mm, stats_atom, "stats")
+  CAF_ADD_ATOM(marketmonitor, mm, describe_atom, "describe")
+  CAF_ADD_ATOM(marketmonitor, mm, hello_atom, "hello")
+  CAF_ADD_ATOM(marketmonitor, mm, sessions_atom, "sessions")
+  CAF_ADD_ATOM(marketmonitor, mm, session_atom, "session")
+  CAF_ADD_ATOM(marketmonitor, mm, tickers_atom, "tickers")
+  CAF_ADD_ATOM(marketmonitor, mm, ticker_atom, "ticker")
+  CAF_ADD_ATOM(marketmonitor, mm, actors_atom, "actors")
 
 CAF_END_TYPE_ID_BLOCK(marketmonitor)
 

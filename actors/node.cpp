@@ -1,5 +1,7 @@
 #include "actors/node.hpp"
 
+#include <chrono>
+
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
@@ -7,6 +9,8 @@
 #include <caf/exit_reason.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/inspection.hpp"
+#include "actors/inspector.hpp"
 #include "actors/messages.hpp"
 #include "actors/redis_listener.hpp"
 #include "actors/session_registry.hpp"
@@ -16,6 +20,13 @@ namespace mm {
 
 void configure(caf::actor_system_config& cfg) {
   cfg.load<caf::io::middleman>();
+  // Off by default in CAF 0.17: then a frozen peer is found only by TCP.
+  // With them, a node silent for the timeout is dropped and its proxies are
+  // killed with remote_link_unreachable (down_msg for whoever monitors).
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::seconds(1)});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{std::chrono::seconds(10)});
   add_message_types(cfg);
 }
 
@@ -34,6 +45,18 @@ void add_message_types(caf::actor_system_config& cfg) {
       }
       return result;
     });
+  cfg.add_error_category(
+    caf::atom("mm_admin"),
+    [](uint8_t code, caf::atom_value, const caf::message& ctx) {
+      std::string result = "mm_admin::";
+      result += to_string(static_cast<admin_ec>(code));
+      if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
+        result += " (";
+        result += ctx.get_as<std::string>(0);
+        result += ")";
+      }
+      return result;
+    });
 }
 
 node::node(caf::actor_system& sys, node_config cfg)
@@ -43,12 +66,13 @@ node::node(caf::actor_system& sys, node_config cfg)
   listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
   directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_);
   registry_ = spawn_session_registry(sys_, directory_, *cfg_, *metrics_);
+  inspector_ = spawn_inspector(sys_, *this);
 }
 
 node::~node() {
   // The registry ends its sessions on its way out. Every actor of the node
   // references cfg_ and metrics_, so wait until all of them are gone.
-  for (auto* hdl : {&registry_, &directory_, &listener_})
+  for (auto* hdl : {&inspector_, &registry_, &directory_, &listener_})
     caf::anon_send_exit(*hdl, caf::exit_reason::user_shutdown);
   sys_.await_all_actors_done();
 }

@@ -15,7 +15,9 @@ namespace mm {
 void add_message_types(caf::actor_system_config& cfg);
 
 /// Adds what every marketmonitor actor system needs to `cfg`: our message
-/// types, our error category and CAF's io module.
+/// types, our error categories and CAF's io module with BASP heartbeats, so
+/// that a lost peer node (a shell, a cluster member) is noticed even when
+/// TCP does not notice.
 void configure(caf::actor_system_config& cfg);
 
 /// The actors of one standalone node: redis listener, ticker directory and
@@ -42,6 +44,10 @@ public:
   const caf::actor& registry() const {
     return registry_;
   }
+  /// Answers the shell; publish it on the admin endpoint.
+  const caf::actor& inspector() const {
+    return inspector_;
+  }
 
   /// Ends every session with ec::shutting_down and refuses new ones.
   void shutdown();
@@ -53,6 +59,7 @@ private:
   caf::actor listener_;
   caf::actor directory_;
   caf::actor registry_;
+  caf::actor inspector_;
 };
 
 } // namespace mm

@@ -12,6 +12,10 @@ struct node_config {
   uint16_t redis_port = 6379;
   std::string redis_prefix = "prices:";
   std::string admin_listen = "127.0.0.1:50052";
+  /// Every inspector request must carry this; empty: none (loopback only).
+  std::string admin_secret;
+  /// Whether --admin-listen may be a non-loopback address.
+  bool admin_allow_remote = false;
   uint32_t attach_timeout_ms = 30000;
   uint32_t linger_ms = 5000;
   uint32_t keepalive_time_ms = 10000;

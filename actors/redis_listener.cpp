@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdint>
 #include <iostream>
-#include <memory>
 #include <random>
 #include <string>
 #include <string_view>
@@ -22,6 +21,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/resp_feed.hpp"
 #include "actors/tick_parser.hpp"
 
 namespace mm {
@@ -39,22 +39,6 @@ constexpr uint32_t max_read = 64 * 1024;
 /// Channels per SUBSCRIBE when re-subscribing after a reconnect: one command
 /// for the lot, but bounded so that no single write grows without limit.
 constexpr size_t max_channels_per_command = 1024;
-
-struct reader_deleter {
-  void operator()(redisReader* ptr) const {
-    redisReaderFree(ptr);
-  }
-};
-
-using reader_ptr = std::unique_ptr<redisReader, reader_deleter>;
-
-struct reply_deleter {
-  void operator()(redisReply* ptr) const {
-    freeReplyObject(ptr);
-  }
-};
-
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 
 /// Lets at most one line per second through, so that a flood of bad input
 /// cannot flood stderr; the next line that passes says how many were held.
@@ -102,7 +86,8 @@ struct redis_listener_state {
   /// The one subscriber connection; valid while `connected`.
   caf::io::connection_handle conn;
   bool connected = false;
-  reader_ptr reader;
+  /// Decodes what the connection delivers; reset per connection.
+  resp_feed replies;
 
   /// True while a `connect_atom` to ourselves is on its way.
   bool retry_pending = false;
@@ -200,7 +185,7 @@ void log_failure(redis_listener_state& st, const std::string& what) {
 void lost_connection(listener_actor* self, const std::string& why) {
   auto& st = self->state;
   st.connected = false;
-  st.reader.reset();
+  st.replies.reset();
   st.stats->redis_connected = false;
   st.stats->redis_subscriptions = 0;
   log_failure(st, "lost connection to Redis at " + endpoint(st) + ": " + why);
@@ -219,7 +204,7 @@ void try_connect(listener_actor* self) {
   }
   st.conn = *hdl;
   st.connected = true;
-  st.reader.reset(redisReaderCreate());
+  st.replies.reset();
   st.stats->redis_connected = true;
   if (st.failure_logged) {
     st.failure_logged = false;
@@ -242,15 +227,6 @@ void protocol_error(listener_actor* self, const std::string& why) {
 }
 
 // --- replies -----------------------------------------------------------------
-
-std::string_view text_of(const redisReply& x) {
-  return {x.str, x.len};
-}
-
-bool is_text(const redisReply* x) {
-  return x != nullptr
-         && (x->type == REDIS_REPLY_STRING || x->type == REDIS_REPLY_STATUS);
-}
 
 void on_message(listener_actor* self, std::string_view channel,
                 std::string_view payload) {
@@ -287,49 +263,45 @@ void unexpected_reply(listener_actor* self, const std::string& what) {
   log_line(line);
 }
 
-void on_reply(listener_actor* self, const redisReply& x) {
+void on_event(listener_actor* self, const pubsub_event& x) {
   auto& st = self->state;
-  if (x.type == REDIS_REPLY_ERROR) {
-    unexpected_reply(self, "Redis error: " + std::string{text_of(x)});
-    return;
+  using kind = pubsub_event::kind;
+  switch (x.type) {
+    case kind::message: on_message(self, x.channel, x.payload); break;
+    case kind::subscribe:
+    case kind::unsubscribe:
+      if (x.count >= 0)
+        st.stats->redis_subscriptions = x.count;
+      // Redis answers: this connection works, so start over from the
+      // shortest backoff next time it drops.
+      st.backoff = min_backoff;
+      break;
+    case kind::error:
+      unexpected_reply(self, "Redis error: " + std::string{x.text});
+      break;
+    case kind::unexpected:
+      unexpected_reply(self, std::string{x.text} + " from Redis");
+      break;
+    case kind::ignored: break;
   }
-  if (x.type != REDIS_REPLY_ARRAY || x.elements < 3 || !is_text(x.element[0])) {
-    unexpected_reply(self, "unexpected reply of type " + std::to_string(x.type)
-                             + " from Redis");
-    return;
-  }
-  auto kind = text_of(*x.element[0]);
-  if (kind == "message") {
-    if (is_text(x.element[1]) && is_text(x.element[2]))
-      on_message(self, text_of(*x.element[1]), text_of(*x.element[2]));
-    else
-      unexpected_reply(self, "message reply without channel or payload");
-  } else if (kind == "subscribe" || kind == "unsubscribe") {
-    if (x.element[2]->type == REDIS_REPLY_INTEGER)
-      st.stats->redis_subscriptions = x.element[2]->integer;
-    // Redis answers: this connection works, so start over from the shortest
-    // backoff next time it drops.
-    st.backoff = min_backoff;
-  }
-  // Anything else (pong, pmessage) we never asked for: ignore.
 }
 
 void on_data(listener_actor* self, const std::vector<char>& buf) {
   auto& st = self->state;
-  if (redisReaderFeed(st.reader.get(), buf.data(), buf.size()) != REDIS_OK) {
-    protocol_error(self, st.reader->errstr);
+  if (!st.replies.feed(buf.data(), buf.size())) {
+    protocol_error(self, st.replies.error());
     return;
   }
+  pubsub_event event;
   for (;;) {
-    void* raw = nullptr;
-    if (redisReaderGetReply(st.reader.get(), &raw) != REDIS_OK) {
-      protocol_error(self, st.reader->errstr);
-      return;
+    switch (st.replies.next(event)) {
+      case resp_feed::status::event: on_event(self, event); break;
+      case resp_feed::status::need_more:
+        return; // The rest of the frame comes later.
+      case resp_feed::status::protocol_error:
+        protocol_error(self, st.replies.error());
+        return;
     }
-    if (raw == nullptr)
-      return; // Needs more bytes: the rest of the frame comes later.
-    reply_ptr reply{static_cast<redisReply*>(raw)};
-    on_reply(self, *reply);
   }
 }
 

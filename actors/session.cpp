@@ -58,6 +58,15 @@ struct session_state {
   bool snapshot_pending = false;
   std::vector<price_update> snapshot;
 
+  /// For the inspector: what this session did, and when.
+  uint64_t delivered = 0;
+  uint64_t conflated = 0;
+  caf::actor_clock::time_point created;
+  caf::actor_clock::time_point last_update;
+  caf::actor_clock::time_point last_write;
+  bool had_update = false;
+  bool had_write = false;
+
   std::vector<std::string> ticker_list() const {
     std::vector<std::string> result;
     result.reserve(tickers.size());
@@ -138,6 +147,9 @@ void write_next(session_actor* self) {
   }
   batch.batch_seq = ++st.batch_seq;
   st.write_in_flight = true;
+  st.delivered += batch.updates.size();
+  st.last_write = self->clock().now();
+  st.had_write = true;
   metrics::add(st.m->batches_sent_total);
   metrics::add(st.m->updates_delivered_total, batch.updates.size());
   st.sink->write(std::move(batch));
@@ -153,6 +165,7 @@ void enqueue(session_actor* self, const price_update& u) {
       auto replaced = i->second.conflated + 1;
       i->second = u;
       i->second.conflated = replaced;
+      ++st.conflated;
       metrics::add(st.m->updates_conflated_total);
     }
   } else {
@@ -278,6 +291,32 @@ bool attach(session_actor* self, stream_sink_ptr sink) {
   return true;
 }
 
+int64_t ms_since(session_actor* self, caf::actor_clock::time_point t) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  return duration_cast<milliseconds>(self->clock().now() - t).count();
+}
+
+session_info describe(session_actor* self) {
+  auto& st = self->state;
+  session_info x;
+  x.id = st.id;
+  x.tickers = st.ticker_list();
+  x.opts = st.opts;
+  x.stream_attached = st.sink != nullptr;
+  if (st.sink)
+    x.peer = st.sink->peer();
+  x.write_in_flight = st.write_in_flight;
+  x.delivered = st.delivered;
+  x.conflated = st.conflated;
+  x.pending = st.order.size() + st.queue.size() + st.snapshot.size();
+  x.batches = st.batch_seq;
+  x.age_ms = ms_since(self, st.created);
+  x.last_update_ms = st.had_update ? ms_since(self, st.last_update) : -1;
+  x.last_write_ms = st.had_write ? ms_since(self, st.last_write) : -1;
+  return x;
+}
+
 caf::behavior session(session_actor* self, std::string id,
                       std::vector<std::string> tickers, session_options opts,
                       stream_sink_ptr sink, caf::actor directory,
@@ -287,6 +326,7 @@ caf::behavior session(session_actor* self, std::string id,
   // ARCHITECTURE.md rule 7). Ends by quitting with an `ec` reason.
   auto& st = self->state;
   st.id = std::move(id);
+  st.created = self->clock().now();
   st.opts = opts;
   st.cfg = cfg;
   st.m = m;
@@ -360,8 +400,12 @@ caf::behavior session(session_actor* self, std::string id,
     },
     // --- from broadcasters ---
     [=](const price_update& u) {
-      if (self->state.tickers.count(u.ticker) > 0)
+      auto& st = self->state;
+      if (st.tickers.count(u.ticker) > 0) {
+        st.last_update = self->clock().now();
+        st.had_update = true;
         enqueue(self, u);
+      }
     },
     // --- from the stream sink ---
     [=](write_done_atom, bool ok) {
@@ -383,6 +427,8 @@ caf::behavior session(session_actor* self, std::string id,
       self->quit(
         caf::make_error(ec::stream_ended, "the client's stream ended"));
     },
+    // --- from the inspector ---
+    [=](describe_atom) { return describe(self); },
     // --- own timers ---
     [=](flush_atom) {
       auto& st = self->state;

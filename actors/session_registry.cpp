@@ -1,6 +1,7 @@
 #include "actors/session_registry.hpp"
 
 #include <cstdio>
+#include <memory>
 #include <unordered_map>
 
 #include <sys/random.h>
@@ -145,6 +146,33 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
         counts.push_back(kvp.second);
       }
       return caf::make_message(std::move(names), std::move(counts));
+    },
+    // --- from the inspector ---
+    [=](describe_atom) -> caf::result<std::vector<session_info>> {
+      auto& st = self->state;
+      if (st.sessions.empty())
+        return std::vector<session_info>{};
+      struct collector {
+        caf::response_promise promise;
+        size_t pending;
+        std::vector<session_info> result;
+        void done() {
+          if (--pending == 0)
+            promise.deliver(std::move(result));
+        }
+      };
+      auto acc = std::make_shared<collector>(
+        collector{self->make_response_promise(), st.sessions.size(), {}});
+      for (auto& kvp : st.sessions)
+        self->request(kvp.second, caf::infinite, describe_atom::value)
+          .then(
+            [acc](const session_info& x) {
+              acc->result.push_back(x);
+              acc->done();
+            },
+            // Ended meanwhile: it is simply not listed.
+            [acc](const caf::error&) { acc->done(); });
+      return caf::delegated<std::vector<session_info>>{};
     },
   };
 }

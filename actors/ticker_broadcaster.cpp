@@ -1,5 +1,6 @@
 #include "actors/ticker_broadcaster.hpp"
 
+#include <array>
 #include <unordered_map>
 #include <utility>
 
@@ -26,6 +27,13 @@ struct broadcaster_state {
   std::unordered_map<caf::actor_addr, caf::actor> subscribers;
   /// Bumped whenever the linger timer is (re)armed; stale timers are ignored.
   uint64_t linger_generation = 0;
+
+  /// For the inspector: ticks per second of the last `rate_window` seconds,
+  /// as a ring indexed by the second (of the actor clock) modulo its size.
+  static constexpr size_t rate_window = 10;
+  std::array<uint32_t, rate_window> per_second{};
+  std::array<int64_t, rate_window> second_of{};
+  caf::actor_clock::time_point last_tick_at;
 };
 
 using broadcaster_actor = caf::stateful_actor<broadcaster_state>;
@@ -34,6 +42,48 @@ std::vector<price_update> last_of(const broadcaster_state& st) {
   if (st.last.empty())
     return {};
   return {st.last.get_as<price_update>(0)};
+}
+
+int64_t second_of(caf::actor_clock::time_point t) {
+  using std::chrono::duration_cast;
+  return duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+void count_tick(broadcaster_state& st, caf::actor_clock::time_point now) {
+  st.last_tick_at = now;
+  auto sec = second_of(now);
+  auto i = static_cast<size_t>(sec) % broadcaster_state::rate_window;
+  if (st.second_of[i] != sec) {
+    st.second_of[i] = sec;
+    st.per_second[i] = 0;
+  }
+  ++st.per_second[i];
+}
+
+ticker_info describe(broadcaster_actor* self) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto& st = self->state;
+  auto now = self->clock().now();
+  ticker_info x;
+  x.ticker = st.ticker;
+  x.subscribers = st.subscribers.size();
+  for (auto& kvp : st.subscribers)
+    if (kvp.second.node() != self->node())
+      ++x.remote_subscribers;
+  x.seq = st.seq;
+  x.last = last_of(st);
+  if (st.seq > 0)
+    x.last_update_ms
+      = duration_cast<milliseconds>(now - st.last_tick_at).count();
+  // Oldest second first; seconds without a tick are slots of older seconds.
+  auto sec = second_of(now);
+  constexpr auto window = static_cast<int64_t>(broadcaster_state::rate_window);
+  for (auto s = sec - window + 1; s <= sec; ++s) {
+    auto i = static_cast<size_t>(s) % broadcaster_state::rate_window;
+    x.per_second.push_back(st.second_of[i] == s ? st.per_second[i] : 0);
+  }
+  return x;
 }
 
 void arm_linger(broadcaster_actor* self, const node_config& cfg) {
@@ -66,6 +116,7 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
       u.volume = t.volume;
       u.ts = t.ts;
       u.seq = ++st.seq;
+      count_tick(st, self->clock().now());
       // One shared, immutable payload for all subscribers.
       st.last = caf::make_message(std::move(u));
       for (auto& kvp : st.subscribers)
@@ -95,6 +146,7 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
       return caf::make_message(static_cast<uint64_t>(st.subscribers.size()),
                                st.seq);
     },
+    [=](describe_atom) { return describe(self); },
     // --- own timers ---
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;

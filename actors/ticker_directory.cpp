@@ -46,6 +46,31 @@ struct last_prices {
   }
 };
 
+/// Collects the descriptions of all broadcasters for the inspector.
+struct ticker_descriptions {
+  explicit ticker_descriptions(caf::response_promise p, size_t n)
+    : promise(std::move(p)), pending(n) {
+    // nop
+  }
+  caf::response_promise promise;
+  size_t pending;
+  std::vector<ticker_info> result;
+
+  void done() {
+    if (--pending > 0)
+      return;
+    std::sort(result.begin(), result.end(),
+              [](const auto& x, const auto& y) { return x.ticker < y.ticker; });
+    promise.deliver(std::move(result));
+  }
+};
+
+caf::error unknown_ticker(const std::string& ticker) {
+  return caf::make_error(admin_ec::unknown_ticker,
+                         "no broadcaster for ticker " + ticker
+                           + ": nobody subscribes to it");
+}
+
 caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
                                const node_config* cfg, metrics* m) {
   // Watches the broadcasters it spawned (monitor); a broadcaster that ends is
@@ -108,6 +133,38 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
               acc->done();
             });
       return caf::delegated<std::vector<price_update>>{};
+    },
+    // --- from the inspector ---
+    [=](describe_atom) -> caf::result<std::vector<ticker_info>> {
+      auto& st = self->state;
+      if (st.broadcasters.empty())
+        return std::vector<ticker_info>{};
+      auto acc = std::make_shared<ticker_descriptions>(
+        self->make_response_promise(), st.broadcasters.size());
+      for (auto& kvp : st.broadcasters)
+        self->request(kvp.second, caf::infinite, describe_atom::value)
+          .then(
+            [acc](const ticker_info& x) {
+              acc->result.push_back(x);
+              acc->done();
+            },
+            [acc](const caf::error&) { acc->done(); });
+      return caf::delegated<std::vector<ticker_info>>{};
+    },
+    [=](describe_atom,
+        const std::string& ticker) -> caf::result<ticker_info> {
+      auto& st = self->state;
+      auto i = st.broadcasters.find(ticker);
+      if (i == st.broadcasters.end())
+        return unknown_ticker(ticker);
+      auto rp = self->make_response_promise<ticker_info>();
+      self->request(i->second, caf::infinite, describe_atom::value)
+        .then([rp](const ticker_info& x) mutable { rp.deliver(x); },
+              [rp, ticker](const caf::error&) mutable {
+                // Lingered out meanwhile.
+                rp.deliver(unknown_ticker(ticker));
+              });
+      return rp;
     },
   };
 }

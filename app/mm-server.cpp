@@ -23,6 +23,7 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/io/middleman.hpp>
 
 #include "actors/node.hpp"
 #include "actors/node_config.hpp"
@@ -45,8 +46,13 @@ Flags (also `--flag=value`):
   --redis HOST:PORT              Redis server (default 127.0.0.1:6379)
   --redis-prefix P               channel prefix, channel = P + TICKER
                                  (default "prices:")
-  --admin-listen HOST:PORT       inspection endpoint (default 127.0.0.1:50052;
-                                 not opened yet: the inspector comes later)
+  --admin-listen HOST:PORT       inspection endpoint for mm-shell (default
+                                 127.0.0.1:50052; port 0: any free port,
+                                 printed in the ready line)
+  --admin-allow-remote           allows a non-loopback --admin-listen; needs
+                                 an admin secret
+  --admin-secret S               secret every mm-shell request must carry
+  --admin-secret-file F          reads the secret from the first line of F
   --attach-timeout-ms N          a started session with no stream attached
                                  ends (default 30000)
   --linger-ms N                  a broadcaster with no subscribers ends
@@ -140,6 +146,14 @@ uint32_t parse_number(const std::string& key, const std::string& val,
   return static_cast<uint32_t>(x);
 }
 
+std::string trim(const std::string& x) {
+  auto first = x.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    return {};
+  auto last = x.find_last_not_of(" \t\r\n");
+  return x.substr(first, last - first + 1);
+}
+
 using setter = std::function<void(mm::node_config&, const std::string& key,
                                   const std::string& val)>;
 
@@ -170,6 +184,34 @@ const std::map<std::string, setter>& setters() {
        parse_host_port(key, val, 0);
        cfg.admin_listen = val;
      }},
+    {"admin-allow-remote",
+     [](node_config& cfg, const std::string& key, const std::string& val) {
+       if (val == "true" || val == "1" || val == "yes")
+         cfg.admin_allow_remote = true;
+       else if (val == "false" || val == "0" || val == "no")
+         cfg.admin_allow_remote = false;
+       else
+         throw bad_flag{"--" + key + ": expected true or false, got \"" + val
+                        + "\""};
+     }},
+    {"admin-secret",
+     [](node_config& cfg, const std::string& key, const std::string& val) {
+       if (val.empty())
+         throw bad_flag{"--" + key + ": the secret must not be empty"};
+       cfg.admin_secret = val;
+     }},
+    {"admin-secret-file",
+     [](node_config& cfg, const std::string& key, const std::string& val) {
+       std::ifstream in{val};
+       std::string line;
+       if (!in || !std::getline(in, line))
+         throw bad_flag{"--" + key + ": cannot read \"" + val + "\""};
+       line = trim(line);
+       if (line.empty())
+         throw bad_flag{"--" + key + ": the first line of \"" + val
+                        + "\" is empty"};
+       cfg.admin_secret = line;
+     }},
     {"attach-timeout-ms", number(&node_config::attach_timeout_ms, 1)},
     {"linger-ms", number(&node_config::linger_ms, 0)},
     {"keepalive-time-ms", number(&node_config::keepalive_time_ms, 1)},
@@ -194,12 +236,10 @@ const std::map<std::string, setter>& setters() {
   return result;
 }
 
-std::string trim(const std::string& x) {
-  auto first = x.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos)
-    return {};
-  auto last = x.find_last_not_of(" \t\r\n");
-  return x.substr(first, last - first + 1);
+/// Whether `host` names this machine only.
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]"
+         || host.rfind("127.", 0) == 0;
 }
 
 /// Reads `key = value` lines of `path` into `out`.
@@ -249,6 +289,8 @@ bool parse_flags(int argc, char** argv, mm::node_config& cfg) {
     if (auto eq = key.find('='); eq != std::string::npos) {
       val = key.substr(eq + 1);
       key.resize(eq);
+    } else if (key == "admin-allow-remote") {
+      val = "true"; // a switch: no value
     } else if (key == "config" || setters().count(key) != 0) {
       if (i + 1 >= argc)
         throw bad_flag{"--" + key + ": missing value"};
@@ -268,6 +310,17 @@ bool parse_flags(int argc, char** argv, mm::node_config& cfg) {
   settings.insert(settings.end(), flags.begin(), flags.end());
   for (const auto& [key, val] : settings)
     setters().at(key)(cfg, key, val);
+  auto admin_host = parse_host_port("admin-listen", cfg.admin_listen, 0).first;
+  if (!is_loopback(admin_host)) {
+    if (!cfg.admin_allow_remote)
+      throw bad_flag{"--admin-listen: " + admin_host
+                     + " is not a loopback address; the inspection endpoint "
+                       "can end sessions, so opening it to the network "
+                       "needs --admin-allow-remote and an admin secret"};
+    if (cfg.admin_secret.empty())
+      throw bad_flag{"--admin-allow-remote: a non-loopback --admin-listen "
+                     "needs --admin-secret or --admin-secret-file"};
+  }
   if (cfg.flush_interval_ms > cfg.max_flush_interval_ms)
     throw bad_flag{"--flush-interval-ms: "
                    + std::to_string(cfg.flush_interval_ms)
@@ -302,6 +355,22 @@ void watch_shutdown(sigset_t signals, std::chrono::milliseconds bound) {
   _exit(1);
 }
 
+/// Publishes the node's inspector on --admin-listen; returns the bound
+/// HOST:PORT.
+caf::expected<std::string> publish_admin(caf::actor_system& sys,
+                                         mm::node& node) {
+  auto [host, port] = parse_host_port("admin-listen",
+                                      node.config().admin_listen, 0);
+  auto bind_host = host;
+  if (bind_host.size() > 2 && bind_host.front() == '[')
+    bind_host = bind_host.substr(1, bind_host.size() - 2);
+  auto bound = sys.middleman().publish(node.inspector(), port,
+                                       bind_host.c_str(), true);
+  if (!bound)
+    return bound.error();
+  return host + ":" + std::to_string(*bound);
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -334,8 +403,17 @@ int main(int argc, char** argv) {
     node.shutdown();
     return 1;
   }
+  auto admin = publish_admin(sys, node);
+  if (!admin) {
+    std::cerr << "mm-server: cannot open the admin endpoint "
+              << cfg.admin_listen << ": " << sys.render(admin.error())
+              << std::endl;
+    node.shutdown();
+    front.shutdown(std::chrono::system_clock::now());
+    return 1;
+  }
   std::cout << "marketmonitor ready grpc=" << front.address()
-            << " admin=" << cfg.admin_listen << std::endl;
+            << " admin=" << *admin << std::endl;
   int sig = 0;
   while (sigwait(&signals, &sig) != 0)
     ; // retry

@@ -272,6 +272,31 @@ redis_process::~redis_process() {
     terminate_process(pid_, milliseconds{5000});
 }
 
+void redis_process::kill_now() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+void redis_process::restart() {
+  kill_now();
+  auto port = std::to_string(port_);
+  // The old socket may linger a moment; retry until the port is ours again.
+  bool ready = wait_until(
+    [&] {
+      if (pid_ <= 0 || try_reap(pid_))
+        pid_ = spawn({"redis-server", "--port", port, "--bind", "127.0.0.1",
+                      "--save", "", "--appendonly", "no"},
+                     -1, true);
+      return redis_answers(port_);
+    },
+    milliseconds{10000});
+  if (!ready)
+    throw std::runtime_error("cannot restart redis-server on port " + port);
+}
+
 std::string redis_process::address() const {
   return "127.0.0.1:" + std::to_string(port_);
 }

@@ -67,6 +67,12 @@ public:
   /// "127.0.0.1:PORT".
   std::string address() const;
 
+  /// Kills the server with SIGKILL (no goodbye to its clients) and reaps it.
+  void kill_now();
+
+  /// Starts the server again on the same port; waits until it answers PING.
+  void restart();
+
 private:
   pid_t pid_ = -1;
   uint16_t port_ = 0;

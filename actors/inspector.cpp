@@ -1,0 +1,300 @@
+#include "actors/inspector.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <utility>
+
+#include <caf/actor_registry.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/stateful_actor.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/inspection.hpp"
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "actors/node.hpp"
+#include "actors/tickers.hpp"
+
+namespace mm {
+
+namespace {
+
+/// How long the inspector waits for the node's actors to answer; a node
+/// with many sessions needs a while to ask each of them.
+constexpr auto answer_timeout = std::chrono::seconds(30);
+
+struct inspector_state {
+  static inline constexpr const char* name = "inspector";
+
+  node* n = nullptr;
+  caf::actor_clock::time_point started;
+  bool registry_up = true;
+  bool directory_up = true;
+  bool listener_up = true;
+};
+
+using inspector_actor = caf::stateful_actor<inspector_state>;
+
+/// Compares in time independent of where the first difference is, so the
+/// answer time does not leak the secret.
+bool same_secret(const std::string& x, const std::string& y) {
+  unsigned char diff = x.size() == y.size() ? 0 : 1;
+  for (size_t i = 0; i < x.size(); ++i)
+    diff |= static_cast<unsigned char>(x[i] ^ (i < y.size() ? y[i] : 0));
+  return diff == 0;
+}
+
+caf::error check(inspector_actor* self, const std::string& secret) {
+  if (same_secret(secret, self->state.n->config().admin_secret))
+    return {};
+  return caf::make_error(admin_ec::secret_rejected, "admin secret rejected");
+}
+
+/// Collects the replies of several requests into one vector.
+template <class T>
+struct gather {
+  gather(caf::response_promise p, size_t n) : promise(std::move(p)), left(n) {
+    // nop
+  }
+  caf::response_promise promise;
+  size_t left;
+  std::vector<T> result;
+  caf::error failure;
+
+  void done() {
+    if (--left > 0)
+      return;
+    if (failure)
+      promise.deliver(std::move(failure));
+    else
+      promise.deliver(std::move(result));
+  }
+};
+
+caf::error parse_ticker(const std::string& raw, std::string& out) {
+  out = normalize_ticker(raw);
+  if (out.empty())
+    return caf::make_error(admin_ec::bad_argument,
+                           "\"" + raw + "\" is not a ticker");
+  return {};
+}
+
+node_stats make_stats(inspector_actor* self,
+                      const std::vector<std::string>& reasons,
+                      const std::vector<uint64_t>& counts) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto& m = self->state.n->stats();
+  auto get = [](const auto& x) { return x.load(std::memory_order_relaxed); };
+  node_stats x;
+  x.sessions = get(m.sessions);
+  x.streams = get(m.streams);
+  x.broadcasters = get(m.broadcasters);
+  x.redis_subscriptions = get(m.redis_subscriptions);
+  x.actors_running = self->system().registry().running();
+  x.sessions_created_total = get(m.sessions_created_total);
+  for (size_t i = 0; i < reasons.size() && i < counts.size(); ++i)
+    x.sessions_ended_total[reasons[i]] = counts[i];
+  x.ticks_received_total = get(m.ticks_received_total);
+  x.ticks_malformed_total = get(m.ticks_malformed_total);
+  x.updates_delivered_total = get(m.updates_delivered_total);
+  x.updates_conflated_total = get(m.updates_conflated_total);
+  x.batches_sent_total = get(m.batches_sent_total);
+  x.redis_connected = get(m.redis_connected);
+  x.uptime_ms = duration_cast<milliseconds>(self->clock().now()
+                                            - self->state.started)
+                  .count();
+  return x;
+}
+
+caf::behavior inspector(inspector_actor* self, node* n) {
+  // Watches the node's long-lived actors (they outlive no inspector, so the
+  // monitors leave nothing stale behind) to say whether they still run.
+  auto& st = self->state;
+  st.n = n;
+  st.started = self->clock().now();
+  self->monitor(n->registry());
+  self->monitor(n->directory());
+  self->monitor(n->listener());
+  self->set_down_handler([=](const caf::down_msg& dm) {
+    auto& st = self->state;
+    if (dm.source == st.n->registry().address())
+      st.registry_up = false;
+    else if (dm.source == st.n->directory().address())
+      st.directory_up = false;
+    else if (dm.source == st.n->listener().address())
+      st.listener_up = false;
+  });
+  auto registry = n->registry();
+  auto directory = n->directory();
+  return {
+    [=](hello_atom, const std::string& secret) -> caf::result<std::string> {
+      if (auto err = check(self, secret))
+        return err;
+      return std::string{"marketmonitor inspector"};
+    },
+    [=](stats_atom, const std::string& secret) -> caf::result<node_stats> {
+      if (auto err = check(self, secret))
+        return err;
+      auto rp = self->make_response_promise<node_stats>();
+      self->request(registry, answer_timeout, stats_atom::value)
+        .then(
+          [=](const std::vector<std::string>& reasons,
+              const std::vector<uint64_t>& counts) mutable {
+            rp.deliver(make_stats(self, reasons, counts));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](sessions_atom, const std::string& secret, const std::string& ticker,
+        uint32_t limit) -> caf::result<std::vector<session_info>> {
+      if (auto err = check(self, secret))
+        return err;
+      std::string filter;
+      if (!ticker.empty())
+        if (auto err = parse_ticker(ticker, filter))
+          return err;
+      auto rp = self->make_response_promise<std::vector<session_info>>();
+      self->request(registry, answer_timeout, describe_atom::value)
+        .then(
+          [=](std::vector<session_info>& xs) mutable {
+            if (!filter.empty())
+              xs.erase(std::remove_if(xs.begin(), xs.end(),
+                                      [&](const session_info& x) {
+                                        return std::find(x.tickers.begin(),
+                                                         x.tickers.end(),
+                                                         filter)
+                                               == x.tickers.end();
+                                      }),
+                       xs.end());
+            std::sort(xs.begin(), xs.end(), [](const auto& x, const auto& y) {
+              return x.age_ms != y.age_ms ? x.age_ms > y.age_ms : x.id < y.id;
+            });
+            if (limit > 0 && xs.size() > limit)
+              xs.resize(limit);
+            rp.deliver(std::move(xs));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](session_atom, const std::string& secret,
+        const std::string& id) -> caf::result<session_info> {
+      if (auto err = check(self, secret))
+        return err;
+      auto rp = self->make_response_promise<session_info>();
+      self->request(registry, answer_timeout, find_atom::value, id)
+        .then(
+          [=](const caf::actor& s) mutable {
+            self->request(s, answer_timeout, describe_atom::value)
+              .then([=](session_info& x) mutable { rp.deliver(std::move(x)); },
+                    [=](const caf::error&) mutable {
+                      rp.deliver(caf::make_error(
+                        ec::unknown_session,
+                        "session " + id + " ended just now"));
+                    });
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](tickers_atom,
+        const std::string& secret) -> caf::result<std::vector<ticker_info>> {
+      if (auto err = check(self, secret))
+        return err;
+      self->delegate(directory, describe_atom::value);
+      return caf::delegated<std::vector<ticker_info>>{};
+    },
+    [=](ticker_atom, const std::string& secret,
+        const std::string& raw) -> caf::result<ticker_info> {
+      if (auto err = check(self, secret))
+        return err;
+      std::string ticker;
+      if (auto err = parse_ticker(raw, ticker))
+        return err;
+      self->delegate(directory, describe_atom::value, ticker);
+      return caf::delegated<ticker_info>{};
+    },
+    [=](actors_atom, const std::string& secret) -> caf::result<actor_counts> {
+      if (auto err = check(self, secret))
+        return err;
+      auto rp = self->make_response_promise<actor_counts>();
+      self->request(directory, answer_timeout, describe_atom::value)
+        .then(
+          [=](const std::vector<ticker_info>& xs) mutable {
+            auto& st = self->state;
+            auto& m = st.n->stats();
+            actor_counts x;
+            x.sessions = m.sessions.load(std::memory_order_relaxed);
+            x.broadcasters = m.broadcasters.load(std::memory_order_relaxed);
+            for (auto& t : xs)
+              x.watchers += t.remote_subscribers;
+            x.registry = st.registry_up ? 1 : 0;
+            x.directory = st.directory_up ? 1 : 0;
+            x.listener = st.listener_up ? 1 : 0;
+            x.inspector = 1;
+            x.total = self->system().registry().running();
+            rp.deliver(x);
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](kill_atom, const std::string& secret, const std::string& id,
+        const std::string& reason) -> caf::result<caf::unit_t> {
+      if (auto err = check(self, secret))
+        return err;
+      auto rp = self->make_response_promise<caf::unit_t>();
+      self->request(registry, answer_timeout, find_atom::value, id)
+        .then(
+          [=](const caf::actor& s) mutable {
+            self->send(s, kill_atom::value, reason);
+            rp.deliver(caf::unit);
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](watch_atom, const std::string& secret,
+        const std::vector<std::string>& raw,
+        const caf::actor& who) -> caf::result<std::vector<std::string>> {
+      if (auto err = check(self, secret))
+        return err;
+      std::vector<std::string> tickers;
+      if (auto what = normalize_tickers(raw, tickers); !what.empty())
+        return caf::make_error(admin_ec::bad_argument, what);
+      if (!who)
+        return caf::make_error(admin_ec::bad_argument, "no subscriber given");
+      auto acc = std::make_shared<gather<std::string>>(
+        self->make_response_promise(), tickers.size());
+      for (auto& t : tickers) {
+        auto fail = [acc](caf::error& err) {
+          acc->failure = std::move(err);
+          acc->done();
+        };
+        self->request(directory, answer_timeout, get_atom::value, t,
+                      caf::actor{})
+          .then(
+            [=](const caf::actor& b) {
+              // The broadcaster monitors `who`: when it exits, or its node
+              // is lost, the subscription is gone too.
+              self->request(b, answer_timeout, subscribe_atom::value, who)
+                .then(
+                  [=](const std::vector<price_update>&) {
+                    acc->result.push_back(t);
+                    acc->done();
+                  },
+                  fail);
+            },
+            fail);
+      }
+      return caf::delegated<std::vector<std::string>>{};
+    },
+  };
+}
+
+} // namespace
+
+caf::actor spawn_inspector(caf::actor_system& sys, node& n) {
+  return sys.spawn(inspector, &n);
+}
+
+} // namespace mm

@@ -1,0 +1,27 @@
+#include "tests/integration/mass_client.hpp"
+
+namespace mm::test {
+
+bool all_live(const streams& xs, milliseconds timeout) {
+  return wait_until(
+    [&] {
+      for (auto& x : xs)
+        if (x->batches() == 0)
+          return false;
+      return true;
+    },
+    timeout);
+}
+
+bool all_done(const streams& xs, milliseconds timeout) {
+  return wait_until(
+    [&] {
+      for (auto& x : xs)
+        if (!x->done())
+          return false;
+      return true;
+    },
+    timeout);
+}
+
+} // namespace mm::test
