@@ -1,0 +1,422 @@
+// mm-ceiling: the plain-gRPC ceiling of the benchmark suite. It serves
+// `Subscribe` of the MarketMonitor API with no actors and no Redis: one
+// thread generates ticks at --rate over --tickers (`ts` = generation time)
+// and hands each to the streams of its ticker; a stream writes with one
+// write in flight and batches what arrives meanwhile, like ours in adaptive
+// mode. Whatever mm-server costs above this is the price of its design.
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <pthread.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include "bench/ticker_names.hpp"
+#include "marketmonitor/v1/market_monitor.grpc.pb.h"
+
+namespace {
+
+namespace pb = marketmonitor::v1;
+
+constexpr const char* usage = R"(Usage: mm-ceiling [FLAGS]
+
+Serves MarketMonitor.Subscribe (only) for tickers BT00001..BT<T> whose
+ticks it generates itself, as the plain-gRPC reference for mm-bench. Prints
+  mm-ceiling ready grpc=HOST:PORT
+once it serves; SIGTERM / SIGINT end it.
+
+Flags (also --flag=value):
+  --grpc-listen HOST:PORT  address (default 127.0.0.1:0: any free port)
+  --tickers T              tickers generated (default 100)
+  --rate R                 ticks/s over all tickers (default 2000)
+  --max-batch N            updates per PriceBatch at most (default 500)
+  --max-pending N          DELIVERY_MODE_ALL queue per stream; overflow ends
+                           the stream with RESOURCE_EXHAUSTED (default 10000)
+  --help                   print this help
+)";
+
+struct options {
+  std::string listen = "127.0.0.1:0";
+  size_t tickers = 100;
+  double rate = 2000;
+  size_t max_batch = 500;
+  size_t max_pending = 10000;
+};
+
+int64_t clock_ns(clockid_t id) {
+  timespec ts{};
+  clock_gettime(id, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+/// One generated tick; the ticker is an index into the market's names.
+struct tick {
+  uint32_t ticker;
+  double price;
+  int64_t volume;
+  int64_t ts;
+  uint64_t seq;
+  uint32_t conflated;
+};
+
+class ceiling_stream;
+
+/// The tickers and who subscribes to each.
+class market {
+public:
+  explicit market(const options& opts)
+    : names_(mm::bench::ticker_names(opts.tickers)), slots_(opts.tickers) {
+    for (size_t i = 0; i < names_.size(); ++i)
+      index_.emplace(names_[i], static_cast<uint32_t>(i));
+  }
+
+  const std::string& name(uint32_t i) const {
+    return names_[i];
+  }
+
+  /// The index of `name`, or -1 when it is not one of ours.
+  int64_t find(const std::string& name) const {
+    auto it = index_.find(name);
+    return it == index_.end() ? -1 : it->second;
+  }
+
+  void subscribe(uint32_t i, ceiling_stream* s) {
+    std::lock_guard<std::mutex> guard{slots_[i].mtx};
+    slots_[i].streams.push_back(s);
+  }
+
+  void unsubscribe(uint32_t i, ceiling_stream* s) {
+    std::lock_guard<std::mutex> guard{slots_[i].mtx};
+    auto& xs = slots_[i].streams;
+    for (size_t j = 0; j < xs.size(); ++j) {
+      if (xs[j] == s) {
+        xs[j] = xs.back();
+        xs.pop_back();
+        return;
+      }
+    }
+  }
+
+  /// Generates ticks until `stop` is set.
+  void run(const options& opts, const bool& stop);
+
+private:
+  struct slot {
+    std::mutex mtx;
+    std::vector<ceiling_stream*> streams;
+    uint64_t seq = 0;
+    double price = 100;
+  };
+
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, uint32_t> index_;
+  std::vector<slot> slots_;
+};
+
+/// One Subscribe call: one write in flight, the rest waits in `pending_`.
+class ceiling_stream final : public grpc::ServerWriteReactor<pb::PriceBatch> {
+public:
+  ceiling_stream(market& m, std::vector<uint32_t> tickers, bool all,
+                 const options& opts)
+    : market_(m), tickers_(std::move(tickers)), all_(all),
+      max_batch_(opts.max_batch), max_pending_(opts.max_pending) {
+    for (auto t : tickers_)
+      market_.subscribe(t, this);
+  }
+
+  /// Queues `x`; returns true when the caller must `flush` (no write was in
+  /// flight). Calls into gRPC happen outside every lock, since gRPC may run
+  /// a reaction inline.
+  bool push(const tick& x) {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (finishing_)
+      return false;
+    if (!all_) {
+      for (auto& y : pending_) {
+        if (y.ticker == x.ticker) {
+          auto conflated = y.conflated + 1;
+          y = x;
+          y.conflated = conflated;
+          return false;
+        }
+      }
+    } else if (pending_.size() >= max_pending_) {
+      // Too slow a consumer for ALL: end it, as the node does.
+      finishing_ = true;
+      status_ = grpc::Status{grpc::StatusCode::RESOURCE_EXHAUSTED,
+                             "consumer too slow"};
+      pending_.clear();
+      return false;
+    }
+    pending_.push_back(x);
+    if (writing_)
+      return false;
+    writing_ = true;
+    return true;
+  }
+
+  /// Starts the write of what is pending; the caller won `push`.
+  void flush() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      fill();
+    }
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    bool finish = false;
+    bool more = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!ok)
+        finishing_ = true;
+      if (finishing_ || pending_.empty()) {
+        writing_ = false;
+        finish = finishing_ && !finish_called_;
+        finish_called_ = finish_called_ || finish;
+      } else {
+        fill();
+        more = true;
+      }
+    }
+    if (finish)
+      Finish(status_);
+    else if (more)
+      StartWrite(&out_);
+  }
+
+  void OnCancel() override {
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      finishing_ = true;
+      status_ = grpc::Status::CANCELLED;
+      finish = !writing_ && !finish_called_;
+      finish_called_ = finish_called_ || finish;
+    }
+    if (finish)
+      Finish(status_);
+  }
+
+  void OnDone() override {
+    for (auto t : tickers_)
+      market_.unsubscribe(t, this);
+    delete this;
+  }
+
+private:
+  /// Moves up to max_batch pending updates into `out_`.
+  void fill() {
+    out_.Clear();
+    out_.set_batch_seq(++batch_seq_);
+    auto n = std::min(pending_.size(), max_batch_);
+    auto* updates = out_.mutable_updates();
+    updates->Reserve(static_cast<int>(n));
+    for (size_t i = 0; i < n; ++i) {
+      const auto& x = pending_[i];
+      auto* y = updates->Add();
+      y->set_ticker(market_.name(x.ticker));
+      y->set_price(x.price);
+      y->set_volume(x.volume);
+      y->set_ts_unix_nanos(x.ts);
+      y->set_seq(x.seq);
+      y->set_conflated(x.conflated);
+    }
+    pending_.erase(pending_.begin(), pending_.begin() + n);
+  }
+
+  market& market_;
+  const std::vector<uint32_t> tickers_;
+  const bool all_;
+  const size_t max_batch_;
+  const size_t max_pending_;
+  std::mutex mtx_;
+  std::vector<tick> pending_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finish_called_ = false;
+  grpc::Status status_;
+  uint64_t batch_seq_ = 0;
+  /// The batch of the write in flight; gRPC reads it until OnWriteDone.
+  pb::PriceBatch out_;
+};
+
+void market::run(const options& opts, const bool& stop) {
+  auto t0 = clock_ns(CLOCK_MONOTONIC);
+  uint64_t done = 0;
+  std::vector<ceiling_stream*> flushes;
+  while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+    auto elapsed = static_cast<double>(clock_ns(CLOCK_MONOTONIC) - t0);
+    auto due = static_cast<uint64_t>(elapsed * opts.rate / 1e9);
+    if (due <= done) {
+      auto wake = t0 + static_cast<int64_t>(static_cast<double>(done + 1)
+                                            * 1e9 / opts.rate);
+      timespec ts{static_cast<time_t>(wake / 1'000'000'000),
+                  static_cast<long>(wake % 1'000'000'000)};
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+      continue;
+    }
+    auto n = std::min<uint64_t>(due - done, 4096);
+    flushes.clear();
+    for (uint64_t k = 0; k < n; ++k, ++done) {
+      auto i = static_cast<uint32_t>(done % slots_.size());
+      auto& s = slots_[i];
+      std::lock_guard<std::mutex> guard{s.mtx};
+      s.price = s.price >= 200 ? 100 : s.price + 0.01;
+      tick x{i, s.price, static_cast<int64_t>(done % 1000),
+             clock_ns(CLOCK_REALTIME), ++s.seq, 0};
+      for (auto* stream : s.streams)
+        if (stream->push(x))
+          flushes.push_back(stream);
+    }
+    // A stream in `flushes` stays alive: it cannot finish while its write
+    // is pending, and that write starts here.
+    for (auto* stream : flushes)
+      stream->flush();
+  }
+}
+
+class ceiling_service final : public pb::MarketMonitor::CallbackService {
+public:
+  ceiling_service(market& m, const options& opts) : market_(m), opts_(opts) {
+    // nop
+  }
+
+  grpc::ServerWriteReactor<pb::PriceBatch>*
+  Subscribe(grpc::CallbackServerContext*,
+            const pb::SubscribeRequest* req) override {
+    std::vector<uint32_t> tickers;
+    std::string unknown;
+    for (const auto& name : req->tickers()) {
+      auto i = market_.find(name);
+      if (i < 0)
+        unknown = name;
+      else if (auto x = static_cast<uint32_t>(i);
+               std::find(tickers.begin(), tickers.end(), x) == tickers.end())
+        tickers.push_back(x);
+    }
+    bool all = req->options().mode() == pb::DELIVERY_MODE_ALL;
+    if (tickers.empty() || !unknown.empty()) {
+      auto* s = new ceiling_stream(market_, {}, all, opts_);
+      s->Finish({grpc::StatusCode::INVALID_ARGUMENT,
+                 tickers.empty() ? "no tickers"
+                                 : "unknown ticker \"" + unknown + "\""});
+      return s;
+    }
+    return new ceiling_stream(market_, std::move(tickers), all, opts_);
+  }
+
+private:
+  market& market_;
+  const options& opts_;
+};
+
+bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
+  for (int i = 1; i < argc; ++i) {
+    std::string name = argv[i];
+    std::string val;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      val = name.substr(eq + 1);
+      name.resize(eq);
+    } else if (i + 1 < argc) {
+      val = argv[++i];
+    } else {
+      err = name + ": missing value";
+      return false;
+    }
+    char* end = nullptr;
+    auto num = std::strtod(val.c_str(), &end);
+    bool is_num = !val.empty() && *end == '\0' && num > 0;
+    if (name == "--grpc-listen") {
+      opts.listen = val;
+      continue;
+    }
+    if (!is_num) {
+      err = name == "--tickers" || name == "--rate" || name == "--max-batch"
+                || name == "--max-pending"
+              ? name + ": expected a number > 0, got \"" + val + "\""
+              : "unknown flag " + name;
+      return false;
+    }
+    if (name == "--tickers" && num <= 99'999)
+      opts.tickers = static_cast<size_t>(num);
+    else if (name == "--rate")
+      opts.rate = num;
+    else if (name == "--max-batch")
+      opts.max_batch = static_cast<size_t>(num);
+    else if (name == "--max-pending")
+      opts.max_pending = static_cast<size_t>(num);
+    else {
+      err = "unknown flag or value out of range: " + name;
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::fputs(usage, stdout);
+      return 0;
+    }
+  }
+  options opts;
+  std::string err;
+  if (!parse_flags(argc, argv, opts, err)) {
+    std::fprintf(stderr, "mm-ceiling: %s (see --help)\n", err.c_str());
+    return 2;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  market m{opts};
+  ceiling_service service{m, opts};
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(opts.listen, grpc::InsecureServerCredentials(),
+                           &port);
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.RegisterService(&service);
+  auto server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::fprintf(stderr, "mm-ceiling: cannot serve on %s\n",
+                 opts.listen.c_str());
+    return 1;
+  }
+  bool stop = false;
+  std::thread generator{[&] { m.run(opts, stop); }};
+  auto host = opts.listen.substr(0, opts.listen.rfind(':'));
+  std::cout << "mm-ceiling ready grpc=" << host << ":" << port << std::endl;
+  int sig = 0;
+  while (sigwait(&signals, &sig) != 0)
+    ; // retry
+  server->Shutdown(std::chrono::system_clock::now()
+                   + std::chrono::seconds{2});
+  server->Wait();
+  __atomic_store_n(&stop, true, __ATOMIC_RELAXED);
+  generator.join();
+  return 0;
+}
