@@ -2,6 +2,13 @@
 
 namespace mm::test {
 
+streams::~streams() {
+  for (auto& x : *this)
+    x->cancel();
+  if (!all_done(*this, milliseconds{10000}))
+    std::terminate(); // destroying live reactors would crash later anyway
+}
+
 bool all_live(const streams& xs, milliseconds timeout) {
   return wait_until(
     [&] {

@@ -97,7 +97,15 @@ private:
   grpc::Status status_;
 };
 
-using streams = std::vector<std::unique_ptr<churn_stream>>;
+/// Streams that are cancelled and awaited when the set goes, so that no
+/// reactor is destroyed while gRPC still uses it (e.g. when a test fails).
+class streams : public std::vector<std::unique_ptr<churn_stream>> {
+public:
+  streams() = default;
+  streams(const streams&) = delete;
+  streams& operator=(const streams&) = delete;
+  ~streams();
+};
 
 /// Waits until every stream received at least one batch.
 bool all_live(const streams& xs, milliseconds timeout);
