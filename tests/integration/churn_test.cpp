@@ -177,9 +177,14 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
   // 6. Client processes killed with SIGKILL.
   std::vector<pid_t> clients;
   for (int i = 0; i < killed_clients; ++i)
-    clients.push_back(spawn_client_process(server.grpc_address(),
-                                           tickers[static_cast<size_t>(i)
-                                                   % tickers.size()]));
+    clients.push_back(
+      spawn_client_process(server.grpc_address(), "CHK" + std::to_string(i)));
+  // A ticker of its own per process: its channel shows up in Redis once
+  // the process's session exists on the server.
+  for (int i = 0; i < killed_clients; ++i)
+    ASSERT_TRUE(pub.wait_subscribed("CHK" + std::to_string(i),
+                                    milliseconds{30000}))
+      << "client process " << i << " did not start its session";
 
   ASSERT_TRUE(all_live(stopped, milliseconds{20000}));
   ASSERT_TRUE(all_live(cancelled, milliseconds{20000}));
