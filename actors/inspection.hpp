@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/make_message.hpp>
 #include <caf/message.hpp>
 #include <caf/meta/type_name.hpp>
 
@@ -78,8 +79,11 @@ struct session_info {
 struct ticker_info {
   std::string ticker;
   uint64_t subscribers = 0;
-  /// Subscribers on other nodes (e.g. shells watching the ticker).
+  /// Subscribers on other nodes (edges' relays, shells watching the ticker).
   uint64_t remote_subscribers = 0;
+  /// The remote subscribers by node: the edge's address where the hub knows
+  /// it (an edge said hello), otherwise "node " + the CAF node id.
+  std::map<std::string, uint64_t> remote_by_node;
   uint64_t seq = 0;
   /// The last update, if any (at most one element).
   std::vector<price_update> last;
@@ -88,6 +92,27 @@ struct ticker_info {
   /// Ticks over the last 10 seconds, oldest second first (10 entries; the
   /// last one is the current, partial second).
   std::vector<uint32_t> per_second;
+};
+
+/// One node of a cluster as `nodes` shows it.
+struct node_info {
+  /// "standalone", "hub" or "edge".
+  std::string role;
+  /// Where others reach it: a hub's cluster address, an edge's (and a
+  /// standalone node's) gRPC address.
+  std::string address;
+  std::string admin;
+  /// CAF's node id ("HOST_HASH#PID").
+  std::string node_id;
+  /// Unix milliseconds of the node's start (0: unknown).
+  int64_t up_since_ms = 0;
+  int64_t sessions = 0;
+  /// Edge: its relays; hub: relays of edges subscribed at its broadcasters.
+  int64_t relays = 0;
+  int64_t broadcasters = 0;
+  /// As the asking node sees it: "self", "connected", "connecting" or
+  /// "refused: ..." (an edge's view of a hub).
+  std::string state;
 };
 
 /// The running actors of a node by kind.
@@ -127,8 +152,15 @@ typename Inspector::result_type inspect(Inspector& f, session_info& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ticker_info& x) {
   return f(caf::meta::type_name("ticker_info"), x.ticker, x.subscribers,
-           x.remote_subscribers, x.seq, x.last, x.last_update_ms,
-           x.per_second);
+           x.remote_subscribers, x.remote_by_node, x.seq, x.last,
+           x.last_update_ms, x.per_second);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, node_info& x) {
+  return f(caf::meta::type_name("node_info"), x.role, x.address, x.admin,
+           x.node_id, x.up_since_ms, x.sessions, x.relays, x.broadcasters,
+           x.state);
 }
 
 template <class Inspector>

@@ -117,7 +117,11 @@ caf::behavior inspector(inspector_actor* self, node* n) {
   st.started = self->clock().now();
   self->monitor(n->registry());
   self->monitor(n->directory());
-  self->monitor(n->listener());
+  // An edge has no listener.
+  if (n->listener())
+    self->monitor(n->listener());
+  else
+    st.listener_up = false;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
     if (dm.source == st.n->registry().address())
@@ -235,6 +239,22 @@ caf::behavior inspector(inspector_actor* self, node* n) {
             x.inspector = 1;
             x.total = self->system().registry().running();
             rp.deliver(x);
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](nodes_atom,
+        const std::string& secret) -> caf::result<std::vector<node_info>> {
+      if (auto err = check(self, secret))
+        return err;
+      auto rp = self->make_response_promise<std::vector<node_info>>();
+      auto me = self->state.n->identity().describe(self->system(),
+                                                   self->state.n->stats());
+      self->request(directory, answer_timeout, nodes_atom::value)
+        .then(
+          [=](std::vector<node_info>& peers) mutable {
+            peers.insert(peers.begin(), me);
+            rp.deliver(std::move(peers));
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
       return rp;

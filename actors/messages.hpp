@@ -12,6 +12,7 @@
 
 #include "actors/inspection.hpp"
 #include "actors/price_update.hpp"
+#include "actors/session_inbox.hpp"
 #include "actors/session_options.hpp"
 #include "actors/stream_sink.hpp"
 
@@ -26,6 +27,10 @@
 //   tick                                   stamp seq, fan out to subscribers
 //   (subscribe_atom, caf::actor) -> std::vector<price_update>
 //       adds (and monitors) a subscriber; replies with the last update, if any
+//   (subscribe_atom, caf::actor, session_inbox_ptr, uint32_t slot)
+//       -> std::vector<price_update>
+//       the same for a local CONFLATE session: ticks go into slot `slot` of
+//       its inbox and it gets (wake_atom) only when it is not bound to look
 //   (unsubscribe_atom, caf::actor)         removes (and demonitors) one
 //   (last_atom) -> std::vector<price_update>  the last update, if any
 //   (stats_atom) -> (uint64_t subscribers, uint64_t seq)
@@ -42,7 +47,9 @@
 //   (update_atom, add, remove) -> std::vector<std::string>  resulting set
 //   (stop_atom) -> caf::unit_t              end with ec::stopped (stream OK)
 //   (kill_atom, std::string reason)        end with ec::killed (ABORTED)
-//   price_update                           from a broadcaster
+//   price_update                           from a broadcaster (or relay)
+//   (wake_atom)                            from a broadcaster: the inbox
+//                                          has updates
 //   (write_done_atom, bool ok)             from the stream sink
 //   (stream_end_atom)                      from the stream sink: client gone
 //   (describe_atom) -> session_info         for the inspector
@@ -80,6 +87,26 @@
 //       -> std::vector<std::string>         subscribes `who` (usually an
 //       actor of the shell's node) at the tickers' broadcasters, which
 //       monitor it: its exit or the loss of its node unsubscribes it
+//   (nodes_atom, secret) -> std::vector<node_info>   this node first, then
+//       its cluster peers (an edge's hubs, a hub's edges)
+//
+// --- cluster (actors/cluster.hpp) --------------------------------------------
+// A hub publishes its ticker_directory on --cluster-listen; an edge's
+// relay_directory answers sessions in its place. Between nodes only:
+//   ticker_directory (hub), asked by an edge's hub link:
+//     (hello_atom, uint32_t protocol_version, caf::actor edge_directory)
+//         -> uint32_t  the hub's protocol version; builtin types only, so
+//         that it reads the same in every version. A hub registers (and
+//         monitors) the edge only if the versions match.
+//     (get_atom, ticker, dead_hint) -> caf::actor, (last_atom, tickers)
+//         as above; the relay subscribes at the broadcaster like a session
+//   both directories:
+//     (node_atom) -> node_info                this node
+//     (nodes_atom) -> std::vector<node_info>  its peers as it sees them
+//   relay (edge; one per ticker in use): the broadcaster protocol above
+//     towards sessions; price_update from the hub's broadcaster
+//   hub link (edge; one per --hub): (get_atom, ...) and (last_atom, ...)
+//     delegated to the hub's directory while connected; (node_atom)
 
 CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
 
@@ -95,6 +122,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(marketmonitor, (mm::actor_counts))
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::session_info>) )
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::ticker_info>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::node_info))
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::node_info>) )
 
   CAF_ADD_ATOM(marketmonitor, mm, last_atom, "last")
   CAF_ADD_ATOM(marketmonitor, mm, watch_atom, "watch")
@@ -116,11 +145,16 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_ATOM(marketmonitor, mm, tickers_atom, "tickers")
   CAF_ADD_ATOM(marketmonitor, mm, ticker_atom, "ticker")
   CAF_ADD_ATOM(marketmonitor, mm, actors_atom, "actors")
+  CAF_ADD_ATOM(marketmonitor, mm, node_atom, "node")
+  CAF_ADD_ATOM(marketmonitor, mm, nodes_atom, "nodes")
+  CAF_ADD_ATOM(marketmonitor, mm, retry_atom, "retry")
+  CAF_ADD_ATOM(marketmonitor, mm, wake_atom, "wake")
 
 CAF_END_TYPE_ID_BLOCK(marketmonitor)
 
 // A stream is always local to its session: it never crosses nodes.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mm::stream_sink_ptr)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mm::session_inbox_ptr)
 
 namespace mm {
 

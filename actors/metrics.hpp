@@ -18,6 +18,8 @@ struct metrics {
   std::atomic<int64_t> streams{0};
   std::atomic<int64_t> broadcasters{0};
   std::atomic<int64_t> redis_subscriptions{0};
+  /// Edge: running relays. Hub: remote subscribers at its broadcasters.
+  std::atomic<int64_t> relays{0};
   std::atomic<bool> redis_connected{false};
 
   static void add(std::atomic<uint64_t>& x, uint64_t n = 1) {

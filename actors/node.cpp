@@ -5,9 +5,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
 #include <caf/send.hpp>
 #include <caf/exit_reason.hpp>
 
+#include "actors/cluster.hpp"
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
 #include "actors/inspector.hpp"
@@ -28,6 +30,26 @@ void configure(caf::actor_system_config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::seconds(10)});
   add_message_types(cfg);
+  // Workers that sleep on a condition variable when idle, not CAF's default
+  // work stealing, whose workers poll (and sleep-poll) for work: with many
+  // small actors woken by gRPC threads, the polling cost 0.38 of a core at
+  // 2,000 updates/s where this costs 0.1, at the same latency.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+}
+
+void configure(caf::actor_system_config& cfg, const node_config& node) {
+  configure(cfg);
+  cfg.set("middleman.heartbeat-interval",
+          caf::timespan{std::chrono::milliseconds(node.heartbeat_interval_ms)});
+  cfg.set("middleman.connection-timeout",
+          caf::timespan{
+            std::chrono::milliseconds(node.connection_timeout_ms)});
+  if (!node.cluster_cert.empty()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = node.cluster_cert;
+    cfg.openssl_key = node.cluster_key;
+    cfg.openssl_cafile = node.cluster_ca;
+  }
 }
 
 void add_message_types(caf::actor_system_config& cfg) {
@@ -62,9 +84,15 @@ void add_message_types(caf::actor_system_config& cfg) {
 node::node(caf::actor_system& sys, node_config cfg)
   : sys_(sys),
     cfg_(std::make_unique<node_config>(std::move(cfg))),
-    metrics_(std::make_unique<metrics>()) {
-  listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
-  directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_);
+    metrics_(std::make_unique<metrics>()),
+    identity_(std::make_unique<node_identity>(cfg_->role)) {
+  if (cfg_->role == node_role::edge) {
+    directory_ = spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_);
+  } else {
+    listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
+    directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_,
+                                        identity_.get());
+  }
   registry_ = spawn_session_registry(sys_, directory_, *cfg_, *metrics_);
   inspector_ = spawn_inspector(sys_, *this);
 }
@@ -73,8 +101,15 @@ node::~node() {
   // The registry ends its sessions on its way out. Every actor of the node
   // references cfg_ and metrics_, so wait until all of them are gone.
   for (auto* hdl : {&inspector_, &registry_, &directory_, &listener_})
-    caf::anon_send_exit(*hdl, caf::exit_reason::user_shutdown);
+    if (*hdl)
+      caf::anon_send_exit(*hdl, caf::exit_reason::user_shutdown);
   sys_.await_all_actors_done();
+}
+
+void node::announce(std::string address, std::string admin) {
+  identity_->set_addresses(std::move(address), std::move(admin));
+  if (cfg_->role == node_role::edge)
+    caf::anon_send(directory_, start_atom::value);
 }
 
 void node::shutdown() {

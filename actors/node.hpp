@@ -5,6 +5,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/cluster.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 
@@ -20,8 +21,15 @@ void add_message_types(caf::actor_system_config& cfg);
 /// TCP does not notice.
 void configure(caf::actor_system_config& cfg);
 
-/// The actors of one standalone node: redis listener, ticker directory and
-/// session registry, with the node's config and counters that they share.
+/// Like `configure(cfg)` with the cluster settings of `node`: BASP
+/// heartbeat interval and connection timeout (a silent peer is dropped
+/// within timeout + interval) and, with a certificate, CAF's OpenSSL module.
+void configure(caf::actor_system_config& cfg, const node_config& node);
+
+/// The actors of one node, with the node's config and counters that they
+/// share. Standalone and hub: redis listener, ticker directory and session
+/// registry (idle on a hub: it serves no gRPC). Edge: a relay directory in
+/// place of listener and ticker directory (`listener()` is null).
 class node {
 public:
   node(caf::actor_system& sys, node_config cfg);
@@ -48,6 +56,14 @@ public:
   const caf::actor& inspector() const {
     return inspector_;
   }
+  /// What the node tells its cluster peers about itself.
+  node_identity& identity() {
+    return *identity_;
+  }
+
+  /// Sets the addresses the node tells its cluster peers; an edge connects
+  /// to its hubs from then on (a hub learns the edge's address at hello).
+  void announce(std::string address, std::string admin);
 
   /// Ends every session with ec::shutting_down and refuses new ones.
   void shutdown();
@@ -56,6 +72,7 @@ private:
   caf::actor_system& sys_;
   std::unique_ptr<node_config> cfg_;
   std::unique_ptr<metrics> metrics_;
+  std::unique_ptr<node_identity> identity_;
   caf::actor listener_;
   caf::actor directory_;
   caf::actor registry_;

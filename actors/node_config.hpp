@@ -2,11 +2,40 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace mm {
 
+/// What a node does in a cluster (docs/cluster.md).
+enum class node_role {
+  /// Everything in one process.
+  standalone,
+  /// Redis listener and broadcasters, published on `cluster_listen`.
+  hub,
+  /// gRPC front and sessions; relays subscribe at the hubs.
+  edge,
+};
+
 /// The tunables of one node (the `mm-server` flags of docs/api.md).
 struct node_config {
+  node_role role = node_role::standalone;
+  /// Hub: where edges reach the ticker directory (port 0: any free port).
+  std::string cluster_listen;
+  /// Edge: the hubs as HOST:PORT, in the form every edge uses (the strings
+  /// are what rendezvous hashing hashes).
+  std::vector<std::string> hubs;
+  /// BASP heartbeats between nodes; a peer silent for the connection
+  /// timeout is dropped (its proxies go down: remote_link_unreachable).
+  uint32_t heartbeat_interval_ms = 1000;
+  uint32_t connection_timeout_ms = 10000;
+  /// Edge: the cap of a relay's (and hub link's) reconnect backoff.
+  uint32_t hub_retry_max_ms = 5000;
+  /// TLS between nodes (all three, or none).
+  std::string cluster_cert;
+  std::string cluster_key;
+  std::string cluster_ca;
+  /// The cluster protocol version this node claims; only tests change it.
+  uint32_t cluster_protocol = 0;
   std::string grpc_listen = "0.0.0.0:50051";
   std::string redis_host = "127.0.0.1";
   uint16_t redis_port = 6379;
@@ -37,6 +66,9 @@ struct node_config {
   uint32_t max_tickers_per_session = 100;
   uint32_t max_pending = 10000;
   uint32_t shutdown_timeout_ms = 5000;
+  /// How often mm-server hands freed heap memory back to the OS with
+  /// malloc_trim (0: never).
+  uint32_t malloc_trim_interval_ms = 10000;
   /// Largest flush interval a client may ask for.
   uint32_t max_flush_interval_ms = 60000;
 };

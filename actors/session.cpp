@@ -2,7 +2,6 @@
 
 #include <deque>
 #include <map>
-#include <unordered_map>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -31,8 +30,15 @@ struct session_state {
   metrics* m = nullptr;
   caf::actor directory;
 
-  /// Subscribed tickers and their broadcasters (null while subscribing).
-  std::map<std::string, caf::actor> tickers;
+  /// A subscribed ticker.
+  struct ticker_sub {
+    /// Its broadcaster (null while subscribing).
+    caf::actor broadcaster;
+    /// CONFLATE: its slot in `inbox`.
+    uint32_t slot = 0;
+  };
+  /// Subscribed tickers.
+  std::map<std::string, ticker_sub> tickers;
   /// Subscriptions on their way; start/update replies wait for zero.
   size_t subscribing = 0;
   /// Requests waiting for `subscribing` to reach zero.
@@ -48,9 +54,11 @@ struct session_state {
   bool flush_due = false;
   uint64_t batch_seq = 0;
 
-  /// CONFLATE: the newest update per ticker, in order of first arrival.
-  std::unordered_map<std::string, price_update> latest;
-  std::deque<std::string> order;
+  /// CONFLATE: the newest update per ticker, in order of first arrival,
+  /// filled by the broadcasters themselves (null in ALL mode).
+  session_inbox_ptr inbox;
+  /// Reused by every take from the inbox.
+  std::vector<session_inbox::entry> taken;
   /// ALL: every update, at most cfg->max_pending.
   std::deque<price_update> queue;
 
@@ -76,7 +84,7 @@ struct session_state {
   }
 
   bool has_pending() const {
-    return snapshot_pending || !order.empty() || !queue.empty();
+    return snapshot_pending || !queue.empty() || (inbox && inbox->size() > 0);
   }
 };
 
@@ -102,10 +110,10 @@ void schedule_flush(session_actor* self) {
 
 /// Drops queued live updates that the snapshot already covers.
 void drop_covered(session_state& st, const price_update& snap) {
-  auto i = st.latest.find(snap.ticker);
-  if (i != st.latest.end() && i->second.seq <= snap.seq) {
-    st.latest.erase(i);
-    st.order.erase(std::find(st.order.begin(), st.order.end(), snap.ticker));
+  if (st.inbox) {
+    auto i = st.tickers.find(snap.ticker);
+    if (i != st.tickers.end())
+      st.inbox->drop_up_to(i->second.slot, snap.seq);
   }
   st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
                                 [&](const price_update& u) {
@@ -130,13 +138,23 @@ void write_next(session_actor* self) {
                          std::make_move_iterator(st.snapshot.begin() + n));
     st.snapshot.erase(st.snapshot.begin(), st.snapshot.begin() + n);
     st.snapshot_pending = !st.snapshot.empty();
-  } else if (!st.order.empty()) {
-    while (!st.order.empty() && batch.updates.size() < limit) {
-      auto i = st.latest.find(st.order.front());
-      batch.updates.emplace_back(std::move(i->second));
-      st.latest.erase(i);
-      st.order.pop_front();
+  } else if (st.inbox && st.inbox->size() > 0) {
+    st.taken.clear();
+    st.inbox->take(limit, st.taken);
+    batch.updates.reserve(st.taken.size());
+    uint64_t replaced = 0;
+    for (auto& x : st.taken) {
+      batch.updates.emplace_back(x.update.get_as<price_update>(0));
+      batch.updates.back().conflated = x.replaced;
+      replaced += x.replaced;
     }
+    st.taken.clear();
+    if (replaced > 0) {
+      st.conflated += replaced;
+      metrics::add(st.m->updates_conflated_total, replaced);
+    }
+    if (batch.updates.empty())
+      return;
   } else if (!st.queue.empty()) {
     while (!st.queue.empty() && batch.updates.size() < limit) {
       batch.updates.emplace_back(std::move(st.queue.front()));
@@ -155,19 +173,29 @@ void write_next(session_actor* self) {
   st.sink->write(std::move(batch));
 }
 
+/// The inbox has updates (a broadcaster's wake-up, or our own put).
+void on_wake(session_actor* self) {
+  auto& st = self->state;
+  st.last_update = self->clock().now();
+  st.had_update = true;
+  // Adaptive: everything that arrived until now leaves as one batch; what
+  // arrives during the write waits in the inbox and conflates there.
+  if (st.opts.flush_interval_ms == 0)
+    write_next(self);
+  else
+    schedule_flush(self);
+}
+
 void enqueue(session_actor* self, const price_update& u) {
   auto& st = self->state;
-  if (st.opts.mode == delivery_mode::conflate) {
-    auto [i, added] = st.latest.try_emplace(u.ticker, u);
-    if (added) {
-      st.order.push_back(u.ticker);
-    } else if (u.seq > i->second.seq) {
-      auto replaced = i->second.conflated + 1;
-      i->second = u;
-      i->second.conflated = replaced;
-      ++st.conflated;
-      metrics::add(st.m->updates_conflated_total);
-    }
+  if (st.inbox) {
+    // Not from a broadcaster that fills the inbox itself (a relay, a
+    // snapshot of an added ticker): in through the same door.
+    auto i = st.tickers.find(u.ticker);
+    if (i != st.tickers.end()
+        && st.inbox->put(i->second.slot, caf::make_message(u)))
+      on_wake(self);
+    return;
   } else {
     if (st.queue.size() >= st.cfg->max_pending) {
       self->quit(caf::make_error(
@@ -202,41 +230,67 @@ void subscribing_done(session_actor* self) {
 }
 
 void subscribe(session_actor* self, const std::string& ticker,
+               caf::actor dead_hint, int attempt);
+
+/// Asks `b` to subscribe us for `ticker`; then calls `f` with the reply.
+/// A CONFLATE session hands over the ticker's inbox slot; a publisher that
+/// does not know that request (a cluster relay) gets the plain one.
+template <class F, class G>
+void request_subscribe(session_actor* self, const caf::actor& b,
+                       const std::string& ticker, F f, G g) {
+  auto& st = self->state;
+  auto me = caf::actor_cast<caf::actor>(self);
+  auto i = st.tickers.find(ticker);
+  if (!st.inbox || i == st.tickers.end()) {
+    self->request(b, caf::infinite, subscribe_atom::value, me).then(f, g);
+    return;
+  }
+  self
+    ->request(b, caf::infinite, subscribe_atom::value, me, st.inbox,
+              i->second.slot)
+    .then(f, [=](const caf::error& err) {
+      if (err == caf::sec::unexpected_message)
+        self->request(b, caf::infinite, subscribe_atom::value, me).then(f, g);
+      else
+        g(err);
+    });
+}
+
+void subscribe(session_actor* self, const std::string& ticker,
                caf::actor dead_hint, int attempt) {
   auto& st = self->state;
   self->request(st.directory, caf::infinite, get_atom::value, ticker, dead_hint)
     .then(
       [=](const caf::actor& b) {
-        self->request(b, caf::infinite, subscribe_atom::value,
-                      caf::actor_cast<caf::actor>(self))
-          .then(
-            [=](const std::vector<price_update>& last) {
-              auto& st = self->state;
-              auto i = st.tickers.find(ticker);
-              if (i == st.tickers.end() || i->second) {
-                // Removed (or subscribed again) while we were on our way.
-                if (i == st.tickers.end() || i->second != b)
-                  self->send(b, unsubscribe_atom::value,
-                             caf::actor_cast<caf::actor>(self));
-              } else {
-                i->second = b;
-                if (st.opts.snapshot && !last.empty()) {
-                  if (!st.ready)
-                    st.snapshot.push_back(last.front());
-                  else
-                    enqueue(self, last.front());
-                }
+        request_subscribe(
+          self, b, ticker,
+          [=](const std::vector<price_update>& last) {
+            auto& st = self->state;
+            auto i = st.tickers.find(ticker);
+            if (i == st.tickers.end() || i->second.broadcaster) {
+              // Removed (or subscribed again) while we were on our way.
+              if (i == st.tickers.end() || i->second.broadcaster != b)
+                self->send(b, unsubscribe_atom::value,
+                           caf::actor_cast<caf::actor>(self));
+            } else {
+              i->second.broadcaster = b;
+              if (st.opts.snapshot && !last.empty()) {
+                if (!st.ready)
+                  st.snapshot.push_back(last.front());
+                else
+                  enqueue(self, last.front());
               }
-              subscribing_done(self);
-            },
-            [=](const caf::error& err) {
-              if (err == caf::sec::request_receiver_down
-                  && attempt < max_subscribe_attempts) {
-                subscribe(self, ticker, b, attempt + 1);
-                return;
-              }
-              self->quit(err);
-            });
+            }
+            subscribing_done(self);
+          },
+          [=](const caf::error& err) {
+            if (err == caf::sec::request_receiver_down
+                && attempt < max_subscribe_attempts) {
+              subscribe(self, ticker, b, attempt + 1);
+              return;
+            }
+            self->quit(err);
+          });
       },
       [=](const caf::error& err) { self->quit(err); });
 }
@@ -244,7 +298,9 @@ void subscribe(session_actor* self, const std::string& ticker,
 void add_tickers(session_actor* self, const std::vector<std::string>& xs) {
   auto& st = self->state;
   for (auto& t : xs) {
-    if (st.tickers.emplace(t, caf::actor{}).second) {
+    if (auto [i, added] = st.tickers.try_emplace(t); added) {
+      if (st.inbox)
+        i->second.slot = st.inbox->open(t);
       ++st.subscribing;
       subscribe(self, t, caf::actor{}, 1);
     }
@@ -256,12 +312,12 @@ void remove_ticker(session_actor* self, const std::string& t) {
   auto i = st.tickers.find(t);
   if (i == st.tickers.end())
     return;
-  if (i->second)
-    self->send(i->second, unsubscribe_atom::value,
+  if (i->second.broadcaster)
+    self->send(i->second.broadcaster, unsubscribe_atom::value,
                caf::actor_cast<caf::actor>(self));
+  if (st.inbox)
+    st.inbox->close(i->second.slot);
   st.tickers.erase(i);
-  if (st.latest.erase(t) > 0)
-    st.order.erase(std::find(st.order.begin(), st.order.end(), t));
   st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
                                 [&](const price_update& u) {
                                   return u.ticker == t;
@@ -309,7 +365,8 @@ session_info describe(session_actor* self) {
   x.write_in_flight = st.write_in_flight;
   x.delivered = st.delivered;
   x.conflated = st.conflated;
-  x.pending = st.order.size() + st.queue.size() + st.snapshot.size();
+  x.pending = (st.inbox ? st.inbox->size() : 0) + st.queue.size()
+              + st.snapshot.size();
   x.batches = st.batch_seq;
   x.age_ms = ms_since(self, st.created);
   x.last_update_ms = st.had_update ? ms_since(self, st.last_update) : -1;
@@ -331,6 +388,8 @@ caf::behavior session(session_actor* self, std::string id,
   st.cfg = cfg;
   st.m = m;
   st.directory = std::move(directory);
+  if (opts.mode == delivery_mode::conflate)
+    st.inbox = std::make_shared<session_inbox>();
   if (sink) {
     if (!attach(self, std::move(sink)))
       return {};
@@ -407,6 +466,7 @@ caf::behavior session(session_actor* self, std::string id,
         enqueue(self, u);
       }
     },
+    [=](wake_atom) { on_wake(self); },
     // --- from the stream sink ---
     [=](write_done_atom, bool ok) {
       auto& st = self->state;

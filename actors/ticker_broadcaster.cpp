@@ -1,6 +1,7 @@
 #include "actors/ticker_broadcaster.hpp"
 
 #include <array>
+#include <memory>
 #include <unordered_map>
 #include <utility>
 
@@ -25,6 +26,21 @@ struct broadcaster_state {
   caf::message last;
   /// Subscribers by address: down_msg names the address only.
   std::unordered_map<caf::actor_addr, caf::actor> subscribers;
+  /// How each subscriber gets a tick: the same set as `subscribers`, as a
+  /// vector because every tick walks it.
+  struct target {
+    caf::actor hdl;
+    /// Local CONFLATE sessions: the slot of this ticker in their inbox.
+    session_inbox_ptr inbox;
+    uint32_t slot = 0;
+  };
+  std::vector<target> fanout;
+  /// (wake_atom), made once and shared by every wake-up.
+  caf::message wake = caf::make_message(wake_atom::value);
+  /// Subscribers on other nodes (metrics::relays).
+  std::shared_ptr<int64_t> remote = std::make_shared<int64_t>(0);
+  /// Counts us in `broadcasters` while the state lives.
+  metrics* stats = nullptr;
   /// Bumped whenever the linger timer is (re)armed; stale timers are ignored.
   uint64_t linger_generation = 0;
 
@@ -34,6 +50,17 @@ struct broadcaster_state {
   std::array<uint32_t, rate_window> per_second{};
   std::array<int64_t, rate_window> second_of{};
   caf::actor_clock::time_point last_tick_at;
+
+  /// Takes us off the counts. Here and not in an attach_functor: CAF 0.17
+  /// runs attachables after unregistering the actor, so await_all_actors_done
+  /// (node::~node) can return first and free `metrics` under them; the state
+  /// is destroyed before the actor unregisters.
+  ~broadcaster_state() {
+    if (stats == nullptr)
+      return;
+    metrics::add(stats->broadcasters, -1);
+    metrics::add(stats->relays, -*remote);
+  }
 };
 
 using broadcaster_actor = caf::stateful_actor<broadcaster_state>;
@@ -68,9 +95,12 @@ ticker_info describe(broadcaster_actor* self) {
   ticker_info x;
   x.ticker = st.ticker;
   x.subscribers = st.subscribers.size();
-  for (auto& kvp : st.subscribers)
-    if (kvp.second.node() != self->node())
+  for (auto& kvp : st.subscribers) {
+    if (kvp.second.node() != self->node()) {
       ++x.remote_subscribers;
+      ++x.remote_by_node[to_string(kvp.second.node())];
+    }
+  }
   x.seq = st.seq;
   x.last = last_of(st);
   if (st.seq > 0)
@@ -86,6 +116,40 @@ ticker_info describe(broadcaster_actor* self) {
   return x;
 }
 
+/// Counts a remote subscriber that came (+1) or went (-1).
+void count_remote(broadcaster_actor* self, metrics* m, const caf::actor& who,
+                  int64_t n) {
+  if (who.node() == self->node())
+    return;
+  *self->state.remote += n;
+  metrics::add(m->relays, n);
+}
+
+/// Adds `who` (or updates how it gets ticks); false if it was known.
+bool add_target(broadcaster_state& st, const caf::actor& who,
+                session_inbox_ptr inbox, uint32_t slot) {
+  auto added = st.subscribers.emplace(who.address(), who).second;
+  if (!added) {
+    for (auto& x : st.fanout)
+      if (x.hdl == who)
+        x = {who, std::move(inbox), slot};
+    return false;
+  }
+  st.fanout.push_back({who, std::move(inbox), slot});
+  return true;
+}
+
+void drop_target(broadcaster_state& st, const caf::actor_addr& who) {
+  auto& xs = st.fanout;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    if (xs[i].hdl.address() == who) {
+      xs[i] = std::move(xs.back());
+      xs.pop_back();
+      return;
+    }
+  }
+}
+
 void arm_linger(broadcaster_actor* self, const node_config& cfg) {
   auto gen = ++self->state.linger_generation;
   self->delayed_send(self, std::chrono::milliseconds(cfg.linger_ms),
@@ -98,12 +162,28 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
   // has subscribed for a linger period, so nobody has to stop it.
   self->state.ticker = std::move(ticker);
   metrics::add(m->broadcasters, 1);
-  self->attach_functor([m] { metrics::add(m->broadcasters, -1); });
+  self->state.stats = m;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& subs = self->state.subscribers;
-    if (subs.erase(dm.source) > 0 && subs.empty())
+    auto i = subs.find(dm.source);
+    if (i == subs.end())
+      return;
+    count_remote(self, m, i->second, -1);
+    subs.erase(i);
+    drop_target(self->state, dm.source);
+    if (subs.empty())
       arm_linger(self, *cfg);
   });
+  auto subscribe = [=](const caf::actor& who, session_inbox_ptr inbox,
+                       uint32_t slot) {
+    auto& st = self->state;
+    if (who && add_target(st, who, std::move(inbox), slot)) {
+      self->monitor(who);
+      count_remote(self, m, who, 1);
+      ++st.linger_generation; // disarms a pending linger timer
+    }
+    return last_of(st);
+  };
   // Spawned on first demand: the first subscriber is on its way.
   arm_linger(self, *cfg);
   return {
@@ -119,22 +199,31 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
       count_tick(st, self->clock().now());
       // One shared, immutable payload for all subscribers.
       st.last = caf::make_message(std::move(u));
-      for (auto& kvp : st.subscribers)
-        self->send(kvp.second, st.last);
+      for (auto& x : st.fanout) {
+        // A CONFLATE session that has not taken its last update yet gets
+        // this one in its place, not one more message (session_inbox.hpp).
+        if (!x.inbox)
+          self->send(x.hdl, st.last);
+        else if (x.inbox->put(x.slot, st.last))
+          self->send(x.hdl, st.wake);
+      }
     },
     // --- from sessions (and, in a cluster, relays) ---
     [=](subscribe_atom, const caf::actor& who) -> std::vector<price_update> {
-      auto& st = self->state;
-      if (who && st.subscribers.emplace(who.address(), who).second) {
-        self->monitor(who);
-        ++st.linger_generation; // disarms a pending linger timer
-      }
-      return last_of(st);
+      return subscribe(who, nullptr, 0);
+    },
+    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr& inbox,
+        uint32_t slot) -> std::vector<price_update> {
+      return subscribe(who, inbox, slot);
     },
     [=](unsubscribe_atom, const caf::actor& who) {
       auto& st = self->state;
-      if (st.subscribers.erase(who.address()) == 0)
+      auto i = st.subscribers.find(who.address());
+      if (i == st.subscribers.end())
         return;
+      count_remote(self, m, i->second, -1);
+      st.subscribers.erase(i);
+      drop_target(st, who.address());
       self->demonitor(who);
       if (st.subscribers.empty())
         arm_linger(self, *cfg);

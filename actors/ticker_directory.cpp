@@ -1,6 +1,8 @@
 #include "actors/ticker_directory.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <iostream>
 #include <memory>
 #include <unordered_map>
 
@@ -8,6 +10,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
 
+#include "actors/cluster.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -23,6 +26,10 @@ struct directory_state {
   caf::actor listener;
   std::unordered_map<std::string, caf::actor> broadcasters;
   std::unordered_map<caf::actor_addr, std::string> tickers;
+  /// Edges that said hello with our protocol version (hub role), monitored.
+  std::unordered_map<caf::actor_addr, caf::actor> edges;
+  /// CAF node id -> the edge's address, for `ticker T` by node.
+  std::unordered_map<std::string, std::string> edge_names;
 };
 
 using directory_actor = caf::stateful_actor<directory_state>;
@@ -71,13 +78,41 @@ caf::error unknown_ticker(const std::string& ticker) {
                            + ": nobody subscribes to it");
 }
 
+/// Names remote subscribers by the edge's address where we know the edge.
+void name_nodes(const directory_state& st, ticker_info& x) {
+  std::map<std::string, uint64_t> named;
+  for (auto& [node, n] : x.remote_by_node) {
+    auto i = st.edge_names.find(node);
+    named[i != st.edge_names.end() ? i->second : "node " + node] += n;
+  }
+  x.remote_by_node = std::move(named);
+}
+
+void log(const std::string& line) {
+  std::cerr << ("cluster: " + line + '\n');
+}
+
 caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
-                               const node_config* cfg, metrics* m) {
+                               const node_config* cfg, metrics* m,
+                               const node_identity* id) {
   // Watches the broadcasters it spawned (monitor); a broadcaster that ends is
   // forgotten, so the next demand for its ticker spawns a fresh one.
   self->state.listener = std::move(listener);
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
+    if (auto e = st.edges.find(dm.source); e != st.edges.end()) {
+      auto node = to_string(e->second.node());
+      auto name = st.edge_names.count(node) > 0 ? st.edge_names[node] : node;
+      log("edge " + name + " gone: " + self->system().render(dm.reason));
+      st.edges.erase(e);
+      // A reconnected edge may have said hello again before this down_msg.
+      auto same_node = [&](const auto& kvp) {
+        return to_string(kvp.second.node()) == node;
+      };
+      if (std::none_of(st.edges.begin(), st.edges.end(), same_node))
+        st.edge_names.erase(node);
+      return;
+    }
     auto i = st.tickers.find(dm.source);
     if (i == st.tickers.end())
       return;
@@ -107,6 +142,78 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       st.tickers[b.address()] = ticker;
       self->send(st.listener, watch_atom::value, ticker, b);
       return b;
+    },
+    // --- from edges (hub role) ---
+    [=](hello_atom, uint32_t version, const caf::actor& edge) -> uint32_t {
+      auto ours = protocol_of(*cfg);
+      auto node = edge ? to_string(edge.node()) : std::string{"?"};
+      if (version != ours) {
+        log("edge " + node + " speaks protocol " + std::to_string(version)
+            + ", we speak " + std::to_string(ours) + ": refusing");
+        return ours;
+      }
+      auto& st = self->state;
+      if (edge && st.edges.emplace(edge.address(), edge).second) {
+        // A lost edge is a down_msg here too: its entry goes with it.
+        self->monitor(edge);
+        self->request(edge, std::chrono::milliseconds{
+                              cfg->connection_timeout_ms},
+                      node_atom::value)
+          .then(
+            [=](const node_info& x) {
+              auto& st = self->state;
+              if (st.edges.count(edge.address()) > 0) {
+                st.edge_names[node] = x.address;
+                log("edge " + x.address + " (" + node + ") joined");
+              }
+            },
+            [](const caf::error&) {
+              // Gone again already: the down_msg cleans up.
+            });
+      }
+      return ours;
+    },
+    [=](node_atom) -> node_info {
+      if (id != nullptr)
+        return id->describe(self->system(), *m);
+      node_info x;
+      x.role = "standalone";
+      x.state = "self";
+      return x;
+    },
+    [=](nodes_atom) -> caf::result<std::vector<node_info>> {
+      auto& st = self->state;
+      if (st.edges.empty())
+        return std::vector<node_info>{};
+      struct acc_t {
+        caf::response_promise rp;
+        size_t left;
+        std::vector<node_info> result;
+      };
+      auto acc = std::make_shared<acc_t>(
+        acc_t{self->make_response_promise(), st.edges.size(), {}});
+      auto done = [acc] {
+        if (--acc->left > 0)
+          return;
+        std::sort(acc->result.begin(), acc->result.end(),
+                  [](const auto& x, const auto& y) {
+                    return x.address < y.address;
+                  });
+        acc->rp.deliver(std::move(acc->result));
+      };
+      for (auto& kvp : st.edges)
+        self
+          ->request(kvp.second,
+                    std::chrono::milliseconds{cfg->connection_timeout_ms},
+                    node_atom::value)
+          .then(
+            [=](node_info& x) {
+              x.state = "connected";
+              acc->result.push_back(std::move(x));
+              done();
+            },
+            [=](const caf::error&) { done(); });
+      return caf::delegated<std::vector<node_info>>{};
     },
     [=](last_atom, const std::vector<std::string>& tickers)
       -> caf::result<std::vector<price_update>> {
@@ -144,8 +251,9 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       for (auto& kvp : st.broadcasters)
         self->request(kvp.second, caf::infinite, describe_atom::value)
           .then(
-            [acc](const ticker_info& x) {
-              acc->result.push_back(x);
+            [=](ticker_info& x) {
+              name_nodes(self->state, x);
+              acc->result.push_back(std::move(x));
               acc->done();
             },
             [acc](const caf::error&) { acc->done(); });
@@ -159,7 +267,11 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
         return unknown_ticker(ticker);
       auto rp = self->make_response_promise<ticker_info>();
       self->request(i->second, caf::infinite, describe_atom::value)
-        .then([rp](const ticker_info& x) mutable { rp.deliver(x); },
+        .then(
+              [=](ticker_info& x) mutable {
+                name_nodes(self->state, x);
+                rp.deliver(std::move(x));
+              },
               [rp, ticker](const caf::error&) mutable {
                 // Lingered out meanwhile.
                 rp.deliver(unknown_ticker(ticker));
@@ -172,8 +284,9 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
 } // namespace
 
 caf::actor spawn_ticker_directory(caf::actor_system& sys, caf::actor listener,
-                                  const node_config& cfg, metrics& m) {
-  return sys.spawn(ticker_directory, std::move(listener), &cfg, &m);
+                                  const node_config& cfg, metrics& m,
+                                  const node_identity* id) {
+  return sys.spawn(ticker_directory, std::move(listener), &cfg, &m, id);
 }
 
 } // namespace mm

@@ -255,6 +255,15 @@ private:
             },
             on_error);
         return ok;
+      case command_kind::nodes:
+        ask(mm::nodes_atom::value, opts_.secret)
+          .receive(
+            [&](const std::vector<mm::node_info>& xs) {
+              out(json ? sh::nodes_json(xs) : sh::nodes_text(xs));
+              ok = true;
+            },
+            on_error);
+        return ok;
       case command_kind::kill:
         ask(mm::kill_atom::value, opts_.secret, cmd.id, cmd.reason)
           .receive(

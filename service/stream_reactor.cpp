@@ -116,19 +116,17 @@ bool stream_bridge::finish_call(grpc::Status status) {
 
 void stream_bridge::arm_cut() {
   std::weak_ptr<stream_bridge> weak = shared_from_this();
-  auto grace = finish_grace_;
-  // Hidden: a pending cut must not hold up the node's teardown.
-  sys_.spawn<caf::hidden>(
-    [weak, grace](caf::event_based_actor* self) -> caf::behavior {
-      self->delayed_send(self, grace, caf::timeout_atom_v);
-      return {
-        [=](caf::timeout_atom) {
-          if (auto bridge = weak.lock())
-            bridge->cut_stuck_write();
-          self->quit();
-        },
-      };
-    });
+  auto alarm = std::make_unique<grpc::Alarm>();
+  // Destroying the bridge cancels the alarm (its callback then gets false).
+  alarm->Set(std::chrono::system_clock::now() + finish_grace_,
+             [weak](bool fired) {
+               if (!fired)
+                 return;
+               if (auto bridge = weak.lock())
+                 bridge->cut_stuck_write();
+             });
+  std::lock_guard<std::mutex> guard{mtx_};
+  cut_alarm_ = std::move(alarm);
 }
 
 void stream_bridge::cut_stuck_write() {

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
@@ -77,7 +78,9 @@ private:
   bool finish_call(grpc::Status status);
 
   /// Cancels the call if the write in flight is still pending after the
-  /// finish grace period.
+  /// finish grace period. A gRPC alarm, not a CAF timer: an actor kept
+  /// alive only by its own delayed message deadlocks CAF 0.17's clock
+  /// thread when the actor system shuts down before the message is due.
   void arm_cut();
   void cut_stuck_write();
 
@@ -100,6 +103,8 @@ private:
   grpc::Status status_;
   /// The batch of the write in flight; gRPC reads it until OnWriteDone.
   marketmonitor::v1::PriceBatch out_;
+  /// The pending cut, if any (see arm_cut).
+  std::unique_ptr<grpc::Alarm> cut_alarm_;
   const std::string peer_;
   metrics& metrics_;
 };

@@ -41,6 +41,9 @@ const std::vector<command_doc>& command_docs() {
     {"tickers", "tickers", "every ticker with a broadcaster"},
     {"ticker", "ticker T", "one ticker: subscribers, last update, rate"},
     {"actors", "actors", "running actors by kind (a leak does not fall)"},
+    {"nodes", "nodes",
+     "this node and its cluster peers: role, address, up since, sessions, "
+     "relays"},
     {"kill", "kill ID [REASON]",
      "ends a session; its stream ends with ABORTED and REASON"},
     {"watch", "watch [--count N] T...",
@@ -96,7 +99,8 @@ std::string parse_command(const std::string& line, command& out) {
     return name + ": " + what + "; " + usage_of(name);
   };
   if (name == "stats" || name == "tickers" || name == "actors"
-      || name == "help" || name == "quit" || name == "exit") {
+      || name == "nodes" || name == "help" || name == "quit"
+      || name == "exit") {
     if (args != 0)
       return wrong("takes no arguments");
     if (name == "stats")
@@ -105,6 +109,8 @@ std::string parse_command(const std::string& line, command& out) {
       out.kind = command_kind::tickers;
     else if (name == "actors")
       out.kind = command_kind::actors;
+    else if (name == "nodes")
+      out.kind = command_kind::nodes;
     else if (name == "help")
       out.kind = command_kind::help;
     else

@@ -16,6 +16,7 @@ enum class command_kind {
   tickers,
   ticker,
   actors,
+  nodes,
   kill,
   watch,
   help,

@@ -1,6 +1,7 @@
 #include "app/shell/render.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -110,6 +111,25 @@ fields session_fields(const session_info& x) {
           {"pending", num(x.pending)}};
 }
 
+std::string counts_by_name(const std::map<std::string, uint64_t>& xs) {
+  fields result;
+  for (auto& [name, n] : xs)
+    result.emplace_back(name, num(n));
+  return object(result);
+}
+
+fields node_fields(const node_info& x) {
+  return {{"role", json_string(x.role)},
+          {"address", json_string(x.address)},
+          {"admin", json_string(x.admin)},
+          {"node_id", json_string(x.node_id)},
+          {"up_since_ms", num(x.up_since_ms)},
+          {"sessions", num(x.sessions)},
+          {"relays", num(x.relays)},
+          {"broadcasters", num(x.broadcasters)},
+          {"state", json_string(x.state)}};
+}
+
 fields ticker_fields(const ticker_info& x) {
   std::vector<std::string> counts;
   for (auto n : x.per_second)
@@ -117,6 +137,7 @@ fields ticker_fields(const ticker_info& x) {
   return {{"ticker", json_string(x.ticker)},
           {"subscribers", num(x.subscribers)},
           {"remote_subscribers", num(x.remote_subscribers)},
+          {"remote_by_node", counts_by_name(x.remote_by_node)},
           {"seq", num(x.seq)},
           {"last", x.last.empty() ? "null" : update_json(x.last.front())},
           {"last_update_ms", num(x.last_update_ms)},
@@ -395,6 +416,8 @@ std::string ticker_text(const ticker_info& x) {
   t.add({"ticker", x.ticker});
   t.add({"subscribers", num(x.subscribers)});
   t.add({"remote_subscribers", num(x.remote_subscribers)});
+  for (auto& [name, n] : x.remote_by_node)
+    t.add({"  from " + name, num(n)});
   t.add({"seq", num(x.seq)});
   if (x.last.empty()) {
     t.add({"last", "-"});
@@ -414,6 +437,30 @@ std::string ticker_text(const ticker_info& x) {
 
 std::string ticker_json(const ticker_info& x) {
   return object(ticker_fields(x)) + "\n";
+}
+
+std::string nodes_text(const std::vector<node_info>& xs) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  using std::chrono::system_clock;
+  auto now = duration_cast<milliseconds>(
+               system_clock::now().time_since_epoch())
+               .count();
+  table t{{"role", "address", "up", "sessions", "relays", "broadcasters",
+           "state"},
+          {false, false, true, true, true, true, false}};
+  for (auto& x : xs)
+    t.add({x.role, x.address.empty() ? "-" : x.address,
+           x.up_since_ms > 0 ? human_duration(now - x.up_since_ms) : "-",
+           num(x.sessions), num(x.relays), num(x.broadcasters), x.state});
+  return t.render();
+}
+
+std::string nodes_json(const std::vector<node_info>& xs) {
+  std::vector<std::string> items;
+  for (auto& x : xs)
+    items.push_back(object(node_fields(x)));
+  return object({{"count", num(xs.size())}, {"nodes", array(items)}}) + "\n";
 }
 
 std::string actors_text(const actor_counts& x) {

@@ -74,6 +74,9 @@ std::string tickers_json(const std::vector<ticker_info>& xs);
 std::string ticker_text(const ticker_info& x);
 std::string ticker_json(const ticker_info& x);
 
+std::string nodes_text(const std::vector<node_info>& xs);
+std::string nodes_json(const std::vector<node_info>& xs);
+
 std::string actors_text(const actor_counts& x);
 std::string actors_json(const actor_counts& x);
 

@@ -51,10 +51,16 @@ TEST(faults, redis_killed_and_restarted_during_a_stream) {
     << "the server did not notice that Redis went away";
   EXPECT_EQ(admin.stats().sessions, 1);
   redis.restart();
+  auto restarted = clock_type::now();
   // Nothing on the client side: the server reconnects and re-subscribes.
   publisher pub{redis.port()};
   ASSERT_TRUE(pub.wait_subscribed("FLT", milliseconds{15000}))
     << "the server did not re-subscribe after Redis came back";
+  std::cout << "re-subscribed "
+            << std::chrono::duration_cast<milliseconds>(clock_type::now()
+                                                        - restarted)
+                 .count()
+            << " ms after Redis came back" << std::endl;
   EXPECT_TRUE(admin.stats().redis_connected);
   pub.publish_tick("FLT", 11.0, 2, 2);
   ASSERT_TRUE(reader->wait_count("FLT", 2, milliseconds{10000}));
@@ -184,12 +190,27 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
   for (auto& u : slow->updates())
     conflated += u.conflated();
   EXPECT_GT(conflated, 0u) << "a stalled CONFLATE reader conflated nothing";
-  // The ALL reader overflowed its bounded queue and was evicted.
+  // The ALL reader overflowed its bounded queue and was evicted: the server
+  // says so in its stats.
+  admin_client admin{server.admin_address()};
+  EXPECT_TRUE(wait_until(
+    [&] { return admin.stats().ended("slow_consumer") == 1; }))
+    << admin.stats().describe();
   slow_all->resume();
   auto all_end = slow_all->wait_finished(milliseconds{20000});
   ASSERT_TRUE(all_end.has_value());
-  EXPECT_EQ(all_end->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
-    << describe(*all_end);
+  // The status waits behind the write the reader does not take. A reader
+  // that resumes within the finish grace (--keepalive-timeout-ms, 10 s)
+  // after its eviction reads RESOURCE_EXHAUSTED; one stalled for longer had
+  // that write cut and its stream reset: CANCELLED.
+  if (hold_s <= 10)
+    EXPECT_EQ(all_end->error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << describe(*all_end);
+  else
+    EXPECT_TRUE(all_end->error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED
+                || all_end->error_code() == grpc::StatusCode::CANCELLED)
+      << describe(*all_end);
+  std::cout << "slow ALL reader ended " << describe(*all_end) << std::endl;
   for (auto& f : fast)
     f->cancel();
   EXPECT_TRUE(all_done(fast, milliseconds{10000}));

@@ -323,7 +323,7 @@ server_process::server_process(const redis_process& redis,
   auto deadline = clock_type::now() + milliseconds{20000};
   std::string buf;
   static const std::regex ready_re{
-    R"(^marketmonitor ready grpc=(\S+) admin=(\S+)\s*$)"};
+    R"(^marketmonitor ready grpc=(\S+) admin=(\S+)(?: cluster=(\S+))?\s*$)"};
   for (;;) {
     auto nl = buf.find('\n');
     while (nl != std::string::npos) {
@@ -333,6 +333,7 @@ server_process::server_process(const redis_process& redis,
       if (std::regex_match(line, m, ready_re)) {
         grpc_address_ = m[1];
         admin_address_ = m[2];
+        cluster_address_ = m[3];
         drainer_ = std::thread{[this] { drain_stdout(); }};
         return;
       }

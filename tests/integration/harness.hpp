@@ -99,6 +99,12 @@ public:
     return admin_address_;
   }
 
+  /// "HOST:PORT" of a hub's cluster endpoint from the ready line (empty on
+  /// other roles).
+  const std::string& cluster_address() const {
+    return cluster_address_;
+  }
+
   pid_t pid() const {
     return pid_;
   }
@@ -120,6 +126,7 @@ private:
   int stdout_fd_ = -1;
   std::string grpc_address_;
   std::string admin_address_;
+  std::string cluster_address_;
   std::thread drainer_;
 };
 

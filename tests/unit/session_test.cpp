@@ -345,4 +345,72 @@ TEST_F(session_test, update_beyond_the_ticker_limit_is_refused) {
   EXPECT_EQ(code_of(fetch_error()), ec::no_tickers);
 }
 
+TEST_F(session_test, removing_a_ticker_with_a_pending_update_keeps_delivery) {
+  auto sink = std::make_shared<fake_sink>();
+  auto s = start({"AAPL", "MSFT"}, {}, sink);
+  publish("MSFT", 1.0); // in flight
+  publish("AAPL", 2.0); // pending in the session's inbox
+  self->send(s, update_atom::value, std::vector<std::string>{},
+             std::vector<std::string>{"AAPL"});
+  run();
+  EXPECT_EQ(fetch<std::vector<std::string>>(),
+            (std::vector<std::string>{"MSFT"}));
+  ack(s);
+  EXPECT_EQ(sink->writes.size(), 1u) << "the removed ticker's update left";
+  publish("MSFT", 3.0);
+  ASSERT_EQ(sink->writes.size(), 2u) << "the next tick did not wake us";
+  ASSERT_EQ(sink->writes[1].updates.size(), 1u);
+  EXPECT_EQ(sink->writes[1].updates[0].seq, 2u);
+  EXPECT_EQ(sink->writes[1].updates[0].conflated, 0u);
+}
+
+TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
+  // A cluster relay knows only the plain subscribe and sends a message per
+  // tick; the session conflates those itself, in the same inbox.
+  auto subscribed = std::make_shared<caf::actor>();
+  auto relay = sys.spawn([subscribed](caf::event_based_actor*)
+                           -> caf::behavior {
+    return {
+      [subscribed](subscribe_atom, const caf::actor& who) {
+        *subscribed = who;
+        return std::vector<price_update>{};
+      },
+      [](unsubscribe_atom, const caf::actor&) {},
+    };
+  });
+  auto dir = sys.spawn([relay](caf::event_based_actor*) -> caf::behavior {
+    return {
+      [relay](get_atom, const std::string&, const caf::actor&) {
+        return relay;
+      },
+    };
+  });
+  cleanup.push_back(relay);
+  cleanup.push_back(dir);
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.max_batch = ncfg.max_batch;
+  auto s = spawn_session(sys, "id-r", {"AAPL"}, opts, sink, dir, ncfg, m);
+  cleanup.push_back(s);
+  run();
+  ASSERT_EQ(*subscribed, s) << "the plain subscribe was not used";
+  auto send_update = [&](uint64_t seq) {
+    price_update u;
+    u.ticker = "AAPL";
+    u.seq = seq;
+    u.price = static_cast<double>(seq);
+    caf::anon_send(s, u);
+    run();
+  };
+  send_update(1);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  for (uint64_t seq = 2; seq <= 5; ++seq)
+    send_update(seq);
+  ack(s);
+  ASSERT_EQ(sink->writes.size(), 2u);
+  ASSERT_EQ(sink->writes[1].updates.size(), 1u);
+  EXPECT_EQ(sink->writes[1].updates[0].seq, 5u);
+  EXPECT_EQ(sink->writes[1].updates[0].conflated, 3u);
+}
+
 } // namespace

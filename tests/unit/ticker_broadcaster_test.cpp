@@ -67,6 +67,44 @@ TEST_F(broadcaster_test, fans_out_one_tick_to_every_subscriber_with_seq) {
   EXPECT_EQ(stats(b), std::make_pair(uint64_t{200}, uint64_t{2}));
 }
 
+TEST_F(broadcaster_test, a_conflating_subscriber_gets_one_wake_per_take) {
+  auto b = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
+  auto wakes = std::make_shared<int>(0);
+  auto r = sys.spawn([wakes](caf::event_based_actor*) -> caf::behavior {
+    return {
+      [wakes](wake_atom) { ++*wakes; },
+      [](const price_update&) { ADD_FAILURE() << "got a plain update"; },
+    };
+  });
+  cleanup.push_back(r);
+  auto inbox = std::make_shared<session_inbox>();
+  auto slot = inbox->open("AAPL");
+  self->send(b, subscribe_atom::value, r, inbox, slot);
+  run();
+  EXPECT_TRUE(fetch<std::vector<price_update>>().empty());
+  EXPECT_EQ(stats(b).first, 1u);
+  // However many ticks come, the subscriber's mailbox gets one message.
+  for (int i = 1; i <= 100; ++i)
+    publish(b, i, 1, i);
+  EXPECT_EQ(*wakes, 1);
+  std::vector<session_inbox::entry> taken;
+  inbox->take(10, taken);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].update.get_as<price_update>(0).seq, 100u);
+  EXPECT_DOUBLE_EQ(taken[0].update.get_as<price_update>(0).price, 100.0);
+  EXPECT_EQ(taken[0].replaced, 99u);
+  publish(b, 101.0, 1, 101);
+  EXPECT_EQ(*wakes, 2) << "taken to empty: the next tick wakes again";
+  self->send(b, unsubscribe_atom::value, r);
+  run();
+  publish(b, 102.0, 1, 102);
+  taken.clear();
+  inbox->take(10, taken);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].update.get_as<price_update>(0).seq, 101u);
+  EXPECT_EQ(stats(b).first, 0u);
+}
+
 TEST_F(broadcaster_test, subscribe_replies_with_the_last_update) {
   auto b = spawn_ticker_broadcaster(sys, "MSFT", ncfg, m);
   auto first = std::make_shared<received>();

@@ -1,0 +1,396 @@
+// End-to-end: cluster roles over CAF networking (docs/cluster.md). Real
+// redis-server and mm-server processes on loopback: hubs with the Redis
+// listener and broadcasters, edges with gRPC sessions and relays. Short
+// heartbeat, backoff and linger flags keep every bound (and the suite) short.
+
+#include "tests/integration/harness.hpp"
+#include "tests/integration/node_stats.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <regex>
+
+namespace mm::test {
+namespace {
+
+constexpr int heartbeat_ms = 200;
+constexpr int connection_timeout_ms = 1000;
+constexpr int retry_max_ms = 500;
+constexpr int linger_ms = 300;
+
+/// A frozen or lost hub is noticed within connection timeout + heartbeat
+/// interval; we allow one more second for scheduling on a loaded machine.
+constexpr milliseconds notice_bound{connection_timeout_ms + heartbeat_ms
+                                    + 1000};
+
+/// Ticks flow again after a hub restart within: one reconnect backoff step
+/// (at most the cap), the handshake and the relay's re-subscribe (one more
+/// backoff step at most), plus slack.
+constexpr milliseconds resume_bound{2 * retry_max_ms + 3000};
+
+std::vector<std::string> cluster_flags() {
+  return {"--heartbeat-interval-ms", std::to_string(heartbeat_ms),
+          "--connection-timeout-ms", std::to_string(connection_timeout_ms),
+          "--linger-ms",             std::to_string(linger_ms),
+          "--attach-timeout-ms",     "1000"};
+}
+
+std::vector<std::string> hub_flags(const std::string& listen
+                                   = "127.0.0.1:0") {
+  auto flags = cluster_flags();
+  flags.insert(flags.end(), {"--role", "hub", "--cluster-listen", listen});
+  return flags;
+}
+
+std::vector<std::string> edge_flags(const std::vector<std::string>& hubs,
+                                    std::vector<std::string> extra = {}) {
+  auto flags = cluster_flags();
+  flags.insert(flags.end(), {"--role", "edge", "--hub-retry-max-ms",
+                             std::to_string(retry_max_ms)});
+  for (auto& h : hubs)
+    flags.insert(flags.end(), {"--hub", h});
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return flags;
+}
+
+/// Runs an mm-shell command with --json against `server`; "" on failure.
+std::string shell_json(const server_process& server,
+                       const std::string& command) {
+  int status = -1;
+  auto out = admin_client{server.admin_address()}.run(command, true, &status);
+  return status == 0 ? out : std::string{};
+}
+
+/// The integer value of `"key":N` in a JSON document, or -1.
+int64_t json_int(const std::string& json, const std::string& key) {
+  std::regex re{"\"" + key + "\":(-?[0-9]+)"};
+  std::smatch m;
+  if (!std::regex_search(json, m, re))
+    return -1;
+  return std::stoll(m[1]);
+}
+
+/// The remote subscribers of `ticker` at `hub`, or -1 if it has no
+/// broadcaster for it.
+int64_t remote_subscribers(const server_process& hub,
+                           const std::string& ticker) {
+  return json_int(shell_json(hub, "ticker " + ticker), "remote_subscribers");
+}
+
+/// Whether `edge` sees every hub it knows as connected.
+bool hubs_connected(const server_process& edge, size_t hubs) {
+  auto json = shell_json(edge, "nodes");
+  size_t n = 0;
+  for (size_t pos = 0;
+       (pos = json.find("\"state\":\"connected\"", pos)) != std::string::npos;
+       ++pos)
+    ++n;
+  return n == hubs;
+}
+
+/// The state of the one hub `edge` knows ("connected", "unreachable: ...",
+/// "connecting", "refused: ..."), or "" if `nodes` failed.
+std::string hub_state(const server_process& edge) {
+  auto json = shell_json(edge, "nodes");
+  std::regex re{R"re("role":"hub".*?"state":"([^"]*)")re"};
+  std::smatch m;
+  if (!std::regex_search(json, m, re))
+    return {};
+  return m[1];
+}
+
+pb::SubscribeRequest subscribe_to(const std::vector<std::string>& tickers) {
+  pb::SubscribeRequest req;
+  for (auto& t : tickers)
+    req.add_tickers(t);
+  // CONFLATE would fold back-to-back ticks; compare every one of them.
+  req.mutable_options()->set_mode(pb::DELIVERY_MODE_ALL);
+  return req;
+}
+
+std::vector<std::pair<uint64_t, double>>
+seq_and_price(const std::vector<pb::PriceUpdate>& xs) {
+  std::vector<std::pair<uint64_t, double>> result;
+  for (auto& x : xs)
+    result.emplace_back(x.seq(), x.price());
+  return result;
+}
+
+TEST(cluster, edges_share_ticks_survive_hub_restart_and_edge_loss) {
+  redis_process redis;
+  auto hub = std::make_unique<server_process>(redis, hub_flags());
+  auto cluster_addr = hub->cluster_address();
+  ASSERT_FALSE(cluster_addr.empty());
+  server_process e1{redis, edge_flags({cluster_addr})};
+  server_process e2{redis, edge_flags({cluster_addr})};
+  auto stub1 = make_stub(e1.grpc_address());
+  auto stub2 = make_stub(e2.grpc_address());
+  auto s1 = stream_reader::subscribe(*stub1, subscribe_to({"CLA"}));
+  auto s2 = stream_reader::subscribe(*stub2, subscribe_to({"CLA"}));
+  // One relay per edge at the hub's broadcaster.
+  ASSERT_TRUE(wait_until([&] { return remote_subscribers(*hub, "CLA") == 2; }))
+    << shell_json(*hub, "ticker CLA");
+  publisher pub{redis.port()};
+  ASSERT_TRUE(pub.wait_subscribed("CLA"));
+  EXPECT_EQ(pub.subscribers("CLA"), 1);
+  for (int i = 1; i <= 5; ++i)
+    pub.publish_tick("CLA", 100 + i, i, 1700000000000000000 + i);
+  ASSERT_TRUE(s1->wait_count("CLA", 5));
+  ASSERT_TRUE(s2->wait_count("CLA", 5));
+  auto got1 = seq_and_price(s1->updates_of("CLA"));
+  auto got2 = seq_and_price(s2->updates_of("CLA"));
+  EXPECT_EQ(got1, got2);
+  ASSERT_EQ(got1.size(), 5u);
+  for (size_t i = 0; i < got1.size(); ++i)
+    EXPECT_EQ(got1[i].first, i + 1);
+  // The hub dies without a goodbye: the edges' streams stay open.
+  hub->send_signal(SIGKILL);
+  ASSERT_TRUE(hub->wait_exit(milliseconds{5000}));
+  hub.reset();
+  std::this_thread::sleep_for(notice_bound); // past any detection
+  EXPECT_FALSE(s1->finished());
+  EXPECT_FALSE(s2->finished());
+  // Back on the same cluster port: ticks flow again within resume_bound.
+  hub = std::make_unique<server_process>(redis, hub_flags(cluster_addr));
+  auto restarted = clock_type::now();
+  auto resumed = [&](stream_reader& s) {
+    return s.wait_update(
+      "CLA", [](const pb::PriceUpdate& u) { return u.price() > 999; },
+      milliseconds{100});
+  };
+  bool both = false;
+  while (!both && clock_type::now() - restarted < resume_bound) {
+    pub.publish_tick("CLA", 1000, 1, 1700000000000000100);
+    both = resumed(*s1) && resumed(*s2);
+  }
+  EXPECT_TRUE(both) << "no ticks within " << resume_bound.count()
+                    << " ms of the hub's restart";
+  EXPECT_EQ(pub.subscribers("CLA"), 1);
+  EXPECT_FALSE(s1->finished());
+  EXPECT_FALSE(s2->finished());
+  // An edge dies: the hub drops its relay, the other edge's stays.
+  ASSERT_TRUE(wait_until([&] { return remote_subscribers(*hub, "CLA") == 2; }))
+    << shell_json(*hub, "ticker CLA");
+  auto e2_name = e2.grpc_address();
+  EXPECT_NE(shell_json(*hub, "ticker CLA").find(e2_name), std::string::npos);
+  e2.send_signal(SIGKILL);
+  ASSERT_TRUE(e2.wait_exit(milliseconds{5000}));
+  EXPECT_TRUE(wait_until(
+    [&] {
+      auto json = shell_json(*hub, "ticker CLA");
+      return json_int(json, "remote_subscribers") == 1
+             && json.find(e2_name) == std::string::npos;
+    },
+    notice_bound))
+    << shell_json(*hub, "ticker CLA");
+  // The hub still knows e1 only.
+  auto nodes = shell_json(*hub, "nodes");
+  EXPECT_NE(nodes.find(e1.grpc_address()), std::string::npos) << nodes;
+  EXPECT_EQ(nodes.find(e2_name), std::string::npos) << nodes;
+}
+
+TEST(cluster, two_hubs_subscribe_each_channel_once) {
+  redis_process redis;
+  server_process h1{redis, hub_flags()};
+  server_process h2{redis, hub_flags()};
+  auto a = h1.cluster_address();
+  auto b = h2.cluster_address();
+  // The order of --hub does not matter: rendezvous hashing is per address.
+  server_process e1{redis, edge_flags({a, b})};
+  server_process e2{redis, edge_flags({b, a})};
+  std::vector<std::string> tickers;
+  for (int i = 0; i < 12; ++i)
+    tickers.push_back("SH" + std::to_string(i));
+  auto stub1 = make_stub(e1.grpc_address());
+  auto stub2 = make_stub(e2.grpc_address());
+  auto s1 = stream_reader::subscribe(*stub1, subscribe_to(tickers));
+  auto s2 = stream_reader::subscribe(*stub2, subscribe_to(tickers));
+  publisher pub{redis.port()};
+  for (auto& t : tickers)
+    ASSERT_TRUE(pub.wait_subscribed(t)) << t;
+  // Both edges' relays at their hubs: one per edge and ticker.
+  ASSERT_TRUE(wait_until([&] {
+    auto n1 = json_int(shell_json(h1, "stats"), "broadcasters");
+    auto n2 = json_int(shell_json(h2, "stats"), "broadcasters");
+    return n1 + n2 == static_cast<int64_t>(tickers.size());
+  }));
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& t : tickers)
+      if (remote_subscribers(h1, t) != 2 && remote_subscribers(h2, t) != 2)
+        return false;
+    return true;
+  }));
+  auto channels = redis_channels(redis.port(), "prices:*");
+  EXPECT_EQ(channels.size(), tickers.size());
+  for (auto& t : tickers)
+    EXPECT_EQ(pub.subscribers(t), 1) << t;
+  for (auto& t : tickers)
+    pub.publish_tick(t, 42, 1, 1700000000000000000);
+  for (auto& t : tickers) {
+    EXPECT_TRUE(s1->wait_count(t, 1)) << t;
+    EXPECT_TRUE(s2->wait_count(t, 1)) << t;
+  }
+}
+
+TEST(cluster, frozen_hub_is_noticed_within_the_heartbeat_bound) {
+  redis_process redis;
+  server_process hub{redis, hub_flags()};
+  server_process edge{redis, edge_flags({hub.cluster_address()})};
+  auto stub = make_stub(edge.grpc_address());
+  auto s = stream_reader::subscribe(*stub, subscribe_to({"FRZ"}));
+  ASSERT_TRUE(wait_until([&] { return remote_subscribers(hub, "FRZ") == 1; }));
+  ASSERT_TRUE(hubs_connected(edge, 1)) << shell_json(edge, "nodes");
+  hub.send_signal(SIGSTOP);
+  auto frozen = clock_type::now();
+  std::string state;
+  bool noticed = wait_until(
+    [&] {
+      // "connecting": the link's monitor on the hub's directory fired (the
+      // heartbeat timeout killed the proxy). A mere slow answer would read
+      // "unreachable: ..." and does not count.
+      state = hub_state(edge);
+      return state == "connecting";
+    },
+    notice_bound + milliseconds{2000});
+  auto took = std::chrono::duration_cast<milliseconds>(clock_type::now()
+                                                       - frozen);
+  hub.send_signal(SIGCONT);
+  ASSERT_TRUE(noticed) << shell_json(edge, "nodes");
+  EXPECT_LE(took, notice_bound) << "took " << took.count() << " ms";
+  std::cerr << "frozen hub noticed after " << took.count() << " ms ("
+            << state << ")\n";
+  EXPECT_FALSE(s->finished());
+  // Thawed, the hub is used again and ticks flow.
+  publisher pub{redis.port()};
+  auto thawed = clock_type::now();
+  bool flowing = false;
+  while (!flowing && clock_type::now() - thawed < resume_bound) {
+    pub.publish_tick("FRZ", 7, 1, 1700000000000000000);
+    flowing = s->wait_count("FRZ", 1, milliseconds{100});
+  }
+  EXPECT_TRUE(flowing);
+}
+
+TEST(cluster, every_node_is_idle_after_the_clients_leave) {
+  redis_process redis;
+  server_process hub{redis, hub_flags()};
+  server_process e1{redis, edge_flags({hub.cluster_address()})};
+  server_process e2{redis, edge_flags({hub.cluster_address()})};
+  ASSERT_TRUE(wait_until([&] { return hubs_connected(e1, 1); }));
+  ASSERT_TRUE(wait_until([&] { return hubs_connected(e2, 1); }));
+  std::vector<server_process*> nodes{&hub, &e1, &e2};
+  std::vector<int64_t> baseline;
+  for (auto* n : nodes)
+    baseline.push_back(admin_client{n->admin_address()}.stats().actors_running);
+  {
+    std::vector<std::string> tickers{"QA", "QB", "QC", "QD"};
+    auto stub1 = make_stub(e1.grpc_address());
+    auto stub2 = make_stub(e2.grpc_address());
+    std::vector<std::unique_ptr<stream_reader>> streams;
+    for (size_t i = 0; i < 20; ++i) {
+      auto& stub = i % 2 == 0 ? *stub1 : *stub2;
+      streams.push_back(stream_reader::subscribe(
+        stub, subscribe_to({tickers[i % 4], tickers[(i + 1) % 4]})));
+    }
+    publisher pub{redis.port()};
+    for (auto& t : tickers)
+      ASSERT_TRUE(pub.wait_subscribed(t));
+    ASSERT_TRUE(wait_until([&] {
+      for (auto& t : tickers)
+        if (remote_subscribers(hub, t) != 2)
+          return false;
+      return true;
+    }));
+    for (auto& t : tickers)
+      pub.publish_tick(t, 1, 1, 1700000000000000000);
+    for (size_t i = 0; i < streams.size(); ++i)
+      EXPECT_TRUE(streams[i]->wait_count(tickers[i % 4], 1));
+    // Leaving scope cancels every stream.
+  }
+  // Rule 5 on every node: relays linger out on the edges, then the hub's
+  // broadcasters, then the Redis subscriptions.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    admin_client admin{nodes[i]->admin_address()};
+    node_stats last;
+    bool idle = wait_until(
+      [&] {
+        last = admin.stats();
+        return last.idle() && last.actors_running == baseline[i];
+      },
+      milliseconds{10000});
+    EXPECT_TRUE(idle) << "node " << i << ": " << last.describe()
+                      << " baseline actors " << baseline[i];
+    EXPECT_EQ(json_int(shell_json(*nodes[i], "nodes"), "relays"), 0)
+      << shell_json(*nodes[i], "nodes");
+  }
+  EXPECT_TRUE(redis_channels(redis.port(), "prices:*").empty());
+}
+
+TEST(cluster, a_hub_of_another_protocol_version_is_refused) {
+  redis_process redis;
+  server_process hub{redis, hub_flags()};
+  server_process edge{redis, edge_flags({hub.cluster_address()},
+                                        {"--cluster-protocol", "999"})};
+  std::string nodes;
+  EXPECT_TRUE(wait_until([&] {
+    nodes = shell_json(edge, "nodes");
+    return nodes.find("refused") != std::string::npos;
+  }))
+    << nodes;
+  EXPECT_NE(nodes.find("speaks protocol 1, we speak 999: refusing"),
+            std::string::npos)
+    << nodes;
+  // Sessions still start on the edge, but nothing reaches the hub.
+  auto stub = make_stub(edge.grpc_address());
+  auto s = stream_reader::subscribe(*stub, subscribe_to({"VER"}));
+  std::this_thread::sleep_for(milliseconds{500});
+  EXPECT_FALSE(s->finished());
+  EXPECT_EQ(json_int(shell_json(hub, "stats"), "broadcasters"), 0);
+}
+
+TEST(cluster, tls_between_nodes) {
+  char dir_template[] = "/tmp/mm-cluster-tls-XXXXXX";
+  auto* dir = mkdtemp(dir_template);
+  ASSERT_NE(dir, nullptr);
+  std::string d = dir;
+  auto cert = d + "/cert.pem";
+  auto key = d + "/key.pem";
+  // A throwaway self-signed certificate that is its own CA.
+  auto cmd = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "
+             "/CN=localhost -keyout "
+             + key + " -out " + cert + " >/dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::vector<std::string> tls{"--cluster-cert", cert, "--cluster-key", key,
+                               "--cluster-ca", cert};
+  {
+    // The servers go before their certificate files do: a reconnecting
+    // node reads them again.
+    redis_process redis;
+    auto hflags = hub_flags();
+    hflags.insert(hflags.end(), tls.begin(), tls.end());
+    server_process hub{redis, hflags};
+    server_process edge{redis, edge_flags({hub.cluster_address()}, tls)};
+    auto stub = make_stub(edge.grpc_address());
+    auto s = stream_reader::subscribe(*stub, subscribe_to({"TLS"}));
+    ASSERT_TRUE(
+      wait_until([&] { return remote_subscribers(hub, "TLS") == 1; }));
+    publisher pub{redis.port()};
+    pub.publish_tick("TLS", 3.5, 1, 1700000000000000000);
+    EXPECT_TRUE(s->wait_count("TLS", 1));
+    EXPECT_TRUE(wait_until([&] { return hubs_connected(edge, 1); }));
+    // An edge without TLS cannot talk to it.
+    server_process plain{redis, edge_flags({hub.cluster_address()})};
+    EXPECT_FALSE(hubs_connected(plain, 1)) << shell_json(plain, "nodes");
+  }
+  std::remove(cert.c_str());
+  std::remove(key.c_str());
+  ::rmdir(dir);
+}
+
+} // namespace
+} // namespace mm::test
