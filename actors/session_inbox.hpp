@@ -1,0 +1,87 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <caf/message.hpp>
+
+#include "actors/price_update.hpp"
+
+namespace mm {
+
+/// The conflating mailbox of one DELIVERY_MODE_CONFLATE session, shared with
+/// the local broadcasters it subscribes to (it never crosses nodes).
+///
+/// Why: with one CAF message per tick and subscriber, a session that cannot
+/// keep up lets its mailbox grow with every tick, and conflation happens only
+/// after a message is dequeued, seconds too late. Here a broadcaster puts a
+/// tick into the slot of its ticker, replacing (and counting) an update the
+/// session has not taken yet, and wakes the session with a message only when
+/// the session is not already bound to look: a session's mailbox holds at
+/// most one wake-up, and its pending updates at most one per ticker.
+///
+/// Slots are numbered by the session, one per subscribed ticker; a slot
+/// knows its ticker, so a late put of a ticker that was removed (or whose
+/// slot now serves another ticker) is ignored. All members lock; the lock
+/// is held for a few instructions by a broadcaster or the session.
+class session_inbox {
+public:
+  /// One pending update as the session takes it.
+  struct entry {
+    /// A message holding one price_update, shared with every subscriber.
+    caf::message update;
+    /// Older updates of the same ticker it replaced while pending.
+    uint32_t replaced = 0;
+  };
+
+  /// Opens a slot for `ticker` and returns its number.
+  uint32_t open(const std::string& ticker);
+
+  /// Closes `slot`: drops its pending update; later puts to it are ignored.
+  void close(uint32_t slot);
+
+  /// Stores `update` (a message holding one price_update of the slot's
+  /// ticker) as the slot's pending update, replacing an older one. Returns
+  /// true if the caller must wake the session: it was not bound to look.
+  bool put(uint32_t slot, const caf::message& update);
+
+  /// Appends at most `limit` pending updates to `out`, oldest first (by
+  /// first arrival since the last take), and removes them. Once the inbox is
+  /// empty after a take, the next put wakes the session again.
+  void take(size_t limit, std::vector<entry>& out);
+
+  /// Drops the pending update of `slot` if its seq is at most `seq` (a
+  /// snapshot already covers it).
+  void drop_up_to(uint32_t slot, uint64_t seq);
+
+  /// The number of pending updates.
+  size_t size() const;
+
+private:
+  /// Takes `slot` off the pending list (locked by the caller).
+  void unlist(uint32_t slot);
+
+  struct slot {
+    std::string ticker;
+    caf::message update;
+    uint32_t replaced = 0;
+    bool open = false;
+  };
+
+  mutable std::mutex mtx_;
+  std::vector<slot> slots_;
+  /// Closed slot numbers, reused by `open`.
+  std::vector<uint32_t> free_;
+  /// Slots with a pending update, in order of arrival.
+  std::vector<uint32_t> order_;
+  /// The session has been woken (or will look anyway) and has not yet
+  /// emptied the inbox: puts do not wake it again.
+  bool armed_ = false;
+};
+
+using session_inbox_ptr = std::shared_ptr<session_inbox>;
+
+} // namespace mm
