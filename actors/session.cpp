@@ -190,11 +190,12 @@ void enqueue(session_actor* self, const price_update& u) {
   auto& st = self->state;
   if (st.inbox) {
     // Not from a broadcaster that fills the inbox itself (a relay, a
-    // snapshot of an added ticker): in through the same door.
+    // snapshot of an added ticker): in through the same door, and flushed
+    // like a message burst, after the updates already in the mailbox.
     auto i = st.tickers.find(u.ticker);
     if (i != st.tickers.end()
         && st.inbox->put(i->second.slot, caf::make_message(u)))
-      on_wake(self);
+      schedule_flush(self);
     return;
   } else {
     if (st.queue.size() >= st.cfg->max_pending) {
@@ -228,9 +229,6 @@ void subscribing_done(session_actor* self) {
   }
   schedule_flush(self);
 }
-
-void subscribe(session_actor* self, const std::string& ticker,
-               caf::actor dead_hint, int attempt);
 
 /// Asks `b` to subscribe us for `ticker`; then calls `f` with the reply.
 /// A CONFLATE session hands over the ticker's inbox slot; a publisher that
@@ -369,6 +367,9 @@ session_info describe(session_actor* self) {
               + st.snapshot.size();
   x.batches = st.batch_seq;
   x.age_ms = ms_since(self, st.created);
+  x.created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                   st.created.time_since_epoch())
+                   .count();
   x.last_update_ms = st.had_update ? ms_since(self, st.last_update) : -1;
   x.last_write_ms = st.had_write ? ms_since(self, st.last_write) : -1;
   return x;

@@ -1,0 +1,97 @@
+#include "actors/session_inbox.hpp"
+
+#include <gtest/gtest.h>
+
+#include <caf/make_message.hpp>
+
+using namespace mm;
+
+namespace {
+
+caf::message update(const std::string& ticker, uint64_t seq) {
+  price_update u;
+  u.ticker = ticker;
+  u.seq = seq;
+  u.price = static_cast<double>(seq);
+  return caf::make_message(std::move(u));
+}
+
+const price_update& as_update(const session_inbox::entry& x) {
+  return x.update.get_as<price_update>(0);
+}
+
+TEST(session_inbox, wakes_once_until_emptied_and_counts_replaced) {
+  session_inbox in;
+  auto a = in.open("AAPL");
+  EXPECT_TRUE(in.put(a, update("AAPL", 1))) << "the first put wakes";
+  for (uint64_t seq = 2; seq <= 10; ++seq)
+    EXPECT_FALSE(in.put(a, update("AAPL", seq))) << "woken already";
+  EXPECT_EQ(in.size(), 1u) << "one pending update per ticker";
+  std::vector<session_inbox::entry> out;
+  in.take(100, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(as_update(out[0]).seq, 10u);
+  EXPECT_EQ(out[0].replaced, 9u);
+  EXPECT_EQ(in.size(), 0u);
+  EXPECT_TRUE(in.put(a, update("AAPL", 11))) << "emptied: wakes again";
+}
+
+TEST(session_inbox, takes_in_order_of_first_arrival_up_to_the_limit) {
+  session_inbox in;
+  auto a = in.open("A");
+  auto b = in.open("B");
+  auto c = in.open("C");
+  in.put(b, update("B", 1));
+  in.put(a, update("A", 1));
+  in.put(b, update("B", 2));
+  in.put(c, update("C", 1));
+  std::vector<session_inbox::entry> out;
+  in.take(2, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(as_update(out[0]).ticker, "B");
+  EXPECT_EQ(as_update(out[0]).seq, 2u);
+  EXPECT_EQ(as_update(out[1]).ticker, "A");
+  EXPECT_FALSE(in.put(a, update("A", 2)))
+    << "not emptied by a partial take: the session looks again anyway";
+  out.clear();
+  in.take(10, out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(as_update(out[0]).ticker, "C");
+  EXPECT_EQ(as_update(out[1]).ticker, "A");
+  EXPECT_TRUE(in.put(c, update("C", 2)));
+}
+
+TEST(session_inbox, ignores_closed_slots_and_other_tickers) {
+  session_inbox in;
+  auto a = in.open("A");
+  in.put(a, update("A", 1));
+  in.close(a);
+  EXPECT_EQ(in.size(), 0u) << "closing drops the pending update";
+  EXPECT_FALSE(in.put(a, update("A", 2))) << "a late tick of a closed slot";
+  auto b = in.open("B");
+  EXPECT_EQ(b, a) << "closed slots are reused";
+  EXPECT_FALSE(in.put(b, update("A", 3))) << "a late tick of the old ticker";
+  EXPECT_EQ(in.size(), 0u);
+  EXPECT_TRUE(in.put(b, update("B", 1)));
+  EXPECT_EQ(in.size(), 1u);
+}
+
+TEST(session_inbox, keeps_the_newer_update_and_drops_covered_ones) {
+  session_inbox in;
+  auto a = in.open("A");
+  in.put(a, update("A", 5));
+  EXPECT_FALSE(in.put(a, update("A", 4)));
+  in.drop_up_to(a, 4);
+  EXPECT_EQ(in.size(), 1u) << "seq 5 is not covered by a snapshot of 4";
+  in.drop_up_to(a, 5);
+  EXPECT_EQ(in.size(), 0u);
+  EXPECT_TRUE(in.put(a, update("A", 6)))
+    << "dropping the last pending update re-arms the wake-up";
+  std::vector<session_inbox::entry> out;
+  in.take(10, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(as_update(out[0]).seq, 6u);
+  EXPECT_EQ(out[0].replaced, 0u) << "a dropped update is not conflated";
+}
+
+} // namespace
