@@ -71,6 +71,9 @@ struct session_info {
   uint64_t pending = 0;
   uint64_t batches = 0;
   int64_t age_ms = 0;
+  /// When the session started, in ns on the node's clock: orders sessions
+  /// exactly, where ages taken one after the other may not.
+  int64_t created_ns = 0;
   int64_t last_update_ms = -1;
   int64_t last_write_ms = -1;
 };
@@ -145,8 +148,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_info& x) {
   return f(caf::meta::type_name("session_info"), x.id, x.tickers, x.opts,
            x.stream_attached, x.peer, x.write_in_flight, x.delivered,
-           x.conflated, x.pending, x.batches, x.age_ms, x.last_update_ms,
-           x.last_write_ms);
+           x.conflated, x.pending, x.batches, x.age_ms, x.created_ns,
+           x.last_update_ms, x.last_write_ms);
 }
 
 template <class Inspector>

@@ -174,7 +174,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
                                       }),
                        xs.end());
             std::sort(xs.begin(), xs.end(), [](const auto& x, const auto& y) {
-              return x.age_ms != y.age_ms ? x.age_ms > y.age_ms : x.id < y.id;
+              return x.created_ns != y.created_ns ? x.created_ns < y.created_ns
+                                                  : x.id < y.id;
             });
             if (limit > 0 && xs.size() > limit)
               xs.resize(limit);
