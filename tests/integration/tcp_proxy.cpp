@@ -110,7 +110,9 @@ void tcp_proxy::run() {
     }
     if (frozen)
       continue;
-    for (size_t i = 0; i < pairs.size(); ++i) {
+    // Only the pairs polled above: the accept may have added one.
+    auto polled = (fds.size() - 2) / 2;
+    for (size_t i = 0; i < polled; ++i) {
       auto& a = fds[2 + 2 * i];
       auto& b = fds[3 + 2 * i];
       bool ok = true;
