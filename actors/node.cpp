@@ -30,11 +30,12 @@ void configure(caf::actor_system_config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::seconds(10)});
   add_message_types(cfg);
-  // Workers that sleep on a condition variable when idle, not CAF's default
-  // work stealing, whose workers poll (and sleep-poll) for work: with many
-  // small actors woken by gRPC threads, the polling cost 0.38 of a core at
-  // 2,000 updates/s where this costs 0.1, at the same latency.
-  cfg.set("scheduler.policy", caf::atom("sharing"));
+  // CAF's work-stealing scheduler (its default, set here on purpose).
+  // "sharing" (one queue, workers sleep when idle) polls less and cost 0.1
+  // instead of 0.38 of a core at 2,000 updates/s, but under S1 load
+  // (scripts/bench --quick --scenario S1, 2026-11-22, quiet machine) it gave
+  // p99 2,248 ms where stealing gave 15-182 ms at the same CPU per update.
+  cfg.set("scheduler.policy", caf::atom("stealing"));
 }
 
 void configure(caf::actor_system_config& cfg, const node_config& node) {
