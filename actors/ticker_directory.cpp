@@ -34,15 +34,17 @@ struct directory_state {
 
 using directory_actor = caf::stateful_actor<directory_state>;
 
-/// Collects the replies of several broadcasters for one GetLastPrices.
-struct last_prices {
-  explicit last_prices(caf::response_promise p, size_t n)
+/// Collects the replies of several broadcasters (GetLastPrices, the
+/// inspector's `tickers`) and delivers them sorted by ticker once all came.
+template <class T>
+struct sorted_replies {
+  explicit sorted_replies(caf::response_promise p, size_t n)
     : promise(std::move(p)), pending(n) {
     // nop
   }
   caf::response_promise promise;
   size_t pending;
-  std::vector<price_update> result;
+  std::vector<T> result;
 
   void done() {
     if (--pending > 0)
@@ -53,24 +55,8 @@ struct last_prices {
   }
 };
 
-/// Collects the descriptions of all broadcasters for the inspector.
-struct ticker_descriptions {
-  explicit ticker_descriptions(caf::response_promise p, size_t n)
-    : promise(std::move(p)), pending(n) {
-    // nop
-  }
-  caf::response_promise promise;
-  size_t pending;
-  std::vector<ticker_info> result;
-
-  void done() {
-    if (--pending > 0)
-      return;
-    std::sort(result.begin(), result.end(),
-              [](const auto& x, const auto& y) { return x.ticker < y.ticker; });
-    promise.deliver(std::move(result));
-  }
-};
+using last_prices = sorted_replies<price_update>;
+using ticker_descriptions = sorted_replies<ticker_info>;
 
 caf::error unknown_ticker(const std::string& ticker) {
   return caf::make_error(admin_ec::unknown_ticker,
