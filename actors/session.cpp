@@ -48,6 +48,9 @@ struct session_state {
 
   stream_sink_ptr sink;
   bool write_in_flight = false;
+  /// The sink writes from `inbox` itself (stream_sink::pump): the session
+  /// writes nothing more and hears of failed writes only.
+  bool pumping = false;
   /// A flush message or timer is on its way.
   bool flush_scheduled = false;
   /// A fixed-interval flush came due while a write was in flight.
@@ -95,7 +98,7 @@ void write_next(session_actor* self);
 void schedule_flush(session_actor* self) {
   auto& st = self->state;
   if (!st.sink || !st.ready || st.write_in_flight || st.flush_scheduled
-      || !st.has_pending())
+      || st.pumping || !st.has_pending())
     return;
   st.flush_scheduled = true;
   // Adaptive: a message to ourselves runs after the updates already in the
@@ -123,9 +126,20 @@ void drop_covered(session_state& st, const price_update& snap) {
                  st.queue.end());
 }
 
+/// Hands the inbox to the sink once only live CONFLATE updates are left to
+/// write without a timer; true if the sink pumps from now on.
+bool start_pump(session_state& st) {
+  if (st.pumping)
+    return true;
+  if (!st.inbox || st.snapshot_pending || st.opts.flush_interval_ms != 0)
+    return false;
+  st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.batch_seq);
+  return st.pumping;
+}
+
 void write_next(session_actor* self) {
   auto& st = self->state;
-  if (!st.sink || !st.ready || st.write_in_flight)
+  if (!st.sink || !st.ready || st.write_in_flight || start_pump(st))
     return;
   price_batch batch;
   size_t limit = st.opts.max_batch;
@@ -372,6 +386,23 @@ session_info describe(session_actor* self) {
                    .count();
   x.last_update_ms = st.had_update ? ms_since(self, st.last_update) : -1;
   x.last_write_ms = st.had_write ? ms_since(self, st.last_write) : -1;
+  if (st.pumping) {
+    // Add what the sink wrote on its own; it keeps the steady clock.
+    auto since = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - t)
+        .count();
+    };
+    auto p = st.sink->pumped();
+    x.write_in_flight = p.write_in_flight;
+    x.delivered += p.delivered;
+    x.conflated += p.conflated;
+    x.batches = p.batch_seq;
+    if (auto put = st.inbox->last_put(); put.time_since_epoch().count() != 0)
+      x.last_update_ms = since(put);
+    if (p.had_write)
+      x.last_write_ms = since(p.last_write);
+  }
   return x;
 }
 

@@ -33,23 +33,41 @@ void session_inbox::close(uint32_t n) {
 
 bool session_inbox::put(uint32_t n, const caf::message& update) {
   const auto& u = update.get_as<price_update>(0);
-  std::lock_guard<std::mutex> guard{mtx_};
-  if (n >= slots_.size() || !slots_[n].open || slots_[n].ticker != u.ticker)
-    return false;
-  auto& s = slots_[n];
-  if (s.update.empty()) {
-    s.update = update;
-    order_.push_back(n);
-  } else if (s.update.get_as<price_update>(0).seq < u.seq) {
-    s.update = update;
-    ++s.replaced;
-  } else {
-    return false; // not newer: e.g. a snapshot raced a live update
+  std::shared_ptr<inbox_pump> pump;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (n >= slots_.size() || !slots_[n].open || slots_[n].ticker != u.ticker)
+      return false;
+    auto& s = slots_[n];
+    if (s.update.empty()) {
+      s.update = update;
+      order_.push_back(n);
+    } else if (s.update.get_as<price_update>(0).seq < u.seq) {
+      s.update = update;
+      ++s.replaced;
+    } else {
+      return false; // not newer: e.g. a snapshot raced a live update
+    }
+    last_put_ = std::chrono::steady_clock::now();
+    if (armed_)
+      return false;
+    armed_ = true;
+    pump = pump_.lock();
+    if (!pump)
+      return true;
   }
-  if (armed_)
-    return false;
-  armed_ = true;
-  return true;
+  pump->kick();
+  return false;
+}
+
+void session_inbox::set_pump(std::weak_ptr<inbox_pump> pump) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  pump_ = std::move(pump);
+}
+
+std::chrono::steady_clock::time_point session_inbox::last_put() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return last_put_;
 }
 
 void session_inbox::take(size_t limit, std::vector<entry>& out) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -11,6 +12,19 @@
 #include "actors/price_update.hpp"
 
 namespace mm {
+
+/// Drains a session_inbox straight into the session's stream (the gRPC
+/// bridge), so that steady-state delivery needs no message to the session
+/// actor: see `session_inbox::set_pump`.
+class inbox_pump {
+public:
+  virtual ~inbox_pump() = default;
+
+  /// The inbox got its first pending update since it was last emptied:
+  /// write it unless a write is in flight (whose completion takes it).
+  /// Called by whoever put it, outside the inbox's lock.
+  virtual void kick() = 0;
+};
 
 /// The conflating mailbox of one DELIVERY_MODE_CONFLATE session, shared with
 /// the local broadcasters it subscribes to (it never crosses nodes).
@@ -45,8 +59,17 @@ public:
 
   /// Stores `update` (a message holding one price_update of the slot's
   /// ticker) as the slot's pending update, replacing an older one. Returns
-  /// true if the caller must wake the session: it was not bound to look.
+  /// true if the caller must wake the session: it was not bound to look and
+  /// no pump is installed (with a pump, `put` kicks the pump itself).
   bool put(uint32_t slot, const caf::message& update);
+
+  /// From now on wakes go to `pump` instead of the session (held weakly: a
+  /// pump that is gone wakes the session again). The pump must drain what
+  /// is pending when it is installed.
+  void set_pump(std::weak_ptr<inbox_pump> pump);
+
+  /// When the last update was put (the epoch if none was).
+  std::chrono::steady_clock::time_point last_put() const;
 
   /// Appends at most `limit` pending updates to `out`, oldest first (by
   /// first arrival since the last take), and removes them. Once the inbox is
@@ -77,9 +100,11 @@ private:
   std::vector<uint32_t> free_;
   /// Slots with a pending update, in order of arrival.
   std::vector<uint32_t> order_;
-  /// The session has been woken (or will look anyway) and has not yet
-  /// emptied the inbox: puts do not wake it again.
+  /// The session (or pump) has been woken, or will look anyway, and has not
+  /// yet emptied the inbox: puts do not wake it again.
   bool armed_ = false;
+  std::weak_ptr<inbox_pump> pump_;
+  std::chrono::steady_clock::time_point last_put_;
 };
 
 using session_inbox_ptr = std::shared_ptr<session_inbox>;

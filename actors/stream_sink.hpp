@@ -1,5 +1,8 @@
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -11,6 +14,20 @@ class error;
 } // namespace caf
 
 namespace mm {
+
+class session_inbox;
+
+/// What a pumping sink wrote on its own (see `stream_sink::pump`).
+struct pump_stats {
+  uint64_t delivered = 0;
+  /// Replacements of the updates it wrote (their `conflated` fields).
+  uint64_t conflated = 0;
+  /// The batch_seq of its last batch.
+  uint64_t batch_seq = 0;
+  bool write_in_flight = false;
+  bool had_write = false;
+  std::chrono::steady_clock::time_point last_write;
+};
 
 /// One client stream as its session sees it: the small bridge between a
 /// session actor (CAF's threads) and a gRPC ServerWriteReactor (gRPC's
@@ -36,6 +53,27 @@ public:
 
   /// The client's address, for the inspector.
   virtual std::string peer() const = 0;
+
+  /// Optional: from now on the sink writes the pending updates of `inbox`
+  /// itself, at most `max_batch` per batch, numbered after `batch_seq`,
+  /// whenever a put finds the inbox idle and whenever one of its writes
+  /// completes with more pending: steady-state delivery then costs no
+  /// message to the session and back. Only a failed write still reaches the
+  /// session, as `(write_done_atom, false)`. The session calls it at most
+  /// once, with no write in flight, and writes nothing itself afterwards.
+  /// Returns false if the sink cannot pump (the session keeps writing).
+  virtual bool pump(std::shared_ptr<session_inbox> inbox, size_t max_batch,
+                    uint64_t batch_seq) {
+    static_cast<void>(inbox);
+    static_cast<void>(max_batch);
+    static_cast<void>(batch_seq);
+    return false;
+  }
+
+  /// What the sink wrote on its own since `pump`.
+  virtual pump_stats pumped() const {
+    return {};
+  }
 };
 
 using stream_sink_ptr = std::shared_ptr<stream_sink>;

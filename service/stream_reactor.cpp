@@ -159,6 +159,80 @@ std::string stream_bridge::peer() const {
   return peer_;
 }
 
+bool stream_bridge::pump(session_inbox_ptr inbox, size_t max_batch,
+                         uint64_t batch_seq) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (inbox_ || writing_)
+      return false;
+    inbox_ = inbox;
+    max_batch_ = max_batch;
+    stats_.batch_seq = batch_seq;
+  }
+  inbox->set_pump(std::weak_ptr<inbox_pump>{shared_from_this()});
+  // Whatever is pending already woke the session, not us.
+  kick();
+  return true;
+}
+
+pump_stats stream_bridge::pumped() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto result = stats_;
+  result.write_in_flight = writing_;
+  return result;
+}
+
+bool stream_bridge::take_locked() {
+  taken_.clear();
+  inbox_->take(max_batch_, taken_);
+  if (taken_.empty())
+    return false;
+  writing_ = true;
+  ++stats_.batch_seq;
+  stats_.delivered += taken_.size();
+  uint64_t replaced = 0;
+  for (auto& x : taken_)
+    replaced += x.replaced;
+  stats_.conflated += replaced;
+  stats_.had_write = true;
+  stats_.last_write = std::chrono::steady_clock::now();
+  metrics::add(metrics_.batches_sent_total);
+  metrics::add(metrics_.updates_delivered_total, taken_.size());
+  if (replaced > 0)
+    metrics::add(metrics_.updates_conflated_total, replaced);
+  return true;
+}
+
+void stream_bridge::write_taken(stream_reactor* reactor, uint64_t seq) {
+  out_.Clear();
+  out_.set_batch_seq(seq);
+  auto* updates = out_.mutable_updates();
+  updates->Reserve(static_cast<int>(taken_.size()));
+  for (auto& x : taken_) {
+    auto* y = updates->Add();
+    to_proto(x.update.get_as<price_update>(0), *y);
+    y->set_conflated(x.replaced);
+  }
+  // Drop our references to the shared payloads before the write.
+  taken_.clear();
+  reactor->StartWrite(&out_);
+}
+
+void stream_bridge::kick() {
+  stream_reactor* reactor;
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!inbox_ || writing_ || finishing_ || reactor_ == nullptr)
+      return;
+    if (!take_locked())
+      return;
+    reactor = reactor_;
+    seq = stats_.batch_seq;
+  }
+  write_taken(reactor, seq);
+}
+
 void stream_bridge::attached() {
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -178,6 +252,7 @@ void stream_bridge::on_write_done(bool ok) {
   stream_reactor* reactor = nullptr;
   grpc::Status status;
   caf::actor_addr session;
+  uint64_t seq = 0;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     writing_ = false;
@@ -189,11 +264,20 @@ void stream_bridge::on_write_done(bool ok) {
       finish_called_ = true;
       reactor = reactor_;
       status = status_;
+    } else if (inbox_ && ok && !finishing_) {
+      // Pumping: the session hears of failures only. Nothing pending: the
+      // next put kicks us.
+      if (reactor_ == nullptr || !take_locked())
+        return;
+      reactor = reactor_;
+      seq = stats_.batch_seq;
     } else {
       session = session_;
     }
   }
-  if (reactor != nullptr)
+  if (seq != 0)
+    write_taken(reactor, seq);
+  else if (reactor != nullptr)
     reactor->Finish(std::move(status));
   else if (auto hdl = caf::actor_cast<caf::actor>(session))
     caf::anon_send(hdl, write_done_atom_v, ok);

@@ -13,6 +13,7 @@
 #include <caf/actor_addr.hpp>
 #include <caf/fwd.hpp>
 
+#include "actors/session_inbox.hpp"
 #include "actors/stream_sink.hpp"
 #include "marketmonitor/v1/market_monitor.pb.h"
 
@@ -36,9 +37,17 @@ void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y);
 /// finish (it stopped reading) is cut by cancelling the call, so that an
 /// ended session never leaves its stream behind.
 ///
+/// Once the session hands it its CONFLATE inbox (`pump`), the bridge writes
+/// from the inbox itself: a put that finds the inbox idle kicks it (on the
+/// broadcaster's thread), a completed write takes what arrived meanwhile
+/// (on gRPC's thread). Taking and clearing `writing_` happen under the
+/// mutex, so a put that empties-then-refills the inbox never finds the
+/// bridge "busy" after its last look: no wake-up is lost.
+///
 /// Calls into gRPC happen outside the mutex, which only guards the flags:
 /// gRPC may run a reaction inline on the calling thread.
 class stream_bridge final : public stream_sink,
+                            public inbox_pump,
                             public std::enable_shared_from_this<stream_bridge> {
 public:
   stream_bridge(stream_reactor* reactor, grpc::CallbackServerContext* ctx,
@@ -54,6 +63,15 @@ public:
   void finish(const caf::error& reason) override;
 
   std::string peer() const override;
+
+  bool pump(session_inbox_ptr inbox, size_t max_batch,
+            uint64_t batch_seq) override;
+
+  pump_stats pumped() const override;
+
+  // --- inbox_pump (called by whoever fills the inbox) ------------------------
+
+  void kick() override;
 
   // --- called by the gRPC layer --------------------------------------------
 
@@ -84,7 +102,14 @@ private:
   void arm_cut();
   void cut_stuck_write();
 
-  std::mutex mtx_;
+  /// Pumping: takes the next batch from the inbox into `taken_` and claims
+  /// the write (locked by the caller); false if nothing is pending.
+  bool take_locked();
+
+  /// Writes `taken_` as batch `seq` (the caller claimed the write).
+  void write_taken(stream_reactor* reactor, uint64_t seq);
+
+  mutable std::mutex mtx_;
   /// Null once gRPC is done with the call (OnDone), like `ctx_`.
   stream_reactor* reactor_;
   grpc::CallbackServerContext* ctx_;
@@ -107,6 +132,12 @@ private:
   std::unique_ptr<grpc::Alarm> cut_alarm_;
   const std::string peer_;
   metrics& metrics_;
+  /// Pumping: the session's inbox (null before `pump`), what it wrote, and
+  /// the entries of the write in flight (only the writer touches them).
+  session_inbox_ptr inbox_;
+  size_t max_batch_ = 0;
+  pump_stats stats_;
+  std::vector<session_inbox::entry> taken_;
 };
 
 /// The server side of one `StreamPriceUpdates` or `Subscribe` call. Owns

@@ -94,4 +94,56 @@ TEST(session_inbox, keeps_the_newer_update_and_drops_covered_ones) {
   EXPECT_EQ(out[0].replaced, 0u) << "a dropped update is not conflated";
 }
 
+/// Counts kicks and, like the gRPC bridge, drains the inbox when kicked.
+struct counting_pump : inbox_pump {
+  explicit counting_pump(session_inbox& in) : in(in) {
+    // nop
+  }
+  void kick() override {
+    ++kicks;
+    if (drain)
+      in.take(100, taken);
+  }
+  session_inbox& in;
+  bool drain = false;
+  int kicks = 0;
+  std::vector<session_inbox::entry> taken;
+};
+
+TEST(session_inbox, a_pump_takes_the_wake_ups_while_it_lives) {
+  session_inbox in;
+  auto a = in.open("A");
+  auto pump = std::make_shared<counting_pump>(in);
+  in.set_pump(pump);
+  EXPECT_FALSE(in.put(a, update("A", 1))) << "the pump is kicked instead";
+  EXPECT_EQ(pump->kicks, 1);
+  EXPECT_FALSE(in.put(a, update("A", 2))) << "pending: no second kick";
+  EXPECT_EQ(pump->kicks, 1);
+  std::vector<session_inbox::entry> out;
+  in.take(10, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(as_update(out[0]).seq, 2u);
+  EXPECT_EQ(out[0].replaced, 1u);
+  pump->drain = true;
+  EXPECT_FALSE(in.put(a, update("A", 3)));
+  EXPECT_EQ(pump->kicks, 2) << "emptied: the next put kicks again";
+  ASSERT_EQ(pump->taken.size(), 1u) << "the kick ran outside the lock";
+  EXPECT_FALSE(in.put(a, update("A", 4)));
+  EXPECT_EQ(pump->kicks, 3) << "the kick emptied it: kicked again";
+  pump.reset();
+  EXPECT_TRUE(in.put(a, update("A", 5)))
+    << "a pump that is gone leaves the wake-up to the session";
+}
+
+TEST(session_inbox, remembers_when_the_last_update_came) {
+  session_inbox in;
+  auto a = in.open("A");
+  EXPECT_EQ(in.last_put().time_since_epoch().count(), 0);
+  auto before = std::chrono::steady_clock::now();
+  in.put(a, update("A", 1));
+  EXPECT_GE(in.last_put(), before);
+  EXPECT_FALSE(in.put(a, update("A", 1))) << "not newer";
+  EXPECT_LE(in.last_put(), std::chrono::steady_clock::now());
+}
+
 } // namespace

@@ -413,4 +413,76 @@ TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
   EXPECT_EQ(sink->writes[1].updates[0].conflated, 3u);
 }
 
+/// A sink that accepts the inbox (stream_sink::pump) and records it; the
+/// test drains the inbox itself, as the gRPC bridge would.
+class pumping_sink : public fake_sink {
+public:
+  bool pump(std::shared_ptr<session_inbox> in, size_t max_batch,
+            uint64_t batch_seq) override {
+    inbox = std::move(in);
+    pump_max_batch = max_batch;
+    pump_batch_seq = batch_seq;
+    return true;
+  }
+  pump_stats pumped() const override {
+    pump_stats x;
+    x.delivered = 7;
+    x.batch_seq = pump_batch_seq + 3;
+    x.write_in_flight = true;
+    return x;
+  }
+  std::shared_ptr<session_inbox> inbox;
+  size_t pump_max_batch = 0;
+  uint64_t pump_batch_seq = 0;
+};
+
+TEST_F(session_test, after_the_snapshot_the_sink_pumps_the_inbox_itself) {
+  auto keeper = spawn_session(sys, "keeper", {"AAPL"}, {0, false, 500, {}},
+                              nullptr, directory, ncfg, m);
+  cleanup.push_back(keeper);
+  run();
+  publish("AAPL", 189.25, 42);
+  auto sink = std::make_shared<pumping_sink>();
+  session_options opts;
+  opts.snapshot = true;
+  auto s = start({"AAPL", "MSFT"}, opts, sink);
+  ASSERT_EQ(sink->writes.size(), 1u) << "the snapshot, written by the session";
+  EXPECT_EQ(sink->inbox, nullptr) << "no pump while the snapshot is in flight";
+  ack(s);
+  ASSERT_NE(sink->inbox, nullptr) << "handed over once the snapshot is done";
+  EXPECT_EQ(sink->pump_max_batch, 500u);
+  EXPECT_EQ(sink->pump_batch_seq, 1u) << "numbering continues after it";
+  publish("MSFT", 410.0);
+  publish("AAPL", 190.0);
+  EXPECT_EQ(sink->writes.size(), 1u) << "the session writes nothing more";
+  EXPECT_EQ(sink->inbox->size(), 2u) << "the updates wait in the inbox";
+  self->send(s, describe_atom::value);
+  run();
+  auto info = fetch<session_info>();
+  EXPECT_EQ(info.delivered, 1u + 7u) << "its own writes plus the sink's";
+  EXPECT_EQ(info.batches, 4u);
+  EXPECT_TRUE(info.write_in_flight);
+  EXPECT_EQ(info.pending, 2u);
+  ack(s, false);
+  EXPECT_EQ(code_of(down_reason(s)), ec::stream_ended)
+    << "a failed write of the sink still ends the session";
+}
+
+TEST_F(session_test, fixed_interval_and_all_mode_sessions_do_not_pump) {
+  auto conflate = std::make_shared<pumping_sink>();
+  session_options fixed;
+  fixed.flush_interval_ms = 50;
+  start({"AAPL"}, fixed, conflate);
+  auto all = std::make_shared<pumping_sink>();
+  session_options all_mode;
+  all_mode.mode = delivery_mode::all;
+  start({"AAPL"}, all_mode, all);
+  publish("AAPL", 1.0);
+  advance(50);
+  EXPECT_EQ(conflate->inbox, nullptr);
+  EXPECT_EQ(all->inbox, nullptr);
+  EXPECT_EQ(conflate->writes.size(), 1u);
+  EXPECT_EQ(all->writes.size(), 1u);
+}
+
 } // namespace
