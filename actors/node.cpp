@@ -1,6 +1,8 @@
 #include "actors/node.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -36,10 +38,19 @@ void configure(caf::actor_system_config& cfg) {
   // (scripts/bench --quick --scenario S1, 2026-11-22, quiet machine) it gave
   // p99 2,248 ms where stealing gave 15-182 ms at the same CPU per update.
   cfg.set("scheduler.policy", caf::atom("stealing"));
+  // One worker per core, not CAF 0.17's max(cores, 4): on two cores, four
+  // polling workers crowded out gRPC's threads and the clients. Paired S1
+  // runs (mm-bench, 1,000 sessions, 100k updates/s, 2026-11-22): p99
+  // 153-281 ms with two workers against 466-2,064 ms with four, at the
+  // same CPU per update.
+  cfg.set("scheduler.max-threads",
+          size_t{std::max(1u, std::thread::hardware_concurrency())});
 }
 
 void configure(caf::actor_system_config& cfg, const node_config& node) {
   configure(cfg);
+  if (node.actor_threads > 0)
+    cfg.set("scheduler.max-threads", size_t{node.actor_threads});
   cfg.set("middleman.heartbeat-interval",
           caf::timespan{std::chrono::milliseconds(node.heartbeat_interval_ms)});
   cfg.set("middleman.connection-timeout",

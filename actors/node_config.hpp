@@ -69,6 +69,8 @@ struct node_config {
   /// How often mm-server hands freed heap memory back to the OS with
   /// malloc_trim (0: never).
   uint32_t malloc_trim_interval_ms = 10000;
+  /// CAF scheduler worker threads (0: one per core).
+  uint32_t actor_threads = 0;
   /// Largest flush interval a client may ask for.
   uint32_t max_flush_interval_ms = 60000;
 };

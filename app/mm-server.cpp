@@ -95,6 +95,8 @@ Flags (also `--flag=value`):
   --malloc-trim-interval-ms N    hands heap memory freed by ended sessions
                                  back to the OS this often (default 10000;
                                  0: never)
+  --actor-threads N              actor scheduler threads (default 0: one per
+                                 core)
 Cluster (docs/cluster.md):
   --role standalone|hub|edge     standalone (default): everything in one
                                  process; hub: Redis listener and
@@ -310,6 +312,7 @@ const std::map<std::string, setter>& setters() {
     {"shutdown-timeout-ms", number(&node_config::shutdown_timeout_ms, 1)},
     {"malloc-trim-interval-ms",
      number(&node_config::malloc_trim_interval_ms, 0)},
+    {"actor-threads", number(&node_config::actor_threads, 0)},
   };
   return result;
 }
