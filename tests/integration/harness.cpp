@@ -19,6 +19,7 @@
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include <hiredis/hiredis.h>
 
@@ -31,14 +32,29 @@ constexpr milliseconds poll_interval{5};
 /// Forks and execs `argv` (looked up on PATH). The child dies with the test
 /// process, so a crashed test leaves no servers behind. `stdout_fd`, when
 /// not -1, becomes the child's stdout; otherwise stdout goes to /dev/null.
+/// `env` ("KEY=VALUE") is added to this process's environment, replacing
+/// variables of the same name.
 pid_t spawn(const std::vector<std::string>& args, int stdout_fd,
-            bool quiet_stderr) {
+            bool quiet_stderr, const std::vector<std::string>& env = {}) {
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls are allowed in a multi-threaded process.
   std::vector<char*> argv;
   for (auto& arg : args)
     argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (auto** e = environ; *e != nullptr; ++e) {
+    std::string_view var{*e};
+    auto replaced = std::any_of(env.begin(), env.end(), [&](auto& kv) {
+      auto key = kv.substr(0, kv.find('=') + 1);
+      return var.substr(0, key.size()) == key;
+    });
+    if (!replaced)
+      envp.push_back(*e);
+  }
+  for (auto& kv : env)
+    envp.push_back(const_cast<char*>(kv.c_str()));
+  envp.push_back(nullptr);
   int devnull = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
   if (devnull < 0)
     throw std::runtime_error("cannot open /dev/null");
@@ -55,7 +71,7 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd,
     ::dup2(stdout_fd >= 0 ? stdout_fd : devnull, STDOUT_FILENO);
     if (quiet_stderr)
       ::dup2(devnull, STDERR_FILENO);
-    ::execvp(argv[0], argv.data());
+    ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
   ::close(devnull);
@@ -304,7 +320,8 @@ std::string redis_process::address() const {
 // --- server_process ----------------------------------------------------------
 
 server_process::server_process(const redis_process& redis,
-                               std::vector<std::string> flags) {
+                               std::vector<std::string> flags,
+                               std::vector<std::string> env) {
   std::vector<std::string> args{MM_SERVER_BIN,
                                 "--grpc-listen",
                                 "127.0.0.1:0",
@@ -316,7 +333,7 @@ server_process::server_process(const redis_process& redis,
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  pid_ = spawn(args, fds[1], false);
+  pid_ = spawn(args, fds[1], false, env);
   ::close(fds[1]);
   stdout_fd_ = fds[0];
   // Read stdout until the ready line tells us the ports.

@@ -31,8 +31,48 @@ namespace pb = marketmonitor::v1;
 using std::chrono::milliseconds;
 using clock_type = std::chrono::steady_clock;
 
+// Whether this tree is built with AddressSanitizer or ThreadSanitizer
+// (scripts/sanitize). The mm-server and mm-feed the tests start come from the
+// same tree, so they are instrumented too. Tests whose bounds such a build
+// cannot meet say where they use these, and why.
+#if defined(__SANITIZE_ADDRESS__)
+#  define MM_TEST_ASAN 1
+#elif defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define MM_TEST_ASAN 1
+#  endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#  define MM_TEST_TSAN 1
+#elif defined(__has_feature)
+#  if __has_feature(thread_sanitizer)
+#    define MM_TEST_TSAN 1
+#  endif
+#endif
+#ifdef MM_TEST_ASAN
+constexpr bool asan_build = true;
+#else
+constexpr bool asan_build = false;
+#endif
+#ifdef MM_TEST_TSAN
+constexpr bool tsan_build = true;
+#else
+constexpr bool tsan_build = false;
+#endif
+
+/// How much slower a sanitized build runs this suite on 2 cores (ASan about
+/// 3 times, TSan up to 10). Waits for setup and deadlines of calls that
+/// should succeed are scaled by it, never a bound that a test exists to
+/// prove: in the default build it is 1.
+constexpr int sanitizer_slowdown = asan_build ? 3 : tsan_build ? 10 : 1;
+
+/// `t` scaled by `sanitizer_slowdown`.
+constexpr milliseconds scaled_wait(milliseconds t) {
+  return t * sanitizer_slowdown;
+}
+
 /// The default deadline of a wait that should succeed quickly.
-constexpr milliseconds default_wait{5000};
+constexpr milliseconds default_wait = scaled_wait(milliseconds{5000});
 
 /// Polls `pred` every few milliseconds until it holds or `timeout` passes;
 /// returns whether it held.
@@ -82,8 +122,10 @@ private:
 class server_process {
 public:
   /// Starts mm-server on ephemeral loopback ports with `flags` appended and
-  /// waits (20 s at most) for its ready line.
-  server_process(const redis_process& redis, std::vector<std::string> flags);
+  /// waits (20 s at most) for its ready line. `env` ("KEY=VALUE") is added
+  /// to the server's environment.
+  server_process(const redis_process& redis, std::vector<std::string> flags,
+                 std::vector<std::string> env = {});
   ~server_process();
 
   server_process(const server_process&) = delete;

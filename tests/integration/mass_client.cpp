@@ -5,7 +5,7 @@ namespace mm::test {
 streams::~streams() {
   for (auto& x : *this)
     x->cancel();
-  if (!all_done(*this, milliseconds{10000}))
+  if (!all_done(*this, scaled_wait(milliseconds{10000})))
     std::terminate(); // destroying live reactors would crash later anyway
 }
 
