@@ -2,6 +2,7 @@
 // and a message that names the problem.
 
 #include "tests/integration/harness.hpp"
+#include "tests/integration/node_stats.hpp"
 
 namespace mm::test {
 namespace {
@@ -243,6 +244,12 @@ TEST(status_codes_limits, slow_consumer_in_all_mode_is_evicted) {
   ASSERT_TRUE(call_start(*stub, {"SLOW"}, {}, &fast).ok());
   auto reader = stream_reader::stream(*stub, fast.session_id());
   ASSERT_TRUE(pub.wait_subscribed("SLOW"));
+  // Both streams attached before the burst: an ALL session still waiting
+  // for its stream buffers within the same bound and would be evicted
+  // before it attached (its stream then finds no session: NOT_FOUND).
+  admin_client admin{server.admin_address()};
+  ASSERT_TRUE(wait_until([&] { return admin.stats().streams == 2; }))
+    << admin.stats().describe();
   int64_t n = 0;
   for (int round = 0; round < 10; ++round) {
     std::vector<std::pair<std::string, std::string>> msgs;
