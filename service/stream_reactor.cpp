@@ -66,7 +66,7 @@ void stream_bridge::write(price_batch batch) {
   updates->Reserve(static_cast<int>(batch.updates.size()));
   for (const auto& x : batch.updates)
     to_proto(x, *updates->Add());
-  reactor->StartWrite(&out_);
+  start_write(reactor);
 }
 
 void stream_bridge::finish(const caf::error& reason) {
@@ -215,6 +215,15 @@ void stream_bridge::write_taken(stream_reactor* reactor, uint64_t seq) {
   }
   // Drop our references to the shared payloads before the write.
   taken_.clear();
+  start_write(reactor);
+}
+
+void stream_bridge::start_write(stream_reactor* reactor) {
+  // The next writer (OnWriteDone's thread, or a kick after it) touches
+  // out_ and taken_ only after this write completed: gRPC orders that, but
+  // in code ThreadSanitizer cannot see. Passing the mutex once makes the
+  // order visible to it (one uncontended lock per write).
+  { std::lock_guard<std::mutex> guard{mtx_}; }
   reactor->StartWrite(&out_);
 }
 

@@ -109,6 +109,9 @@ private:
   /// Writes `taken_` as batch `seq` (the caller claimed the write).
   void write_taken(stream_reactor* reactor, uint64_t seq);
 
+  /// Starts the write of `out_` (the caller claimed the write).
+  void start_write(stream_reactor* reactor);
+
   mutable std::mutex mtx_;
   /// Null once gRPC is done with the call (OnDone), like `ctx_`.
   stream_reactor* reactor_;
