@@ -28,6 +28,15 @@ struct metrics {
   static void add(std::atomic<int64_t>& x, int64_t n) {
     x.fetch_add(n, std::memory_order_relaxed);
   }
+
+  /// One batch of `updates` went to a client; its updates had replaced
+  /// `conflated` older ones.
+  void count_batch(uint64_t updates, uint64_t conflated) {
+    add(batches_sent_total);
+    add(updates_delivered_total, updates);
+    if (conflated > 0)
+      add(updates_conflated_total, conflated);
+  }
 };
 
 } // namespace mm

@@ -143,6 +143,7 @@ void write_next(session_actor* self) {
     return;
   price_batch batch;
   size_t limit = st.opts.max_batch;
+  uint64_t replaced = 0;
   if (st.snapshot_pending) {
     batch.snapshot = true;
     auto n = std::min(limit, st.snapshot.size());
@@ -154,19 +155,14 @@ void write_next(session_actor* self) {
     st.snapshot_pending = !st.snapshot.empty();
   } else if (st.inbox && st.inbox->size() > 0) {
     st.taken.clear();
-    st.inbox->take(limit, st.taken);
+    replaced = st.inbox->take(limit, st.taken);
     batch.updates.reserve(st.taken.size());
-    uint64_t replaced = 0;
     for (auto& x : st.taken) {
       batch.updates.emplace_back(x.update.get_as<price_update>(0));
       batch.updates.back().conflated = x.replaced;
-      replaced += x.replaced;
     }
     st.taken.clear();
-    if (replaced > 0) {
-      st.conflated += replaced;
-      metrics::add(st.m->updates_conflated_total, replaced);
-    }
+    st.conflated += replaced;
     if (batch.updates.empty())
       return;
   } else if (!st.queue.empty()) {
@@ -182,8 +178,7 @@ void write_next(session_actor* self) {
   st.delivered += batch.updates.size();
   st.last_write = self->clock().now();
   st.had_write = true;
-  metrics::add(st.m->batches_sent_total);
-  metrics::add(st.m->updates_delivered_total, batch.updates.size());
+  st.m->count_batch(batch.updates.size(), replaced);
   st.sink->write(std::move(batch));
 }
 
@@ -208,7 +203,8 @@ void enqueue(session_actor* self, const price_update& u) {
     // like a message burst, after the updates already in the mailbox.
     auto i = st.tickers.find(u.ticker);
     if (i != st.tickers.end()
-        && st.inbox->put(i->second.slot, caf::make_message(u)))
+        && st.inbox->put(i->second.slot, caf::make_message(u),
+                         self->clock().now()))
       schedule_flush(self);
     return;
   } else {
@@ -400,7 +396,7 @@ session_info describe(session_actor* self) {
     x.batches = p.batch_seq;
     if (auto put = st.inbox->last_put(); put.time_since_epoch().count() != 0)
       x.last_update_ms = since(put);
-    if (p.had_write)
+    if (p.delivered > 0)
       x.last_write_ms = since(p.last_write);
   }
   return x;

@@ -31,7 +31,8 @@ void session_inbox::close(uint32_t n) {
   free_.push_back(n);
 }
 
-bool session_inbox::put(uint32_t n, const caf::message& update) {
+bool session_inbox::put(uint32_t n, const caf::message& update,
+                        std::chrono::steady_clock::time_point now) {
   const auto& u = update.get_as<price_update>(0);
   std::shared_ptr<inbox_pump> pump;
   {
@@ -48,7 +49,7 @@ bool session_inbox::put(uint32_t n, const caf::message& update) {
     } else {
       return false; // not newer: e.g. a snapshot raced a live update
     }
-    last_put_ = std::chrono::steady_clock::now();
+    last_put_ = now;
     if (armed_)
       return false;
     armed_ = true;
@@ -70,11 +71,13 @@ std::chrono::steady_clock::time_point session_inbox::last_put() const {
   return last_put_;
 }
 
-void session_inbox::take(size_t limit, std::vector<entry>& out) {
+uint64_t session_inbox::take(size_t limit, std::vector<entry>& out) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto n = std::min(limit, order_.size());
+  uint64_t replaced = 0;
   for (size_t i = 0; i < n; ++i) {
     auto& s = slots_[order_[i]];
+    replaced += s.replaced;
     out.push_back(entry{std::move(s.update), s.replaced});
     s.update = caf::message{};
     s.replaced = 0;
@@ -82,6 +85,7 @@ void session_inbox::take(size_t limit, std::vector<entry>& out) {
   order_.erase(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(n));
   if (order_.empty())
     armed_ = false;
+  return replaced;
 }
 
 void session_inbox::drop_up_to(uint32_t n, uint64_t seq) {

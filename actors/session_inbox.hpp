@@ -60,21 +60,26 @@ public:
   /// Stores `update` (a message holding one price_update of the slot's
   /// ticker) as the slot's pending update, replacing an older one. Returns
   /// true if the caller must wake the session: it was not bound to look and
-  /// no pump is installed (with a pump, `put` kicks the pump itself).
-  bool put(uint32_t slot, const caf::message& update);
+  /// no pump is installed (with a pump, `put` kicks the pump itself). `now`
+  /// is the caller's clock reading, kept for `last_put` (a broadcaster reads
+  /// its clock once per tick, not once per subscriber).
+  bool put(uint32_t slot, const caf::message& update,
+           std::chrono::steady_clock::time_point now);
 
   /// From now on wakes go to `pump` instead of the session (held weakly: a
   /// pump that is gone wakes the session again). The pump must drain what
   /// is pending when it is installed.
   void set_pump(std::weak_ptr<inbox_pump> pump);
 
-  /// When the last update was put (the epoch if none was).
+  /// When the last update was put, by the putter's clock (the epoch if none
+  /// was).
   std::chrono::steady_clock::time_point last_put() const;
 
   /// Appends at most `limit` pending updates to `out`, oldest first (by
   /// first arrival since the last take), and removes them. Once the inbox is
-  /// empty after a take, the next put wakes the session again.
-  void take(size_t limit, std::vector<entry>& out);
+  /// empty after a take, the next put wakes the session again. Returns the
+  /// sum of their `replaced` counts.
+  uint64_t take(size_t limit, std::vector<entry>& out);
 
   /// Drops the pending update of `slot` if its seq is at most `seq` (a
   /// snapshot already covers it).

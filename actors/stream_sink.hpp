@@ -25,7 +25,7 @@ struct pump_stats {
   /// The batch_seq of its last batch.
   uint64_t batch_seq = 0;
   bool write_in_flight = false;
-  bool had_write = false;
+  /// When it started its last write (meaningless while `delivered` is 0).
   std::chrono::steady_clock::time_point last_write;
 };
 

@@ -196,7 +196,8 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
       u.volume = t.volume;
       u.ts = t.ts;
       u.seq = ++st.seq;
-      count_tick(st, self->clock().now());
+      auto now = self->clock().now();
+      count_tick(st, now);
       // One shared, immutable payload for all subscribers.
       st.last = caf::make_message(std::move(u));
       for (auto& x : st.fanout) {
@@ -204,7 +205,7 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
         // this one in its place, not one more message (session_inbox.hpp).
         if (!x.inbox)
           self->send(x.hdl, st.last);
-        else if (x.inbox->put(x.slot, st.last))
+        else if (x.inbox->put(x.slot, st.last, now))
           self->send(x.hdl, st.wake);
       }
     },

@@ -184,22 +184,15 @@ pump_stats stream_bridge::pumped() const {
 
 bool stream_bridge::take_locked() {
   taken_.clear();
-  inbox_->take(max_batch_, taken_);
+  auto replaced = inbox_->take(max_batch_, taken_);
   if (taken_.empty())
     return false;
   writing_ = true;
   ++stats_.batch_seq;
   stats_.delivered += taken_.size();
-  uint64_t replaced = 0;
-  for (auto& x : taken_)
-    replaced += x.replaced;
   stats_.conflated += replaced;
-  stats_.had_write = true;
   stats_.last_write = std::chrono::steady_clock::now();
-  metrics::add(metrics_.batches_sent_total);
-  metrics::add(metrics_.updates_delivered_total, taken_.size());
-  if (replaced > 0)
-    metrics::add(metrics_.updates_conflated_total, replaced);
+  metrics_.count_batch(taken_.size(), replaced);
   return true;
 }
 
