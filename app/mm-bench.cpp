@@ -274,8 +274,6 @@ bool parse_flags(int argc, char** argv, options& opts) {
   }
   if (opts.per_session > opts.tickers)
     throw bad_flag{"--per-session is larger than --tickers"};
-  if (opts.ceiling && opts.start_stream)
-    throw bad_flag{"mm-ceiling serves Subscribe only: use --mode subscribe"};
   return true;
 }
 

@@ -4,8 +4,12 @@
 // and hands each to the streams of its ticker; a stream writes with one
 // write in flight and batches what arrives meanwhile, like ours in adaptive
 // mode. Whatever mm-server costs above this is the price of its design.
+// For the churn scenario it also serves the session calls
+// (StartPriceMonitoring, StreamPriceUpdates, StopPriceMonitoring) with a
+// plain map of sessions under one mutex.
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -35,8 +39,11 @@ namespace pb = marketmonitor::v1;
 
 constexpr const char* usage = R"(Usage: mm-ceiling [FLAGS]
 
-Serves MarketMonitor.Subscribe (only) for tickers BT00001..BT<T> whose
-ticks it generates itself, as the plain-gRPC reference for mm-bench. Prints
+Serves MarketMonitor.Subscribe for tickers BT00001..BT<T> whose ticks it
+generates itself, as the plain-gRPC reference for mm-bench; also
+StartPriceMonitoring, StreamPriceUpdates and StopPriceMonitoring (a session
+is a map entry: one stream, dropped when its stream ends, when it is
+stopped, or when no stream attached within --attach-timeout-ms). Prints
   mm-ceiling ready grpc=HOST:PORT
 once it serves; SIGTERM / SIGINT end it.
 
@@ -47,6 +54,8 @@ Flags (also --flag=value):
   --max-batch N            updates per PriceBatch at most (default 500)
   --max-pending N          DELIVERY_MODE_ALL queue per stream; overflow ends
                            the stream with RESOURCE_EXHAUSTED (default 10000)
+  --attach-timeout-ms N    a started session with no stream is dropped after
+                           this (default 30000)
   --help                   print this help
 )";
 
@@ -56,6 +65,7 @@ struct options {
   double rate = 2000;
   size_t max_batch = 500;
   size_t max_pending = 10000;
+  int64_t attach_timeout_ms = 30000;
 };
 
 int64_t clock_ns(clockid_t id) {
@@ -75,6 +85,51 @@ struct tick {
 };
 
 class ceiling_stream;
+
+/// The sessions of StartPriceMonitoring: a map under one mutex. A session
+/// holds its tickers until its one stream attaches; it ends with that
+/// stream, on StopPriceMonitoring, or unattached after the attach timeout.
+class sessions {
+public:
+  explicit sessions(int64_t attach_timeout_ns)
+    : attach_timeout_ns_(attach_timeout_ns) {
+    // nop
+  }
+
+  /// A new session; returns its id.
+  std::string add(std::vector<uint32_t> tickers, bool all);
+
+  /// The stream for session `id`, or a status why there is none.
+  grpc::Status attach(const std::string& id, class market& m,
+                      const options& opts, ceiling_stream*& out);
+
+  /// Ends session `id` and its stream (with OK).
+  grpc::Status stop(const std::string& id);
+
+  /// The stream of `id` ended.
+  void detached(const std::string& id, const ceiling_stream* s);
+
+  /// Drops sessions that waited longer than the attach timeout.
+  void expire(int64_t now_ns);
+
+  size_t size() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return map_.size();
+  }
+
+private:
+  struct entry {
+    std::vector<uint32_t> tickers;
+    bool all = false;
+    int64_t created_ns = 0;
+    ceiling_stream* stream = nullptr;
+  };
+
+  const int64_t attach_timeout_ns_;
+  std::mutex mtx_;
+  uint64_t next_id_ = 0;
+  std::unordered_map<std::string, entry> map_;
+};
 
 /// The tickers and who subscribes to each.
 class market {
@@ -128,15 +183,46 @@ private:
   std::vector<slot> slots_;
 };
 
-/// One Subscribe call: one write in flight, the rest waits in `pending_`.
+/// One Subscribe or StreamPriceUpdates call: one write in flight, the rest
+/// waits in `pending_`. gRPC holds one reference until OnDone; `sessions`
+/// takes another while it stops the stream.
 class ceiling_stream final : public grpc::ServerWriteReactor<pb::PriceBatch> {
 public:
   ceiling_stream(market& m, std::vector<uint32_t> tickers, bool all,
-                 const options& opts)
+                 const options& opts, sessions* owner = nullptr,
+                 std::string session_id = {})
     : market_(m), tickers_(std::move(tickers)), all_(all),
-      max_batch_(opts.max_batch), max_pending_(opts.max_pending) {
+      max_batch_(opts.max_batch), max_pending_(opts.max_pending),
+      owner_(owner), session_id_(std::move(session_id)) {
     for (auto t : tickers_)
       market_.subscribe(t, this);
+  }
+
+  void ref() {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
+      delete this;
+  }
+
+  /// Ends the stream with OK once the write in flight is done (the session
+  /// was stopped).
+  void stop() {
+    bool finish = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (finishing_)
+        return;
+      finishing_ = true;
+      status_ = grpc::Status::OK;
+      pending_.clear();
+      finish = !writing_ && !finish_called_;
+      finish_called_ = finish_called_ || finish;
+    }
+    if (finish)
+      Finish(status_);
   }
 
   /// Queues `x`; returns true when the caller must `flush` (no write was in
@@ -217,7 +303,9 @@ public:
   void OnDone() override {
     for (auto t : tickers_)
       market_.unsubscribe(t, this);
-    delete this;
+    if (owner_ != nullptr)
+      owner_->detached(session_id_, this);
+    unref();
   }
 
 private:
@@ -246,6 +334,9 @@ private:
   const bool all_;
   const size_t max_batch_;
   const size_t max_pending_;
+  sessions* const owner_;
+  const std::string session_id_;
+  std::atomic<int> refs_{1};
   std::mutex mtx_;
   std::vector<tick> pending_;
   bool writing_ = false;
@@ -256,6 +347,69 @@ private:
   /// The batch of the write in flight; gRPC reads it until OnWriteDone.
   pb::PriceBatch out_;
 };
+
+std::string sessions::add(std::vector<uint32_t> tickers, bool all) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto id = "ceiling-" + std::to_string(++next_id_);
+  map_.emplace(id, entry{std::move(tickers), all, clock_ns(CLOCK_MONOTONIC),
+                         nullptr});
+  return id;
+}
+
+grpc::Status sessions::attach(const std::string& id, market& m,
+                              const options& opts, ceiling_stream*& out) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto it = map_.find(id);
+  if (it == map_.end())
+    return {grpc::StatusCode::NOT_FOUND, "unknown session \"" + id + "\""};
+  if (it->second.stream != nullptr)
+    return {grpc::StatusCode::FAILED_PRECONDITION,
+            "session \"" + id + "\" already has a stream"};
+  // Constructing subscribes under the market's locks only: no gRPC call.
+  out = new ceiling_stream(m, it->second.tickers, it->second.all, opts, this,
+                           id);
+  it->second.stream = out;
+  return grpc::Status::OK;
+}
+
+grpc::Status sessions::stop(const std::string& id) {
+  ceiling_stream* s = nullptr;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    auto it = map_.find(id);
+    if (it == map_.end())
+      return {grpc::StatusCode::NOT_FOUND, "unknown session \"" + id + "\""};
+    s = it->second.stream;
+    // The stream cannot be deleted while we hold mtx_ (its OnDone calls
+    // detached first), so the reference is taken in time.
+    if (s != nullptr)
+      s->ref();
+    map_.erase(it);
+  }
+  if (s != nullptr) {
+    s->stop(); // outside the lock: gRPC may run OnDone inline
+    s->unref();
+  }
+  return grpc::Status::OK;
+}
+
+void sessions::detached(const std::string& id, const ceiling_stream* s) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto it = map_.find(id);
+  if (it != map_.end() && it->second.stream == s)
+    map_.erase(it);
+}
+
+void sessions::expire(int64_t now_ns) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  for (auto it = map_.begin(); it != map_.end();) {
+    if (it->second.stream == nullptr
+        && now_ns - it->second.created_ns > attach_timeout_ns_)
+      it = map_.erase(it);
+    else
+      ++it;
+  }
+}
 
 void market::run(const options& opts, const bool& stop) {
   auto t0 = clock_ns(CLOCK_MONOTONIC);
@@ -294,7 +448,8 @@ void market::run(const options& opts, const bool& stop) {
 
 class ceiling_service final : public pb::MarketMonitor::CallbackService {
 public:
-  ceiling_service(market& m, const options& opts) : market_(m), opts_(opts) {
+  ceiling_service(market& m, sessions& ss, const options& opts)
+    : market_(m), sessions_(ss), opts_(opts) {
     // nop
   }
 
@@ -302,28 +457,79 @@ public:
   Subscribe(grpc::CallbackServerContext*,
             const pb::SubscribeRequest* req) override {
     std::vector<uint32_t> tickers;
+    bool all = req->options().mode() == pb::DELIVERY_MODE_ALL;
+    if (auto st = resolve(req->tickers(), tickers); !st.ok())
+      return failed(st);
+    return new ceiling_stream(market_, std::move(tickers), all, opts_);
+  }
+
+  grpc::ServerUnaryReactor*
+  StartPriceMonitoring(grpc::CallbackServerContext* ctx,
+                       const pb::StartPriceMonitoringRequest* req,
+                       pb::StartPriceMonitoringResponse* resp) override {
+    std::vector<uint32_t> tickers;
+    auto st = resolve(req->tickers(), tickers);
+    if (st.ok()) {
+      for (auto t : tickers)
+        resp->add_tickers(market_.name(t));
+      resp->set_session_id(sessions_.add(
+        std::move(tickers),
+        req->options().mode() == pb::DELIVERY_MODE_ALL));
+    }
+    auto* r = ctx->DefaultReactor();
+    r->Finish(st);
+    return r;
+  }
+
+  grpc::ServerWriteReactor<pb::PriceBatch>*
+  StreamPriceUpdates(grpc::CallbackServerContext*,
+                     const pb::StreamPriceUpdatesRequest* req) override {
+    ceiling_stream* s = nullptr;
+    if (auto st = sessions_.attach(req->session_id(), market_, opts_, s);
+        !st.ok())
+      return failed(st);
+    return s;
+  }
+
+  grpc::ServerUnaryReactor*
+  StopPriceMonitoring(grpc::CallbackServerContext* ctx,
+                      const pb::StopPriceMonitoringRequest* req,
+                      pb::StopPriceMonitoringResponse*) override {
+    auto* r = ctx->DefaultReactor();
+    r->Finish(sessions_.stop(req->session_id()));
+    return r;
+  }
+
+private:
+  /// Our indexes of `names`, without repeats, or INVALID_ARGUMENT.
+  template <class Names>
+  grpc::Status resolve(const Names& names, std::vector<uint32_t>& out) const {
     std::string unknown;
-    for (const auto& name : req->tickers()) {
+    for (const auto& name : names) {
       auto i = market_.find(name);
       if (i < 0)
         unknown = name;
       else if (auto x = static_cast<uint32_t>(i);
-               std::find(tickers.begin(), tickers.end(), x) == tickers.end())
-        tickers.push_back(x);
+               std::find(out.begin(), out.end(), x) == out.end())
+        out.push_back(x);
     }
-    bool all = req->options().mode() == pb::DELIVERY_MODE_ALL;
-    if (tickers.empty() || !unknown.empty()) {
-      auto* s = new ceiling_stream(market_, {}, all, opts_);
-      s->Finish({grpc::StatusCode::INVALID_ARGUMENT,
-                 tickers.empty() ? "no tickers"
-                                 : "unknown ticker \"" + unknown + "\""});
-      return s;
-    }
-    return new ceiling_stream(market_, std::move(tickers), all, opts_);
+    if (!unknown.empty())
+      return {grpc::StatusCode::INVALID_ARGUMENT,
+              "unknown ticker \"" + unknown + "\""};
+    if (out.empty())
+      return {grpc::StatusCode::INVALID_ARGUMENT, "no tickers"};
+    return grpc::Status::OK;
   }
 
-private:
+  /// A stream that ends at once with `st`.
+  ceiling_stream* failed(const grpc::Status& st) {
+    auto* s = new ceiling_stream(market_, {}, false, opts_);
+    s->Finish(st);
+    return s;
+  }
+
   market& market_;
+  sessions& sessions_;
   const options& opts_;
 };
 
@@ -343,13 +549,17 @@ bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
     char* end = nullptr;
     auto num = std::strtod(val.c_str(), &end);
     bool is_num = !val.empty() && *end == '\0' && num > 0;
+    if (name == "--attach-timeout-ms" && is_num && num <= 86'400'000) {
+      opts.attach_timeout_ms = static_cast<int64_t>(num);
+      continue;
+    }
     if (name == "--grpc-listen") {
       opts.listen = val;
       continue;
     }
     if (!is_num) {
       err = name == "--tickers" || name == "--rate" || name == "--max-batch"
-                || name == "--max-pending"
+                || name == "--max-pending" || name == "--attach-timeout-ms"
               ? name + ": expected a number > 0, got \"" + val + "\""
               : "unknown flag " + name;
       return false;
@@ -393,7 +603,8 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
 
   market m{opts};
-  ceiling_service service{m, opts};
+  sessions ss{opts.attach_timeout_ms * 1'000'000};
+  ceiling_service service{m, ss, opts};
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(opts.listen, grpc::InsecureServerCredentials(),
@@ -410,9 +621,13 @@ int main(int argc, char** argv) {
   std::thread generator{[&] { m.run(opts, stop); }};
   auto host = opts.listen.substr(0, opts.listen.rfind(':'));
   std::cout << "mm-ceiling ready grpc=" << host << ":" << port << std::endl;
-  int sig = 0;
-  while (sigwait(&signals, &sig) != 0)
-    ; // retry
+  // Wait for a signal; meanwhile drop sessions that never attached.
+  for (;;) {
+    timespec tick{0, 100'000'000};
+    if (sigtimedwait(&signals, nullptr, &tick) > 0)
+      break;
+    ss.expire(clock_ns(CLOCK_MONOTONIC));
+  }
   server->Shutdown(std::chrono::system_clock::now()
                    + std::chrono::seconds{2});
   server->Wait();
