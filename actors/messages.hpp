@@ -149,6 +149,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_ATOM(marketmonitor, mm, nodes_atom, "nodes")
   CAF_ADD_ATOM(marketmonitor, mm, retry_atom, "retry")
   CAF_ADD_ATOM(marketmonitor, mm, wake_atom, "wake")
+  CAF_ADD_ATOM(marketmonitor, mm, ping_atom, "ping")
 
 CAF_END_TYPE_ID_BLOCK(marketmonitor)
 

@@ -40,6 +40,10 @@ struct node_config {
   std::string redis_host = "127.0.0.1";
   uint16_t redis_port = 6379;
   std::string redis_prefix = "prices:";
+  /// When nothing came from Redis for this long, the listener PINGs it; when
+  /// still nothing came after as long again, the connection is dead (a peer
+  /// gone without FIN or RST) and it reconnects (0: never).
+  uint32_t redis_ping_ms = 5000;
   std::string admin_listen = "127.0.0.1:50052";
   /// Every inspector request must carry this; empty: none (loopback only).
   std::string admin_secret;

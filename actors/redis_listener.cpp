@@ -88,6 +88,12 @@ struct redis_listener_state {
   bool connected = false;
   /// Decodes what the connection delivers; reset per connection.
   resp_feed replies;
+  /// Counts connections, so that a liveness timer of an earlier one ends.
+  uint64_t conn_gen = 0;
+  /// Whether anything came from Redis since the last liveness check.
+  bool heard = false;
+  /// Whether a PING went out at the last check and nothing came since.
+  bool ping_pending = false;
 
   /// True while a `connect_atom` to ourselves is on its way.
   bool retry_pending = false;
@@ -192,6 +198,36 @@ void lost_connection(listener_actor* self, const std::string& why) {
   schedule_reconnect(self);
 }
 
+/// Checks the connection every --redis-ping-ms while it is up: silent for a
+/// whole interval, it gets a PING; silent for the next one too, it is dead.
+void arm_liveness(listener_actor* self) {
+  auto& st = self->state;
+  if (st.cfg->redis_ping_ms == 0)
+    return;
+  self->delayed_send(self, std::chrono::milliseconds{st.cfg->redis_ping_ms},
+                     ping_atom::value, st.conn_gen);
+}
+
+void check_liveness(listener_actor* self) {
+  auto& st = self->state;
+  if (st.heard) {
+    st.heard = false;
+    st.ping_pending = false;
+  } else if (st.ping_pending) {
+    // No FIN, no RST, no answer: the peer or the path to it is gone. TCP
+    // would keep retransmitting for many minutes before telling us.
+    self->close(st.conn);
+    lost_connection(self, "no reply to PING within "
+                            + std::to_string(st.cfg->redis_ping_ms) + " ms");
+    return;
+  } else {
+    static const std::string verb = "PING";
+    write_command(self, verb.c_str(), &verb, &verb);
+    st.ping_pending = true;
+  }
+  arm_liveness(self);
+}
+
 void try_connect(listener_actor* self) {
   auto& st = self->state;
   auto hdl = self->add_tcp_scribe(st.cfg->redis_host, st.cfg->redis_port);
@@ -205,6 +241,10 @@ void try_connect(listener_actor* self) {
   st.conn = *hdl;
   st.connected = true;
   st.replies.reset();
+  ++st.conn_gen;
+  st.heard = false;
+  st.ping_pending = false;
+  arm_liveness(self);
   st.stats->redis_connected = true;
   if (st.failure_logged) {
     st.failure_logged = false;
@@ -282,12 +322,14 @@ void on_event(listener_actor* self, const pubsub_event& x) {
     case kind::unexpected:
       unexpected_reply(self, std::string{x.text} + " from Redis");
       break;
+    case kind::pong: // on_data has already counted it as a sign of life
     case kind::ignored: break;
   }
 }
 
 void on_data(listener_actor* self, const std::vector<char>& buf) {
   auto& st = self->state;
+  st.heard = true;
   if (!st.replies.feed(buf.data(), buf.size())) {
     protocol_error(self, st.replies.error());
     return;
@@ -364,6 +406,12 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
       st.retry_pending = false;
       if (!st.connected)
         try_connect(self);
+    },
+    // --- from ourselves: the liveness timer of connection `gen` ---
+    [=](ping_atom, uint64_t gen) {
+      auto& st = self->state;
+      if (st.connected && gen == st.conn_gen)
+        check_liveness(self);
     },
     // --- from the connection ---
     [=](const caf::io::new_data_msg& msg) {

@@ -14,7 +14,9 @@ struct metrics;
 /// once (tick_parser) and the `tick` sent to the channel's broadcaster;
 /// malformed ones are counted in `m` and dropped. When the connection drops
 /// it reconnects with capped exponential backoff and re-subscribes every
-/// live channel. `cfg` and `m` must outlive the actor.
+/// live channel; a connection silent for `cfg.redis_ping_ms` gets a PING,
+/// and silent for as long again it counts as dropped. `cfg` and `m` must
+/// outlive the actor.
 caf::actor spawn_redis_listener(caf::actor_system& sys, const node_config& cfg,
                                 metrics& m);
 

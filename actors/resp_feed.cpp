@@ -127,6 +127,15 @@ void resp_feed::decode(const redisReply& x, pubsub_event& out) {
     out.text = text_of(x);
     return;
   }
+  if (x.type == REDIS_REPLY_STATUS && text_of(x) == "PONG") {
+    out.type = kind::pong;
+    return;
+  }
+  if (x.type == REDIS_REPLY_ARRAY && x.elements == 2 && is_text(x.element[0])
+      && text_of(*x.element[0]) == "pong") {
+    out.type = kind::pong;
+    return;
+  }
   if (x.type != REDIS_REPLY_ARRAY || x.elements < 3 || !is_text(x.element[0])) {
     out.type = kind::unexpected;
     text_ = "unexpected reply of type " + std::to_string(x.type);
@@ -150,7 +159,7 @@ void resp_feed::decode(const redisReply& x, pubsub_event& out) {
     if (x.element[2]->type == REDIS_REPLY_INTEGER && x.element[2]->integer >= 0)
       out.count = x.element[2]->integer;
   }
-  // Anything else (pong, pmessage) we never asked for: `ignored`.
+  // Anything else (pmessage, a 3-element pong) we never asked for: `ignored`.
 }
 
 } // namespace mm

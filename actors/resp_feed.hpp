@@ -25,7 +25,9 @@ struct pubsub_event {
     error,
     /// A reply a subscriber connection never gets: `text` says what it was.
     unexpected,
-    /// A well-formed push we never asked for (pong, pmessage): ignore it.
+    /// The answer to PING: ["pong", ""] while subscribed, +PONG otherwise.
+    pong,
+    /// A well-formed push we never asked for (pmessage): ignore it.
     ignored,
   };
   kind type = kind::ignored;

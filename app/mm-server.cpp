@@ -53,6 +53,10 @@ Flags (also `--flag=value`):
   --redis HOST:PORT              Redis server (default 127.0.0.1:6379)
   --redis-prefix P               channel prefix, channel = P + TICKER
                                  (default "prices:")
+  --redis-ping-ms N              PING Redis after N ms without a byte from
+                                 it; N ms more of silence and the connection
+                                 counts as dropped: reconnect (default 5000,
+                                 0: never)
   --admin-listen HOST:PORT       inspection endpoint for mm-shell (default
                                  127.0.0.1:50052; port 0: any free port,
                                  printed in the ready line)
@@ -226,6 +230,7 @@ const std::map<std::string, setter>& setters() {
      }},
     {"redis-prefix", [](node_config& cfg, const std::string&,
                         const std::string& val) { cfg.redis_prefix = val; }},
+    {"redis-ping-ms", number(&node_config::redis_ping_ms, 0)},
     {"admin-listen",
      [](node_config& cfg, const std::string& key, const std::string& val) {
        parse_host_port(key, val, 0);

@@ -5,6 +5,7 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/mass_client.hpp"
 #include "tests/integration/node_stats.hpp"
+#include "tests/integration/tcp_proxy.hpp"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -71,6 +72,45 @@ TEST(faults, redis_killed_and_restarted_during_a_stream) {
   // while we were away is lost, and `seq` counts accepted ticks only.
   EXPECT_EQ(ups[1].seq(), ups[0].seq() + 1);
   EXPECT_GT(ups[1].ts_unix_nanos(), ups[0].ts_unix_nanos());
+}
+
+TEST(faults, redis_gone_silent_is_found_and_replaced) {
+  // Redis behind a proxy that can go silent both ways without closing
+  // anything: a dead host or a cut cable, which TCP alone reports only
+  // after many minutes.
+  redis_process redis;
+  tcp_proxy proxy{redis.port()};
+  constexpr int ping_ms = 300;
+  server_process server{redis,
+                        {"--redis", "127.0.0.1:" + std::to_string(proxy.port()),
+                         "--redis-ping-ms", std::to_string(ping_ms)}};
+  auto stub = make_stub(server.grpc_address());
+  pb::StartPriceMonitoringResponse res;
+  ASSERT_TRUE(call_start(*stub, {"SIL"}, {}, &res).ok());
+  auto reader = stream_reader::stream(*stub, res.session_id());
+  publisher pub{redis.port()};
+  ASSERT_TRUE(pub.wait_subscribed("SIL"));
+  pub.publish_tick("SIL", 10.0, 1, 1);
+  ASSERT_TRUE(reader->wait_count("SIL", 1));
+  ASSERT_EQ(proxy.accepted(), 1u);
+  proxy.freeze_existing();
+  auto frozen = clock_type::now();
+  // The server sees no close, only silence: its PING goes unanswered, it
+  // drops the connection and opens a new one, which subscribes again (Redis
+  // still counts the silent one too).
+  ASSERT_TRUE(wait_until([&] { return pub.subscribers("SIL") == 2; },
+                         milliseconds{15000}))
+    << "the server did not replace a Redis connection that went silent";
+  auto took = std::chrono::duration_cast<milliseconds>(clock_type::now()
+                                                       - frozen);
+  std::cout << "silent Redis connection replaced after " << took.count()
+            << " ms (--redis-ping-ms " << ping_ms << ", bound 3 x that plus"
+            << " the reconnect backoff)" << std::endl;
+  EXPECT_EQ(proxy.accepted(), 2u);
+  pub.publish_tick("SIL", 11.0, 2, 2);
+  ASSERT_TRUE(reader->wait_count("SIL", 2, milliseconds{10000}));
+  EXPECT_FALSE(reader->finished()) << "the stream ended with the connection";
+  EXPECT_DOUBLE_EQ(reader->updates_of("SIL")[1].price(), 11.0);
 }
 
 TEST(faults, server_starts_and_serves_without_redis) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cerrno>
 #include <stdexcept>
 #include <string>
@@ -79,9 +80,21 @@ tcp_proxy::~tcp_proxy() {
 }
 
 void tcp_proxy::run() {
-  // Pairs of (client side, server side).
+  // Pairs of (client side, server side), and each one's accept number.
   std::vector<std::pair<int, int>> pairs;
+  std::vector<size_t> numbers;
+  // Frozen pairs of freeze_existing: kept open, never read.
+  std::vector<std::pair<int, int>> silent;
   while (!stop_) {
+    for (size_t i = 0; i < pairs.size();) {
+      if (numbers[i] < frozen_below_) {
+        silent.push_back(pairs[i]);
+        pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(i));
+        numbers.erase(numbers.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
     std::vector<pollfd> fds;
     fds.push_back({wake_[0], POLLIN, 0});
     fds.push_back({listen_fd_, POLLIN, 0});
@@ -104,7 +117,7 @@ void tcp_proxy::run() {
           int one = 1;
           setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
           pairs.emplace_back(client, server);
-          ++accepted_;
+          numbers.push_back(accepted_++);
         }
       }
     }
@@ -126,9 +139,16 @@ void tcp_proxy::run() {
         pairs[i] = {-1, -1};
       }
     }
-    pairs.erase(std::remove(pairs.begin(), pairs.end(), std::pair{-1, -1}),
-                pairs.end());
+    for (size_t i = 0; i < pairs.size();) {
+      if (pairs[i].first < 0) {
+        pairs.erase(pairs.begin() + static_cast<std::ptrdiff_t>(i));
+        numbers.erase(numbers.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
   }
+  pairs.insert(pairs.end(), silent.begin(), silent.end());
   for (auto& p : pairs) {
     close(p.first);
     close(p.second);

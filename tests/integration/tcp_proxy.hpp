@@ -29,6 +29,12 @@ public:
     frozen_ = true;
   }
 
+  /// Stops forwarding on the connections accepted so far (they stay open,
+  /// silent both ways); later ones are forwarded as usual.
+  void freeze_existing() {
+    frozen_below_ = accepted_.load();
+  }
+
   /// Connections accepted so far.
   size_t accepted() const {
     return accepted_;
@@ -42,6 +48,8 @@ private:
   int listen_fd_ = -1;
   int wake_[2] = {-1, -1};
   std::atomic<bool> frozen_{false};
+  /// Connections numbered below this (in accept order) are frozen.
+  std::atomic<size_t> frozen_below_{0};
   std::atomic<bool> stop_{false};
   std::atomic<size_t> accepted_{0};
   std::thread thread_;

@@ -82,6 +82,9 @@ protected:
     cfg.redis_host = "127.0.0.1";
     cfg.redis_port = 6379;
     cfg.redis_prefix = "prices:";
+    // No liveness timer unless a test asks for one: the others count the
+    // pending timers exactly.
+    cfg.redis_ping_ms = 0;
   }
 
   ~redis_listener_test() override {
@@ -142,6 +145,18 @@ protected:
   void reply(connection_handle hdl, const std::string& bytes) {
     mpx.virtual_send(hdl, {bytes.begin(), bytes.end()});
     run();
+  }
+
+  /// After a drop: the next connection comes up on the backoff timer,
+  /// subscribes AAPL (the only watched ticker) again, and its ticks reach
+  /// `log`, which had none before.
+  void expect_aapl_back(const std::vector<mm::tick>& log) {
+    auto conn = provide_connection();
+    fire_timer();
+    EXPECT_TRUE(stats.redis_connected);
+    EXPECT_EQ(written(conn), resp({"SUBSCRIBE", "prices:AAPL"}));
+    reply(conn, message("prices:AAPL", good_payload));
+    EXPECT_EQ(log.size(), 1u);
   }
 
   /// The listener's pending backoff timer, relative to now.
@@ -367,12 +382,58 @@ TEST_F(redis_listener_test, protocol_error_reconnects) {
   reply(conn, "?this is not RESP\r\n");
   EXPECT_FALSE(stats.redis_connected);
   EXPECT_TRUE(mpx.stopped_reading(conn)); // We closed it.
-  auto conn2 = provide_connection();
+  expect_aapl_back(*log);
+}
+
+TEST_F(redis_listener_test, silent_connection_is_pinged_then_dropped) {
+  cfg.redis_ping_ms = 1000;
+  auto conn = start_connected();
+  auto log = std::make_shared<std::vector<mm::tick>>();
+  watch("AAPL", spawn_recorder(log));
+  EXPECT_EQ(written(conn), resp({"SUBSCRIBE", "prices:AAPL"}));
+  // The liveness check is the one timer while connected.
+  EXPECT_EQ(pending_delay(), caf::timespan{1s});
+  // A whole interval without a byte from Redis: a PING.
+  fire_timer();
+  EXPECT_EQ(written(conn), resp({"PING"}));
+  EXPECT_TRUE(stats.redis_connected);
+  // Another without an answer: the connection is dead, although it never
+  // closed. We close it and retry, as after any drop.
+  fire_timer();
+  EXPECT_FALSE(stats.redis_connected);
+  EXPECT_TRUE(mpx.stopped_reading(conn));
+  auto delay = pending_delay(); // The backoff timer, nothing else.
+  EXPECT_GE(delay, caf::timespan{50ms});
+  EXPECT_LE(delay, caf::timespan{100ms});
+  expect_aapl_back(*log);
+}
+
+TEST_F(redis_listener_test, any_reply_keeps_the_connection_alive) {
+  cfg.redis_ping_ms = 1000;
+  auto conn = start_connected();
+  auto log = std::make_shared<std::vector<mm::tick>>();
+  watch("AAPL", spawn_recorder(log));
+  written(conn);
+  // Ticks flowing: no PING at all.
+  for (int i = 0; i < 3; ++i) {
+    reply(conn, message("prices:AAPL", good_payload));
+    fire_timer();
+    EXPECT_EQ(written(conn), "");
+  }
+  // Silent: PING; answered (subscribed form), so no drop.
+  fire_timer();
+  EXPECT_EQ(written(conn), resp({"PING"}));
+  reply(conn, "*2\r\n$4\r\npong\r\n$0\r\n\r\n");
+  fire_timer();
+  EXPECT_EQ(written(conn), "");
+  // Silent again: PING, answered in the form of an unsubscribed connection.
+  fire_timer();
+  EXPECT_EQ(written(conn), resp({"PING"}));
+  reply(conn, "+PONG\r\n");
   fire_timer();
   EXPECT_TRUE(stats.redis_connected);
-  EXPECT_EQ(written(conn2), resp({"SUBSCRIBE", "prices:AAPL"}));
-  reply(conn2, message("prices:AAPL", good_payload));
-  EXPECT_EQ(log->size(), 1u);
+  EXPECT_FALSE(mpx.stopped_reading(conn));
+  EXPECT_EQ(log->size(), 3u);
 }
 
 TEST_F(redis_listener_test, unexpected_replies_are_ignored) {
