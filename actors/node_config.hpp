@@ -44,6 +44,11 @@ struct node_config {
   /// still nothing came after as long again, the connection is dead (a peer
   /// gone without FIN or RST) and it reconnects (0: never).
   uint32_t redis_ping_ms = 5000;
+  /// A connection attempt to Redis not completed within this fails (and is
+  /// retried with backoff). It never blocks the thread it runs on. 0: CAF's
+  /// own connect, which blocks until the kernel gives up (only the tests on
+  /// CAF's simulated network use it).
+  uint32_t redis_connect_timeout_ms = 3000;
   std::string admin_listen = "127.0.0.1:50052";
   /// Every inspector request must carry this; empty: none (loopback only).
   std::string admin_secret;

@@ -22,6 +22,7 @@
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/resp_feed.hpp"
+#include "actors/tcp_connect.hpp"
 #include "actors/tick_parser.hpp"
 
 namespace mm {
@@ -94,6 +95,12 @@ struct redis_listener_state {
   bool heard = false;
   /// Whether a PING went out at the last check and nothing came since.
   bool ping_pending = false;
+
+  /// The connection attempt under way (cfg->redis_connect_timeout_ms > 0),
+  /// its number and its deadline.
+  tcp_connect connector;
+  uint64_t attempt = 0;
+  std::chrono::steady_clock::time_point connect_deadline;
 
   /// True while a `connect_atom` to ourselves is on its way.
   bool retry_pending = false;
@@ -228,17 +235,64 @@ void check_liveness(listener_actor* self) {
   arm_liveness(self);
 }
 
-void try_connect(listener_actor* self) {
+void connect_failed(listener_actor* self, const std::string& why) {
   auto& st = self->state;
-  auto hdl = self->add_tcp_scribe(st.cfg->redis_host, st.cfg->redis_port);
-  if (!hdl) {
-    st.stats->redis_connected = false;
-    log_failure(st, "cannot connect to Redis at " + endpoint(st) + ": "
-                      + self->system().render(hdl.error()));
-    schedule_reconnect(self);
+  st.stats->redis_connected = false;
+  log_failure(st, "cannot connect to Redis at " + endpoint(st) + ": " + why);
+  schedule_reconnect(self);
+}
+
+void on_connected(listener_actor* self, caf::io::connection_handle hdl);
+
+/// Looks whether the attempt under way has completed; if not, looks again
+/// in 10 ms, until its deadline.
+void poll_connect(listener_actor* self) {
+  auto& st = self->state;
+  switch (st.connector.poll()) {
+    case tcp_connect::state::connected:
+      on_connected(self, self->add_scribe(st.connector.take()));
+      return;
+    case tcp_connect::state::idle:
+      connect_failed(self, st.connector.error());
+      return;
+    case tcp_connect::state::pending:
+      break;
+  }
+  if (std::chrono::steady_clock::now() >= st.connect_deadline) {
+    st.connector.reset();
+    connect_failed(self, "no answer within "
+                           + std::to_string(st.cfg->redis_connect_timeout_ms)
+                           + " ms");
     return;
   }
-  st.conn = *hdl;
+  self->delayed_send(self, 10ms, connect_atom::value, st.attempt);
+}
+
+void try_connect(listener_actor* self) {
+  auto& st = self->state;
+  if (st.cfg->redis_connect_timeout_ms == 0) {
+    // CAF's connect: blocks this thread until the handshake ends.
+    auto hdl = self->add_tcp_scribe(st.cfg->redis_host, st.cfg->redis_port);
+    if (hdl)
+      on_connected(self, *hdl);
+    else
+      connect_failed(self, self->system().render(hdl.error()));
+    return;
+  }
+  if (!st.connector.start(st.cfg->redis_host, st.cfg->redis_port)) {
+    connect_failed(self, st.connector.error());
+    return;
+  }
+  ++st.attempt;
+  st.connect_deadline =
+    std::chrono::steady_clock::now()
+    + std::chrono::milliseconds{st.cfg->redis_connect_timeout_ms};
+  poll_connect(self);
+}
+
+void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
+  auto& st = self->state;
+  st.conn = hdl;
   st.connected = true;
   st.replies.reset();
   ++st.conn_gen;
@@ -406,6 +460,12 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
       st.retry_pending = false;
       if (!st.connected)
         try_connect(self);
+    },
+    // --- from ourselves: look at connection attempt `n` again ---
+    [=](connect_atom, uint64_t n) {
+      auto& st = self->state;
+      if (!st.connected && n == st.attempt)
+        poll_connect(self);
     },
     // --- from ourselves: the liveness timer of connection `gen` ---
     [=](ping_atom, uint64_t gen) {

@@ -57,6 +57,9 @@ Flags (also `--flag=value`):
                                  it; N ms more of silence and the connection
                                  counts as dropped: reconnect (default 5000,
                                  0: never)
+  --redis-connect-timeout-ms N   a connection attempt to Redis without an
+                                 answer fails after N ms and is retried
+                                 (default 3000)
   --admin-listen HOST:PORT       inspection endpoint for mm-shell (default
                                  127.0.0.1:50052; port 0: any free port,
                                  printed in the ready line)
@@ -231,6 +234,8 @@ const std::map<std::string, setter>& setters() {
     {"redis-prefix", [](node_config& cfg, const std::string&,
                         const std::string& val) { cfg.redis_prefix = val; }},
     {"redis-ping-ms", number(&node_config::redis_ping_ms, 0)},
+    {"redis-connect-timeout-ms",
+     number(&node_config::redis_connect_timeout_ms, 1)},
     {"admin-listen",
      [](node_config& cfg, const std::string& key, const std::string& val) {
        parse_host_port(key, val, 0);

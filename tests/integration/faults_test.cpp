@@ -9,6 +9,10 @@
 
 #include <signal.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -111,6 +115,47 @@ TEST(faults, redis_gone_silent_is_found_and_replaced) {
   ASSERT_TRUE(reader->wait_count("SIL", 2, milliseconds{10000}));
   EXPECT_FALSE(reader->finished()) << "the stream ended with the connection";
   EXPECT_DOUBLE_EQ(reader->updates_of("SIL")[1].price(), 11.0);
+}
+
+TEST(faults, redis_that_never_answers_blocks_nothing) {
+  // A "Redis" whose host drops our SYNs: a listener whose one-place backlog
+  // is taken, so Linux drops every further SYN. A blocking connect would
+  // hold CAF's networking thread (the admin endpoint's too) for minutes.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(fd, 0), 0);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  auto port = std::to_string(ntohs(addr.sin_port));
+  int filler = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_EQ(::connect(filler, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  redis_process redis; // Only for the harness; the server never sees it.
+  server_process server{redis,
+                        {"--redis", "127.0.0.1:" + port,
+                         "--redis-connect-timeout-ms", "300"}};
+  admin_client admin{server.admin_address()};
+  // For 1.5 s, through several attempts that time out (300 ms each, then
+  // the backoff), the admin endpoint answers every time at once and gRPC
+  // serves.
+  auto stub = make_stub(server.grpc_address());
+  auto t0 = clock_type::now();
+  int asked = 0;
+  while (clock_type::now() - t0 < milliseconds{1500}) {
+    auto ask = clock_type::now();
+    EXPECT_FALSE(admin.stats().redis_connected);
+    EXPECT_LT(clock_type::now() - ask, milliseconds{1000})
+      << "the admin endpoint was slow to answer: something blocks it";
+    pb::StartPriceMonitoringResponse res;
+    EXPECT_TRUE(call_start(*stub, {"NAR"}, {}, &res).ok());
+    ++asked;
+  }
+  std::cout << asked << " admin and gRPC calls answered while Redis did not"
+            << std::endl;
+  ::close(filler);
+  ::close(fd);
 }
 
 TEST(faults, server_starts_and_serves_without_redis) {

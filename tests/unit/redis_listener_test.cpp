@@ -85,6 +85,8 @@ protected:
     // No liveness timer unless a test asks for one: the others count the
     // pending timers exactly.
     cfg.redis_ping_ms = 0;
+    // CAF's own connect: the simulated network provides the connections.
+    cfg.redis_connect_timeout_ms = 0;
   }
 
   ~redis_listener_test() override {
