@@ -200,8 +200,9 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
   // 4. Never attached.
   for (size_t i = 0; i < per_way; ++i) {
     pb::StartPriceMonitoringResponse res;
-    ASSERT_TRUE(
-      call_start(stub(i), {tickers[i % tickers.size()]}, {}, &res).ok());
+    auto st = call_start(stub(i), {tickers[i % tickers.size()]}, {}, &res);
+    ASSERT_TRUE(st.ok()) << "session " << i << ": " << st.error_code() << " "
+                         << st.error_message();
   }
   // 5. Peers that vanish without FIN or RST, behind a proxy.
   tcp_proxy proxy{static_cast<uint16_t>(

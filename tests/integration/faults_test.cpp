@@ -266,9 +266,18 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
   std::cout << "published " << published << " ticks; server RSS "
             << rss_before / 1024 << " MB before, " << rss_max / 1024
             << " MB at most while one reader stalled" << std::endl;
+  // Under TSan neither bound below says anything about the server: RSS
+  // includes TSan's shadow and metadata for every block the server touches,
+  // and its slowdown (up to 10 times) alone makes updates late. The default
+  // and ASan builds check them; a TSan run checks the rest of the test.
+  if (tsan_build)
+    std::cout << "TSan: RSS and lateness bounds not checked" << std::endl;
   // Bound: one pending update per ticker for the CONFLATE reader, at most
   // --max-pending (10,000) for the ALL reader, plus gRPC's buffers.
-  EXPECT_LT(rss_max - rss_before, 64 * 1024) << "RSS grew by more than 64 MB";
+  if (!tsan_build) {
+    EXPECT_LT(rss_max - rss_before, 64 * 1024)
+      << "RSS grew by more than 64 MB";
+  }
   // The fast readers kept up: hardly any update took more than 250 ms.
   uint64_t updates = 0;
   uint64_t late = 0;
@@ -279,7 +288,9 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
   }
   std::cout << "fast readers: " << updates << " updates, " << late
             << " later than 250 ms" << std::endl;
-  EXPECT_LE(late * 100, updates) << "more than 1% of updates were late";
+  if (!tsan_build) {
+    EXPECT_LE(late * 100, updates) << "more than 1% of updates were late";
+  }
   // The CONFLATE reader gets the newest price of every ticker once it reads.
   slow->resume();
   auto last_seq = static_cast<uint64_t>(published / 50);
@@ -330,7 +341,11 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
 
 TEST(faults, sigterm_with_thousands_of_streams) {
   constexpr int n = 2000;
-  constexpr int timeout_ms = 5000;
+  // Under TSan the server gets (and is held to) a shutdown timeout scaled
+  // by its slowdown: what a TSan run checks here is that every stream ends
+  // UNAVAILABLE and the server exits 0 without a race, not the 5 s bound,
+  // which the default and ASan builds check.
+  constexpr int timeout_ms = tsan_build ? 5000 * sanitizer_slowdown : 5000;
   redis_process redis;
   server_process server{redis,
                         {"--shutdown-timeout-ms", std::to_string(timeout_ms)}};
