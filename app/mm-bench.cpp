@@ -36,6 +36,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "app/absl_mode.hpp"
 #include "bench/feed_publisher.hpp"
 #include "bench/latency_histogram.hpp"
 #include "bench/process_sample.hpp"
@@ -940,6 +941,7 @@ private:
 
 int main(int argc, char** argv) {
   options opts;
+  mm::disable_mutex_deadlock_detection();
   try {
     if (!parse_flags(argc, argv, opts)) {
       std::fputs(usage, stdout);

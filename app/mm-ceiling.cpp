@@ -30,6 +30,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "app/absl_mode.hpp"
 #include "bench/ticker_names.hpp"
 #include "marketmonitor/v1/market_monitor.grpc.pb.h"
 
@@ -583,6 +584,7 @@ bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
 } // namespace
 
 int main(int argc, char** argv) {
+  mm::disable_mutex_deadlock_detection();
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       std::fputs(usage, stdout);

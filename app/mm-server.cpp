@@ -32,6 +32,7 @@
 #include "actors/cluster.hpp"
 #include "actors/node.hpp"
 #include "actors/node_config.hpp"
+#include "app/absl_mode.hpp"
 #include "service/grpc_service.hpp"
 
 namespace {
@@ -521,6 +522,7 @@ caf::expected<std::string> publish_cluster(mm::node& node) {
 
 int main(int argc, char** argv) {
   mm::node_config cfg;
+  mm::disable_mutex_deadlock_detection();
   try {
     if (!parse_flags(argc, argv, cfg)) {
       std::cout << usage_text;
