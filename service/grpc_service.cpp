@@ -374,6 +374,7 @@ void grpc_front::shutdown(std::chrono::system_clock::time_point deadline) {
   server_->Shutdown(deadline);
   server_->Wait();
   server_.reset();
+  stream_reactors_joined();
 }
 
 } // namespace mm

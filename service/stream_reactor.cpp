@@ -26,8 +26,9 @@ namespace {
 // both through its own synchronisation, which ThreadSanitizer does not see
 // (Debian's gRPC and abseil are not instrumented). These tell TSan about
 // exactly those two edges, on the reactor's address ("constructed") and on
-// its bridge member ("reaction over"), and about the one from a gRPC alarm's
-// Set to its callback; they do nothing in other builds.
+// its bridge member ("reaction over"), about the one from a gRPC alarm's
+// Set to its callback, and about the server's shutdown, which returns
+// after every OnDone; they do nothing in other builds.
 void tsan_release([[maybe_unused]] const void* sync) {
 #if defined(__SANITIZE_THREAD__)
   __tsan_release(const_cast<void*>(sync));
@@ -39,6 +40,9 @@ void tsan_acquire([[maybe_unused]] const void* sync) {
   __tsan_acquire(const_cast<void*>(sync));
 #endif
 }
+
+/// Released by every OnDone, acquired by stream_reactors_joined.
+const char reactions_over = 0;
 
 } // namespace
 
@@ -368,6 +372,11 @@ void stream_reactor::OnDone() {
   tsan_acquire(&bridge_);
   bridge_->on_done();
   delete this;
+  tsan_release(&reactions_over);
+}
+
+void stream_reactors_joined() {
+  tsan_acquire(&reactions_over);
 }
 
 } // namespace mm

@@ -143,6 +143,12 @@ private:
   std::vector<session_inbox::entry> taken_;
 };
 
+/// Tells ThreadSanitizer that every stream reactor's OnDone returned before
+/// this call, which the caller makes once the gRPC server is shut down:
+/// gRPC's Shutdown and Wait return only after the last OnDone. Does nothing
+/// in other builds.
+void stream_reactors_joined();
+
 /// The server side of one `StreamPriceUpdates` or `Subscribe` call. Owns
 /// nothing but the call; everything else goes through its bridge.
 class stream_reactor final
