@@ -12,10 +12,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "service/status.hpp"
-
-#if defined(__SANITIZE_THREAD__)
-#  include <sanitizer/tsan_interface.h>
-#endif
+#include "service/tsan_annotations.hpp"
 
 namespace mm {
 
@@ -23,23 +20,12 @@ namespace {
 
 // gRPC runs a reactor's reactions only after the method handler returned
 // it, and OnDone only after every other reaction returned, but it orders
-// both through its own synchronisation, which ThreadSanitizer does not see
-// (Debian's gRPC and abseil are not instrumented). These tell TSan about
-// exactly those two edges, on the reactor's address ("constructed") and on
-// its bridge member ("reaction over"), about the one from a gRPC alarm's
-// Set to its callback, and about the server's shutdown, which returns
-// after every OnDone; they do nothing in other builds.
-void tsan_release([[maybe_unused]] const void* sync) {
-#if defined(__SANITIZE_THREAD__)
-  __tsan_release(const_cast<void*>(sync));
-#endif
-}
-
-void tsan_acquire([[maybe_unused]] const void* sync) {
-#if defined(__SANITIZE_THREAD__)
-  __tsan_acquire(const_cast<void*>(sync));
-#endif
-}
+// both through its own synchronisation, which ThreadSanitizer does not see.
+// The tsan_release/tsan_acquire pairs in this file mark exactly those two
+// edges, on the reactor's address ("constructed") and on its bridge member
+// ("reaction over"), the one from a gRPC alarm's Set to its callback, the
+// one from a StartWrite to its OnWriteDone (the batch buffer), and the
+// server's shutdown, which returns after every OnDone.
 
 /// Released by every OnDone, acquired by stream_reactors_joined.
 const char reactions_over = 0;

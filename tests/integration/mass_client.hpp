@@ -8,28 +8,14 @@
 #include <optional>
 #include <vector>
 
+#include "service/tsan_annotations.hpp"
 #include "tests/integration/harness.hpp"
-
-#ifdef MM_TEST_TSAN
-#  include <sanitizer/tsan_interface.h>
-#endif
 
 namespace mm::test {
 
-/// gRPC runs a reactor's reactions only after StartCall, ordered by its own
-/// synchronisation, which ThreadSanitizer does not see (Debian's gRPC is not
-/// instrumented): these tell it about that edge. No-ops in other builds.
-inline void tsan_release([[maybe_unused]] const void* sync) {
-#ifdef MM_TEST_TSAN
-  __tsan_release(const_cast<void*>(sync));
-#endif
-}
-
-inline void tsan_acquire([[maybe_unused]] const void* sync) {
-#ifdef MM_TEST_TSAN
-  __tsan_acquire(const_cast<void*>(sync));
-#endif
-}
+// gRPC runs a reactor's reactions only after StartCall, ordered by its own
+// synchronisation: the reactors below mark that edge with tsan_release /
+// tsan_acquire (service/tsan_annotations.hpp).
 
 /// One server stream driven by gRPC's callback API, so that hundreds run
 /// without a thread each.
