@@ -69,6 +69,8 @@ struct node_config {
   uint32_t max_connection_age_grace_ms = 0;
   /// Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
   uint32_t max_request_bytes = 65536;
+  /// Completion queues (one thread each) that serve the streaming calls.
+  uint32_t grpc_queues = 4;
   uint32_t flush_interval_ms = 0;
   uint32_t max_batch = 500;
   uint32_t max_sessions = 100000;

@@ -127,13 +127,14 @@ void drop_covered(session_state& st, const price_update& snap) {
 }
 
 /// Hands the inbox to the sink once only live CONFLATE updates are left to
-/// write without a timer; true if the sink pumps from now on.
+/// write; true if the sink pumps from now on (and keeps the flush interval).
 bool start_pump(session_state& st) {
   if (st.pumping)
     return true;
-  if (!st.inbox || st.snapshot_pending || st.opts.flush_interval_ms != 0)
+  if (!st.inbox || st.snapshot_pending)
     return false;
-  st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.batch_seq);
+  st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.batch_seq,
+                             st.opts.flush_interval_ms);
   return st.pumping;
 }
 

@@ -55,18 +55,22 @@ public:
   virtual std::string peer() const = 0;
 
   /// Optional: from now on the sink writes the pending updates of `inbox`
-  /// itself, at most `max_batch` per batch, numbered after `batch_seq`,
-  /// whenever a put finds the inbox idle and whenever one of its writes
-  /// completes with more pending: steady-state delivery then costs no
-  /// message to the session and back. Only a failed write still reaches the
-  /// session, as `(write_done_atom, false)`. The session calls it at most
-  /// once, with no write in flight, and writes nothing itself afterwards.
-  /// Returns false if the sink cannot pump (the session keeps writing).
+  /// itself, at most `max_batch` per batch, numbered after `batch_seq`:
+  /// with `flush_interval_ms` 0 whenever a put finds the inbox idle and
+  /// whenever one of its writes completes with more pending; otherwise
+  /// `flush_interval_ms` after a put finds the inbox idle, or at once when a
+  /// write completes after that time passed. Steady-state delivery then
+  /// costs no message to the session and back, and no timer of its own.
+  /// Only a failed write still reaches the session, as
+  /// `(write_done_atom, false)`. The session calls it at most once, with no
+  /// write in flight, and writes nothing itself afterwards. Returns false if
+  /// the sink cannot pump (the session keeps writing).
   virtual bool pump(std::shared_ptr<session_inbox> inbox, size_t max_batch,
-                    uint64_t batch_seq) {
+                    uint64_t batch_seq, uint32_t flush_interval_ms) {
     static_cast<void>(inbox);
     static_cast<void>(max_batch);
     static_cast<void>(batch_seq);
+    static_cast<void>(flush_interval_ms);
     return false;
   }
 

@@ -89,6 +89,8 @@ Flags (also `--flag=value`):
                                  (default 0: no limit)
   --max-request-bytes N          larger requests get RESOURCE_EXHAUSTED
                                  (default 65536)
+  --grpc-queues N                completion queues serving the streams, one
+                                 thread each (default 4)
   --flush-interval-ms N          default for sessions that do not set one;
                                  0: adaptive (default 0)
   --max-flush-interval-ms N      largest flush interval a client may ask for
@@ -313,6 +315,7 @@ const std::map<std::string, setter>& setters() {
     {"max-connection-age-grace-ms",
      number(&node_config::max_connection_age_grace_ms, 0)},
     {"max-request-bytes", number(&node_config::max_request_bytes, 1024)},
+    {"grpc-queues", number(&node_config::grpc_queues, 1)},
     {"flush-interval-ms", number(&node_config::flush_interval_ms, 0)},
     {"max-flush-interval-ms", number(&node_config::max_flush_interval_ms, 1)},
     {"max-batch", number(&node_config::max_batch, 1)},

@@ -19,7 +19,10 @@
 #include "actors/tickers.hpp"
 #include "service/ask.hpp"
 #include "service/status.hpp"
-#include "service/stream_reactor.hpp"
+#include "service/completion_queues.hpp"
+#include "service/flush_clock.hpp"
+#include "service/stream_bridge.hpp"
+#include "service/stream_call.hpp"
 
 namespace mm {
 
@@ -33,7 +36,7 @@ using grpc::StatusCode;
 constexpr auto max_request_time = std::chrono::seconds{10};
 
 /// The time an actor has to answer: the call's own deadline if it is sooner.
-caf::timespan request_timeout(const grpc::CallbackServerContext* ctx) {
+caf::timespan request_timeout(const grpc::ServerContextBase* ctx) {
   auto left = ctx->deadline() - std::chrono::system_clock::now();
   auto t = std::min<std::chrono::system_clock::duration>(left,
                                                          max_request_time);
@@ -42,7 +45,7 @@ caf::timespan request_timeout(const grpc::CallbackServerContext* ctx) {
 }
 
 /// The status for a failed request of a unary call.
-grpc::Status call_status(const grpc::CallbackServerContext* ctx,
+grpc::Status call_status(const grpc::ServerContextBase* ctx,
                          const caf::error& err) {
   if (err == caf::sec::request_timeout
       && ctx->deadline() <= std::chrono::system_clock::now())
@@ -58,7 +61,7 @@ grpc::Status node_status(const caf::error& err) {
   return to_status(err);
 }
 
-grpc::Status node_call_status(const grpc::CallbackServerContext* ctx,
+grpc::Status node_call_status(const grpc::ServerContextBase* ctx,
                               const caf::error& err) {
   if (err == caf::sec::request_receiver_down)
     return node_status(err);
@@ -141,21 +144,98 @@ void with_session(caf::actor_system& sys, const caf::actor& registry,
           fail_call(ctx, reactor, true));
 }
 
+/// How many calls of each streaming method each queue keeps requested: a
+/// burst of new streams waits in gRPC until a request takes it.
+constexpr int requests_per_queue = 8;
+
+/// How a streaming method is requested and served.
+template <class Request>
+struct stream_method;
+
+template <>
+struct stream_method<v1::StreamPriceUpdatesRequest> {
+  static void request(market_monitor_service& svc, grpc::ServerContext* ctx,
+                      v1::StreamPriceUpdatesRequest* req,
+                      grpc::ServerAsyncWriter<v1::PriceBatch>* writer,
+                      grpc::ServerCompletionQueue* cq, void* tag) {
+    svc.RequestStreamPriceUpdates(ctx, req, writer, cq, cq, tag);
+  }
+  static void serve(market_monitor_service& svc,
+                    const v1::StreamPriceUpdatesRequest& req,
+                    stream_call& call) {
+    svc.stream_price_updates(req, call);
+  }
+};
+
+template <>
+struct stream_method<v1::SubscribeRequest> {
+  static void request(market_monitor_service& svc, grpc::ServerContext* ctx,
+                      v1::SubscribeRequest* req,
+                      grpc::ServerAsyncWriter<v1::PriceBatch>* writer,
+                      grpc::ServerCompletionQueue* cq, void* tag) {
+    svc.RequestSubscribe(ctx, req, writer, cq, cq, tag);
+  }
+  static void serve(market_monitor_service& svc,
+                    const v1::SubscribeRequest& req, stream_call& call) {
+    svc.subscribe(req, call);
+  }
+};
+
+/// A call of one streaming method: once it arrives, it requests its
+/// successor on the same queue and hands itself to the service.
+template <class Request>
+class method_call final : public stream_call {
+public:
+  method_call(market_monitor_service& svc, grpc::ServerCompletionQueue& cq,
+              const stream_bridge::settings& cfg)
+    : stream_call(cq, cfg), svc_(svc), cfg_(cfg) {
+    // nop
+  }
+
+  void request() override {
+    notify_when_done();
+    stream_method<Request>::request(svc_, &ctx_, &req_, &writer_, &cq_,
+                                    &arrived_tag_);
+  }
+
+protected:
+  bool arrived(bool) override {
+    (new method_call(svc_, cq_, cfg_))->request();
+    stream_method<Request>::serve(svc_, req_, *this);
+    return false;
+  }
+
+private:
+  market_monitor_service& svc_;
+  stream_bridge::settings cfg_;
+  Request req_;
+};
+
 } // namespace
 
 // --- market_monitor_service --------------------------------------------------
 
-stream_reactor*
-market_monitor_service::new_stream(grpc::CallbackServerContext* ctx) {
-  // A client that stops reading gets as long to take the write in flight
-  // after its session ended as it gets to answer a keepalive ping.
-  auto grace = std::chrono::milliseconds{node_.config().keepalive_timeout_ms};
-  return new stream_reactor(ctx, sys_, grace, node_.stats());
+market_monitor_service::market_monitor_service(caf::actor_system& sys, node& n,
+                                               flush_clock& clock)
+  : sys_(sys), node_(n), clock_(clock) {
+  // nop
 }
 
-market_monitor_service::market_monitor_service(caf::actor_system& sys, node& n)
-  : sys_(sys), node_(n) {
-  // nop
+void market_monitor_service::serve_streams(completion_queues& cqs) {
+  // A client that stops reading gets as long to take the write in flight
+  // after its session ended as it gets to answer a keepalive ping.
+  stream_bridge::settings cfg{
+    &sys_, &clock_,
+    std::chrono::milliseconds{node_.config().keepalive_timeout_ms},
+    &node_.stats()};
+  for (size_t i = 0; i < cqs.size(); ++i) {
+    for (int j = 0; j < requests_per_queue; ++j) {
+      (new method_call<v1::StreamPriceUpdatesRequest>(*this, cqs.at(i), cfg))
+        ->request();
+      (new method_call<v1::SubscribeRequest>(*this, cqs.at(i), cfg))
+        ->request();
+    }
+  }
 }
 
 grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
@@ -184,18 +264,16 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::PriceBatch>*
-market_monitor_service::StreamPriceUpdates(
-  grpc::CallbackServerContext* ctx, const v1::StreamPriceUpdatesRequest* req) {
-  auto* reactor = new_stream(ctx);
-  auto bridge = reactor->bridge();
-  if (req->session_id().empty()) {
+void market_monitor_service::stream_price_updates(
+  const v1::StreamPriceUpdatesRequest& req, stream_call& call) {
+  auto bridge = call.bridge();
+  if (req.session_id().empty()) {
     bridge->finish(no_session_id());
-    return reactor;
+    return;
   }
   auto& sys = sys_;
-  auto timeout = request_timeout(ctx);
-  ask(sys, node_.registry(), timeout, find_atom_v, req->session_id())
+  auto timeout = request_timeout(&call.context());
+  ask(sys, node_.registry(), timeout, find_atom_v, req.session_id())
     .then(
       [&sys, timeout, bridge](const caf::actor& session) {
         ask(sys, session, timeout, attach_atom_v, stream_sink_ptr{bridge})
@@ -203,7 +281,6 @@ market_monitor_service::StreamPriceUpdates(
                 [bridge](caf::error& err) { bridge->finish(to_status(err)); });
       },
       [bridge](caf::error& err) { bridge->finish(node_status(err)); });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
@@ -264,25 +341,22 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::PriceBatch>*
-market_monitor_service::Subscribe(grpc::CallbackServerContext* ctx,
-                                  const v1::SubscribeRequest* req) {
-  auto* reactor = new_stream(ctx);
-  auto bridge = reactor->bridge();
+void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
+                                       stream_call& call) {
+  auto bridge = call.bridge();
   std::vector<std::string> tickers;
   session_options opts;
-  auto st = check_start(req->tickers(), req->options(), node_.config(), tickers,
+  auto st = check_start(req.tickers(), req.options(), node_.config(), tickers,
                         opts);
   if (!st.ok()) {
     bridge->finish(std::move(st));
-    return reactor;
+    return;
   }
-  ask(sys_, node_.registry(), request_timeout(ctx), start_atom_v,
+  ask(sys_, node_.registry(), request_timeout(&call.context()), start_atom_v,
       std::move(tickers), opts, stream_sink_ptr{bridge})
     .then([bridge](const std::string&,
                    const std::vector<std::string>&) { bridge->attached(); },
           [bridge](caf::error& err) { bridge->finish(node_status(err)); });
-  return reactor;
 }
 
 grpc::ServerUnaryReactor*
@@ -310,7 +384,9 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
 // --- grpc_front --------------------------------------------------------------
 
 grpc_front::grpc_front(caf::actor_system& sys, node& n)
-  : node_(n), service_(std::make_unique<market_monitor_service>(sys, n)) {
+  : node_(n),
+    clock_(std::make_unique<flush_clock>()),
+    service_(std::make_unique<market_monitor_service>(sys, n, *clock_)) {
   // nop
 }
 
@@ -353,12 +429,17 @@ std::string grpc_front::start() {
       GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
       static_cast<int>(cfg.max_connection_age_grace_ms));
   builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
+  queues_ = std::make_unique<completion_queues>(
+    builder, std::max<size_t>(1, cfg.grpc_queues));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();
+    queues_.reset();
     return "cannot serve gRPC on " + cfg.grpc_listen
            + " (address in use or not valid?)";
   }
+  service_->serve_streams(*queues_);
+  queues_->start();
   auto host = cfg.grpc_listen.substr(0, cfg.grpc_listen.rfind(':'));
   address_ = host + ":" + std::to_string(port);
   if (auto* health = server_->GetHealthCheckService())
@@ -371,10 +452,14 @@ void grpc_front::shutdown(std::chrono::system_clock::time_point deadline) {
     return;
   if (auto* health = server_->GetHealthCheckService())
     health->Shutdown();
+  // Returns once every call is over: the queues' threads keep serving
+  // the calls' last events meanwhile. Then the queues drain.
   server_->Shutdown(deadline);
   server_->Wait();
+  queues_->stop();
   server_.reset();
-  stream_reactors_joined();
+  queues_.reset();
+  clock_->stop();
 }
 
 } // namespace mm

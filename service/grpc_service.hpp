@@ -13,24 +13,34 @@
 namespace mm {
 
 class node;
-class stream_reactor;
+class completion_queues;
+class flush_clock;
+class stream_call;
+
+/// The service's base: the two streaming methods on gRPC's completion-queue
+/// API (see `completion_queues`), the unary ones on the callback API.
+/// (Marking a method async after it was marked callback would keep its
+/// callback handler, so the four unary methods are listed one by one.)
+using market_monitor_base = marketmonitor::v1::MarketMonitor::
+  WithAsyncMethod_StreamPriceUpdates<
+    marketmonitor::v1::MarketMonitor::WithAsyncMethod_Subscribe<
+      marketmonitor::v1::MarketMonitor::WithCallbackMethod_StartPriceMonitoring<
+        marketmonitor::v1::MarketMonitor::WithCallbackMethod_UpdateSubscription<
+          marketmonitor::v1::MarketMonitor::WithCallbackMethod_StopPriceMonitoring<
+            marketmonitor::v1::MarketMonitor::WithCallbackMethod_GetLastPrices<
+              marketmonitor::v1::MarketMonitor::Service>>>>>>;
 
 /// The MarketMonitor service: checks each request, turns it into messages to
 /// the node's actors and their replies or errors into responses and status.
 /// Reactions never block: actors are asked through short-lived actors.
-class market_monitor_service final
-  : public marketmonitor::v1::MarketMonitor::CallbackService {
+class market_monitor_service final : public market_monitor_base {
 public:
-  market_monitor_service(caf::actor_system& sys, node& n);
+  market_monitor_service(caf::actor_system& sys, node& n, flush_clock& clock);
 
   grpc::ServerUnaryReactor* StartPriceMonitoring(
     grpc::CallbackServerContext* ctx,
     const marketmonitor::v1::StartPriceMonitoringRequest* req,
     marketmonitor::v1::StartPriceMonitoringResponse* resp) override;
-
-  grpc::ServerWriteReactor<marketmonitor::v1::PriceBatch>* StreamPriceUpdates(
-    grpc::CallbackServerContext* ctx,
-    const marketmonitor::v1::StreamPriceUpdatesRequest* req) override;
 
   grpc::ServerUnaryReactor* UpdateSubscription(
     grpc::CallbackServerContext* ctx,
@@ -42,25 +52,34 @@ public:
     const marketmonitor::v1::StopPriceMonitoringRequest* req,
     marketmonitor::v1::StopPriceMonitoringResponse* resp) override;
 
-  grpc::ServerWriteReactor<marketmonitor::v1::PriceBatch>*
-  Subscribe(grpc::CallbackServerContext* ctx,
-            const marketmonitor::v1::SubscribeRequest* req) override;
-
   grpc::ServerUnaryReactor*
   GetLastPrices(grpc::CallbackServerContext* ctx,
                 const marketmonitor::v1::GetLastPricesRequest* req,
                 marketmonitor::v1::GetLastPricesResponse* resp) override;
 
-private:
-  stream_reactor* new_stream(grpc::CallbackServerContext* ctx);
+  /// Asks gRPC for calls of both streaming methods on every queue of `cqs`
+  /// (after the server started, before the queues' threads run).
+  void serve_streams(completion_queues& cqs);
 
+  // --- the streaming methods, called when a call arrived -------------------
+
+  void stream_price_updates(
+    const marketmonitor::v1::StreamPriceUpdatesRequest& req,
+    stream_call& call);
+
+  void subscribe(const marketmonitor::v1::SubscribeRequest& req,
+                 stream_call& call);
+
+private:
   caf::actor_system& sys_;
   node& node_;
+  flush_clock& clock_;
 };
 
 /// The node's gRPC front: the MarketMonitor service, the health service and
 /// server reflection on one port, with the keepalive settings of the node's
-/// config so that vanished peers are found.
+/// config so that vanished peers are found, and `grpc_queues` completion
+/// queues (one thread each) for the streams.
 class grpc_front {
 public:
   grpc_front(caf::actor_system& sys, node& n);
@@ -83,7 +102,9 @@ public:
 
 private:
   node& node_;
+  std::unique_ptr<flush_clock> clock_;
   std::unique_ptr<market_monitor_service> service_;
+  std::unique_ptr<completion_queues> queues_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;
 };

@@ -236,8 +236,14 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
     << describe_streams(stopped);
   ASSERT_TRUE(all_live(cancelled, scaled_wait(milliseconds{20000})))
     << describe_streams(cancelled);
+  if (!all_live(vanished, scaled_wait(milliseconds{20000}))) {
+    auto cmd = "gdb -batch -p " + std::to_string(server.pid()) + " -ex 'thread apply all bt 15' > /tmp/churn_gdb.txt 2>&1";
+    std::system(cmd.c_str());
+  }
   ASSERT_TRUE(all_live(vanished, scaled_wait(milliseconds{20000})))
-    << describe_streams(vanished);
+    << describe_streams(vanished) << "; the proxy accepted "
+    << proxy.accepted() << " connections; node: "
+    << admin.stats().describe();
   // (The never-attached and deadline sessions may have ended by now.)
   auto peak = admin.stats();
   std::cout << "peak: " << peak.describe() << std::endl;

@@ -418,8 +418,9 @@ TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
 class pumping_sink : public fake_sink {
 public:
   bool pump(std::shared_ptr<session_inbox> in, size_t max_batch,
-            uint64_t batch_seq) override {
+            uint64_t batch_seq, uint32_t flush_interval_ms) override {
     inbox = std::move(in);
+    pump_interval_ms = flush_interval_ms;
     pump_max_batch = max_batch;
     pump_batch_seq = batch_seq;
     return true;
@@ -434,6 +435,7 @@ public:
   std::shared_ptr<session_inbox> inbox;
   size_t pump_max_batch = 0;
   uint64_t pump_batch_seq = 0;
+  uint32_t pump_interval_ms = 0;
 };
 
 TEST_F(session_test, after_the_snapshot_the_sink_pumps_the_inbox_itself) {
@@ -468,20 +470,32 @@ TEST_F(session_test, after_the_snapshot_the_sink_pumps_the_inbox_itself) {
     << "a failed write of the sink still ends the session";
 }
 
-TEST_F(session_test, fixed_interval_and_all_mode_sessions_do_not_pump) {
+TEST_F(session_test, a_fixed_interval_session_pumps_after_its_first_flush) {
+  // The first flush is the session's own timer; from then on the sink
+  // keeps the interval (the gRPC bridge on the node's flush clock).
   auto conflate = std::make_shared<pumping_sink>();
   session_options fixed;
   fixed.flush_interval_ms = 50;
   start({"AAPL"}, fixed, conflate);
+  publish("AAPL", 1.0);
+  advance(49);
+  EXPECT_EQ(conflate->inbox, nullptr) << "not before the interval";
+  advance(1);
+  ASSERT_NE(conflate->inbox, nullptr);
+  EXPECT_EQ(conflate->pump_interval_ms, 50u);
+  EXPECT_EQ(conflate->inbox->size(), 1u) << "pending, for the sink to write";
+  EXPECT_TRUE(conflate->writes.empty()) << "the session writes nothing";
+}
+
+TEST_F(session_test, all_mode_sessions_do_not_pump) {
   auto all = std::make_shared<pumping_sink>();
   session_options all_mode;
   all_mode.mode = delivery_mode::all;
+  all_mode.flush_interval_ms = 50;
   start({"AAPL"}, all_mode, all);
   publish("AAPL", 1.0);
   advance(50);
-  EXPECT_EQ(conflate->inbox, nullptr);
   EXPECT_EQ(all->inbox, nullptr);
-  EXPECT_EQ(conflate->writes.size(), 1u);
   EXPECT_EQ(all->writes.size(), 1u);
 }
 

@@ -1,0 +1,343 @@
+#include "service/stream_bridge.hpp"
+
+#include <utility>
+
+#include <caf/actor.hpp>
+#include <caf/actor_cast.hpp>
+#include <caf/send.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/metrics.hpp"
+#include "service/status.hpp"
+#include "service/stream_call.hpp"
+
+namespace mm {
+
+void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y) {
+  y.set_ticker(x.ticker);
+  y.set_price(x.price);
+  y.set_volume(x.volume);
+  y.set_ts_unix_nanos(x.ts);
+  y.set_seq(x.seq);
+  y.set_conflated(x.conflated);
+}
+
+stream_bridge::stream_bridge(stream_call* call, const settings& cfg)
+  : call_(call), cfg_(cfg) {
+  // nop
+}
+
+// --- stream_sink -------------------------------------------------------------
+
+bool stream_bridge::bind(const caf::actor& session) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (gone_ || phase_ != phase::open)
+    return false;
+  session_ = session.address();
+  return true;
+}
+
+void stream_bridge::write(price_batch batch) {
+  stream_call* call;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    // A session writes one batch at a time and stops writing once it
+    // finishes; anything else is dropped rather than corrupting the call.
+    if (writing_ || phase_ != phase::open || done_ || call_ == nullptr)
+      return;
+    writing_ = true;
+    call = call_;
+  }
+  // Only this thread touches out_ until Write returned; the call stays
+  // alive while the write is claimed.
+  out_.Clear();
+  out_.set_batch_seq(batch.batch_seq);
+  out_.set_snapshot(batch.snapshot);
+  auto* updates = out_.mutable_updates();
+  updates->Reserve(static_cast<int>(batch.updates.size()));
+  for (const auto& x : batch.updates)
+    to_proto(x, *updates->Add());
+  call->write(out_);
+}
+
+void stream_bridge::finish(const caf::error& reason) {
+  finish_call(to_status(reason));
+}
+
+void stream_bridge::finish(grpc::Status status) {
+  if (!finish_call(std::move(status)))
+    return;
+  // The session did not ask for this end: tell it, or it would wait for a
+  // write completion that never comes.
+  caf::actor_addr session;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    session = session_;
+  }
+  if (auto hdl = caf::actor_cast<caf::actor>(session))
+    caf::anon_send(hdl, stream_end_atom_v);
+}
+
+bool stream_bridge::finish_call(grpc::Status status) {
+  stream_call* call;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (phase_ != phase::open)
+      return false;
+    status_ = std::move(status);
+    if (done_ || call_ == nullptr) {
+      phase_ = phase::closed;
+      return true;
+    }
+    if (writing_) {
+      // on_write_done finishes, unless the client stopped reading: then
+      // the cut ends the call. The alarm never runs our code inline.
+      phase_ = phase::finishing;
+      cut_armed_ = true;
+      call_->arm_cut(std::chrono::system_clock::now() + cfg_.finish_grace);
+      return true;
+    }
+    phase_ = phase::finish_sent;
+    call = call_;
+    status = status_;
+  }
+  call->finish(status);
+  return true;
+}
+
+std::string stream_bridge::peer() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  return peer_;
+}
+
+bool stream_bridge::pump(session_inbox_ptr inbox, size_t max_batch,
+                         uint64_t batch_seq, uint32_t flush_interval_ms) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (inbox_ || writing_)
+      return false;
+    inbox_ = inbox;
+    max_batch_ = max_batch;
+    interval_ = std::chrono::milliseconds{flush_interval_ms};
+    stats_.batch_seq = batch_seq;
+  }
+  inbox->set_pump(std::weak_ptr<inbox_pump>{shared_from_this()});
+  // Whatever is pending already woke the session, not us, and the session
+  // pumps when its flush is due: write it now.
+  write_pending();
+  return true;
+}
+
+pump_stats stream_bridge::pumped() const {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto result = stats_;
+  result.write_in_flight = writing_;
+  return result;
+}
+
+// --- pumping -----------------------------------------------------------------
+
+bool stream_bridge::take_locked() {
+  taken_.clear();
+  auto replaced = inbox_->take(max_batch_, taken_);
+  if (taken_.empty())
+    return false;
+  writing_ = true;
+  ++stats_.batch_seq;
+  stats_.delivered += taken_.size();
+  stats_.conflated += replaced;
+  stats_.last_write = std::chrono::steady_clock::now();
+  cfg_.stats->count_batch(taken_.size(), replaced);
+  return true;
+}
+
+void stream_bridge::write_taken(stream_call* call, uint64_t seq) {
+  out_.Clear();
+  out_.set_batch_seq(seq);
+  auto* updates = out_.mutable_updates();
+  updates->Reserve(static_cast<int>(taken_.size()));
+  for (auto& x : taken_) {
+    auto* y = updates->Add();
+    to_proto(x.update.get_as<price_update>(0), *y);
+    y->set_conflated(x.replaced);
+  }
+  // Drop our references to the shared payloads before the write.
+  taken_.clear();
+  call->write(out_);
+}
+
+void stream_bridge::schedule_locked() {
+  if (flush_scheduled_)
+    return;
+  flush_scheduled_ = true;
+  cfg_.clock->schedule(flush_clock::clock::now() + interval_,
+                       std::weak_ptr<flush_target>{shared_from_this()});
+}
+
+void stream_bridge::kick() {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (interval_.count() > 0) {
+      // Fixed interval: the clock makes the write (or marks it due).
+      if (inbox_ && phase_ == phase::open && !done_ && call_ != nullptr)
+        schedule_locked();
+      return;
+    }
+  }
+  write_pending();
+}
+
+void stream_bridge::write_pending() {
+  stream_call* call;
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (!inbox_ || phase_ != phase::open || done_ || call_ == nullptr
+        || writing_ || !take_locked())
+      return;
+    call = call_;
+    seq = stats_.batch_seq;
+  }
+  write_taken(call, seq);
+}
+
+void stream_bridge::flush_due() {
+  stream_call* call;
+  uint64_t seq;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    flush_scheduled_ = false;
+    if (!inbox_ || phase_ != phase::open || done_ || call_ == nullptr)
+      return;
+    if (writing_) {
+      flush_due_ = true;
+      return;
+    }
+    if (!take_locked())
+      return;
+    call = call_;
+    seq = stats_.batch_seq;
+  }
+  write_taken(call, seq);
+}
+
+// --- called by the gRPC layer ------------------------------------------------
+
+void stream_bridge::started(std::string peer) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  peer_ = std::move(peer);
+}
+
+void stream_bridge::attached() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (done_ || counted_)
+    return;
+  counted_ = true;
+  metrics::add(cfg_.stats->streams, 1);
+}
+
+// --- events of the call ------------------------------------------------------
+
+stream_call* stream_bridge::release_locked() {
+  if (!done_ || writing_ || phase_ == phase::finish_sent || cut_armed_)
+    return nullptr;
+  auto* call = call_;
+  call_ = nullptr;
+  return call;
+}
+
+bool stream_bridge::on_write_done(bool ok) {
+  stream_call* call = nullptr;
+  uint64_t seq = 0;
+  grpc::Status status;
+  caf::actor_addr session;
+  bool tell = false;
+  bool release;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    writing_ = false;
+    if (phase_ == phase::finishing) {
+      if (cut_armed_)
+        call_->cancel_cut(); // its event comes back with ok = false
+      if (done_) {
+        phase_ = phase::closed;
+      } else {
+        phase_ = phase::finish_sent;
+        call = call_;
+        status = status_;
+      }
+    } else if (inbox_ && ok && phase_ == phase::open) {
+      // Pumping: the session hears of failures only. Nothing pending: the
+      // next put kicks us.
+      if (!done_) {
+        if (interval_.count() == 0 || flush_due_) {
+          flush_due_ = false;
+          if (take_locked()) {
+            call = call_;
+            seq = stats_.batch_seq;
+          }
+        } else if (inbox_->size() > 0) {
+          schedule_locked();
+        }
+      }
+    } else if (phase_ == phase::open) {
+      session = session_;
+      tell = true;
+    }
+    release = release_locked() != nullptr;
+  }
+  if (seq != 0)
+    write_taken(call, seq);
+  else if (call != nullptr)
+    call->finish(status);
+  if (tell)
+    if (auto hdl = caf::actor_cast<caf::actor>(session))
+      caf::anon_send(hdl, write_done_atom_v, ok);
+  return release;
+}
+
+bool stream_bridge::on_finish_done() {
+  std::lock_guard<std::mutex> guard{mtx_};
+  phase_ = phase::closed;
+  return release_locked() != nullptr;
+}
+
+bool stream_bridge::on_cut(bool fired) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  cut_armed_ = false;
+  // Still waiting for the client to take the write after the finish: it
+  // stopped reading. Cancelling fails the write (on_write_done finishes).
+  if (fired && writing_ && phase_ == phase::finishing && !done_)
+    call_->cancel();
+  return release_locked() != nullptr;
+}
+
+bool stream_bridge::on_done(bool cancelled) {
+  caf::actor_addr session;
+  bool tell = false;
+  bool release;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    done_ = true;
+    if (counted_)
+      metrics::add(cfg_.stats->streams, -1);
+    if (cancelled) {
+      gone_ = true;
+      if (phase_ == phase::open) {
+        // The client's end: the session ends with it.
+        phase_ = phase::closed;
+        session = session_;
+        tell = true;
+      }
+    }
+    if (cut_armed_)
+      call_->cancel_cut();
+    release = release_locked() != nullptr;
+  }
+  if (tell)
+    if (auto hdl = caf::actor_cast<caf::actor>(session))
+      caf::anon_send(hdl, stream_end_atom_v);
+  return release;
+}
+
+} // namespace mm

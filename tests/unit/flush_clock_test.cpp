@@ -1,0 +1,107 @@
+// The node's flush clock (service/flush_clock): real thread, real time; each
+// test waits on a condition with a deadline, never for a fixed time.
+
+#include "service/flush_clock.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+using namespace mm;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// Records the order in which flushes came due.
+struct recorder {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<int> order;
+
+  void add(int id) {
+    {
+      std::lock_guard<std::mutex> guard{mtx};
+      order.push_back(id);
+    }
+    cv.notify_all();
+  }
+
+  /// Waits up to 5 s for `n` flushes.
+  bool wait_for(size_t n) {
+    std::unique_lock<std::mutex> guard{mtx};
+    return cv.wait_for(guard, 5s, [&] { return order.size() >= n; });
+  }
+};
+
+struct target : flush_target {
+  target(recorder& r, int id) : r(r), id(id) {
+    // nop
+  }
+  void flush_due() override {
+    r.add(id);
+  }
+  recorder& r;
+  int id;
+};
+
+} // namespace
+
+TEST(flush_clock, flushes_come_due_in_order_of_their_due_time) {
+  recorder r;
+  flush_clock clock;
+  auto now = flush_clock::clock::now();
+  auto a = std::make_shared<target>(r, 1);
+  auto b = std::make_shared<target>(r, 2);
+  auto c = std::make_shared<target>(r, 3);
+  clock.schedule(now + 60ms, a);
+  clock.schedule(now + 20ms, b);
+  clock.schedule(now + 40ms, c);
+  ASSERT_TRUE(r.wait_for(3));
+  EXPECT_EQ(r.order, (std::vector<int>{2, 3, 1}));
+  EXPECT_GE(flush_clock::clock::now(), now + 60ms) << "none came early";
+  EXPECT_EQ(clock.pending(), 0u);
+}
+
+TEST(flush_clock, an_earlier_flush_wakes_the_sleeping_clock) {
+  recorder r;
+  flush_clock clock;
+  auto now = flush_clock::clock::now();
+  auto late = std::make_shared<target>(r, 1);
+  auto soon = std::make_shared<target>(r, 2);
+  clock.schedule(now + 1h, late);
+  clock.schedule(now, soon);
+  ASSERT_TRUE(r.wait_for(1)) << "the clock slept through an earlier flush";
+  EXPECT_EQ(r.order, (std::vector<int>{2}));
+  EXPECT_EQ(clock.pending(), 1u);
+}
+
+TEST(flush_clock, a_target_that_is_gone_is_not_called) {
+  recorder r;
+  flush_clock clock;
+  auto now = flush_clock::clock::now();
+  auto gone = std::make_shared<target>(r, 1);
+  auto kept = std::make_shared<target>(r, 2);
+  clock.schedule(now + 10ms, gone);
+  clock.schedule(now + 20ms, kept);
+  gone.reset();
+  ASSERT_TRUE(r.wait_for(1));
+  EXPECT_EQ(r.order, (std::vector<int>{2}));
+}
+
+TEST(flush_clock, stop_drops_what_is_scheduled_and_ignores_later_flushes) {
+  recorder r;
+  flush_clock clock;
+  auto x = std::make_shared<target>(r, 1);
+  clock.schedule(flush_clock::clock::now() + 1h, x);
+  clock.stop();
+  EXPECT_EQ(clock.pending(), 0u);
+  clock.schedule(flush_clock::clock::now(), x);
+  EXPECT_EQ(clock.pending(), 0u);
+  clock.stop();
+  EXPECT_TRUE(r.order.empty());
+}
