@@ -14,8 +14,13 @@ constexpr auto later = [](const auto& x, const auto& y) {
 
 } // namespace
 
-flush_clock::flush_clock() : thread_([this] { run(); }) {
-  // nop
+flush_clock::flush_clock(size_t shards) {
+  shards_.reserve(std::max<size_t>(1, shards));
+  for (size_t i = 0; i < std::max<size_t>(1, shards); ++i) {
+    shards_.push_back(std::make_unique<shard>());
+    auto& x = *shards_.back();
+    x.thread = std::thread([&x] { run(x); });
+  }
 }
 
 flush_clock::~flush_clock() {
@@ -23,67 +28,74 @@ flush_clock::~flush_clock() {
 }
 
 void flush_clock::schedule(clock::time_point due,
-                           std::weak_ptr<flush_target> target) {
+                           std::weak_ptr<flush_target> target, size_t shard) {
   using std::chrono::milliseconds;
   auto since = std::chrono::ceil<milliseconds>(due.time_since_epoch());
   due = clock::time_point{since};
+  auto& x = *shards_[shard % shards_.size()];
   bool wake;
   {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (stopped_)
+    std::lock_guard<std::mutex> guard{x.mtx};
+    if (x.stopped)
       return;
     // The thread sleeps until the current front: wake it only for an
     // earlier one (most flushes are due after everything already waiting).
-    wake = heap_.empty() || due < heap_.front().due;
-    heap_.push_back(entry{due, std::move(target)});
-    std::push_heap(heap_.begin(), heap_.end(), later);
+    wake = x.heap.empty() || due < x.heap.front().due;
+    x.heap.push_back(entry{due, std::move(target)});
+    std::push_heap(x.heap.begin(), x.heap.end(), later);
   }
   if (wake)
-    cv_.notify_one();
+    x.cv.notify_one();
 }
 
 void flush_clock::stop() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (stopped_)
-      return;
-    stopped_ = true;
-    heap_.clear();
+  for (auto& x : shards_) {
+    {
+      std::lock_guard<std::mutex> guard{x->mtx};
+      if (x->stopped)
+        continue;
+      x->stopped = true;
+      x->heap.clear();
+    }
+    x->cv.notify_one();
+    if (x->thread.joinable())
+      x->thread.join();
   }
-  cv_.notify_one();
-  if (thread_.joinable())
-    thread_.join();
 }
 
 size_t flush_clock::pending() const {
-  std::lock_guard<std::mutex> guard{mtx_};
-  return heap_.size();
+  size_t result = 0;
+  for (auto& x : shards_) {
+    std::lock_guard<std::mutex> guard{x->mtx};
+    result += x->heap.size();
+  }
+  return result;
 }
 
-void flush_clock::run() {
+void flush_clock::run(shard& x) {
   std::vector<std::weak_ptr<flush_target>> due;
-  std::unique_lock<std::mutex> guard{mtx_};
+  std::unique_lock<std::mutex> guard{x.mtx};
   for (;;) {
-    if (stopped_)
+    if (x.stopped)
       return;
-    if (heap_.empty()) {
-      cv_.wait(guard);
+    if (x.heap.empty()) {
+      x.cv.wait(guard);
       continue;
     }
-    auto next = heap_.front().due;
+    auto next = x.heap.front().due;
     if (clock::now() < next) {
-      cv_.wait_until(guard, next);
+      x.cv.wait_until(guard, next);
       continue;
     }
     auto now = clock::now();
-    while (!heap_.empty() && heap_.front().due <= now) {
-      std::pop_heap(heap_.begin(), heap_.end(), later);
-      due.push_back(std::move(heap_.back().target));
-      heap_.pop_back();
+    while (!x.heap.empty() && x.heap.front().due <= now) {
+      std::pop_heap(x.heap.begin(), x.heap.end(), later);
+      due.push_back(std::move(x.heap.back().target));
+      x.heap.pop_back();
     }
     guard.unlock();
-    for (auto& x : due)
-      if (auto target = x.lock())
+    for (auto& t : due)
+      if (auto target = t.lock())
         target->flush_due();
     due.clear();
     guard.lock();

@@ -18,9 +18,9 @@
 #include "actors/session_options.hpp"
 #include "actors/tickers.hpp"
 #include "service/ask.hpp"
-#include "service/status.hpp"
 #include "service/completion_queues.hpp"
 #include "service/flush_clock.hpp"
+#include "service/status.hpp"
 #include "service/stream_bridge.hpp"
 #include "service/stream_call.hpp"
 
@@ -224,16 +224,17 @@ market_monitor_service::market_monitor_service(caf::actor_system& sys, node& n,
 void market_monitor_service::serve_streams(completion_queues& cqs) {
   // A client that stops reading gets as long to take the write in flight
   // after its session ended as it gets to answer a keepalive ping.
-  stream_bridge::settings cfg{
-    &sys_, &clock_,
-    std::chrono::milliseconds{node_.config().keepalive_timeout_ms},
-    &node_.stats()};
+  stream_bridge::settings cfg{&sys_, &clock_, 0,
+                              std::chrono::milliseconds{
+                                node_.config().keepalive_timeout_ms},
+                              &node_.stats()};
   for (size_t i = 0; i < cqs.size(); ++i) {
+    // The flushes of each queue's streams on a clock thread of their own.
+    cfg.clock_shard = i;
     for (int j = 0; j < requests_per_queue; ++j) {
       (new method_call<v1::StreamPriceUpdatesRequest>(*this, cqs.at(i), cfg))
         ->request();
-      (new method_call<v1::SubscribeRequest>(*this, cqs.at(i), cfg))
-        ->request();
+      (new method_call<v1::SubscribeRequest>(*this, cqs.at(i), cfg))->request();
     }
   }
 }
@@ -385,7 +386,8 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
 
 grpc_front::grpc_front(caf::actor_system& sys, node& n)
   : node_(n),
-    clock_(std::make_unique<flush_clock>()),
+    clock_(std::make_unique<flush_clock>(
+      std::max<size_t>(1, n.config().grpc_queues))),
     service_(std::make_unique<market_monitor_service>(sys, n, *clock_)) {
   // nop
 }
@@ -425,12 +427,13 @@ std::string grpc_front::start() {
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
                                static_cast<int>(cfg.max_connection_age_ms));
   if (cfg.max_connection_age_grace_ms > 0)
-    builder.AddChannelArgument(
-      GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
-      static_cast<int>(cfg.max_connection_age_grace_ms));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               static_cast<int>(
+                                 cfg.max_connection_age_grace_ms));
   builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
-  queues_ = std::make_unique<completion_queues>(
-    builder, std::max<size_t>(1, cfg.grpc_queues));
+  queues_ =
+    std::make_unique<completion_queues>(builder,
+                                        std::max<size_t>(1, cfg.grpc_queues));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();

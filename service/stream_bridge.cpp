@@ -171,7 +171,8 @@ void stream_bridge::schedule_locked() {
     return;
   flush_scheduled_ = true;
   cfg_.clock->schedule(flush_clock::clock::now() + interval_,
-                       std::weak_ptr<flush_target>{shared_from_this()});
+                       std::weak_ptr<flush_target>{shared_from_this()},
+                       cfg_.clock_shard);
 }
 
 void stream_bridge::kick() {

@@ -54,6 +54,8 @@ public:
   struct settings {
     caf::actor_system* sys;
     flush_clock* clock;
+    /// The flush clock's shard of this bridge's flushes.
+    size_t clock_shard;
     /// How long a client may take the write in flight after the finish.
     std::chrono::milliseconds finish_grace;
     metrics* stats;

@@ -105,3 +105,19 @@ TEST(flush_clock, stop_drops_what_is_scheduled_and_ignores_later_flushes) {
   clock.stop();
   EXPECT_TRUE(r.order.empty());
 }
+
+TEST(flush_clock, each_shard_keeps_its_own_order) {
+  recorder r;
+  flush_clock clock{2};
+  ASSERT_EQ(clock.shards(), 2u);
+  auto now = flush_clock::clock::now();
+  auto a = std::make_shared<target>(r, 1);
+  auto b = std::make_shared<target>(r, 2);
+  auto c = std::make_shared<target>(r, 3);
+  clock.schedule(now + 40ms, a, 0);
+  clock.schedule(now + 20ms, b, 1);
+  clock.schedule(now + 60ms, c, 3); // shard 3 % 2 = 1
+  ASSERT_TRUE(r.wait_for(3));
+  EXPECT_EQ(r.order, (std::vector<int>{2, 1, 3}));
+  EXPECT_EQ(clock.pending(), 0u);
+}
