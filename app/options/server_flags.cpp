@@ -1,0 +1,258 @@
+#include "app/options/server_flags.hpp"
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "app/options/host_port.hpp"
+
+namespace mm {
+
+const char* const server_description =
+  R"(Serves the marketmonitor gRPC API (with health and reflection) for price
+ticks read from Redis pub/sub. Prints one line
+  marketmonitor ready grpc=HOST:PORT admin=HOST:PORT
+once it serves (a hub prints
+  marketmonitor ready grpc=none admin=HOST:PORT cluster=HOST:PORT
+instead). SIGTERM / SIGINT end every session (streams end with
+UNAVAILABLE) and exit within --shutdown-timeout-ms; a second signal exits at
+once. Exit status: 0 after a clean shutdown, 1 if it cannot serve (e.g. the
+port is taken) or shutdown was forced, 2 on bad flags.)";
+
+namespace {
+
+const char* role_name(node_role role) {
+  switch (role) {
+    case node_role::hub: return "hub";
+    case node_role::edge: return "edge";
+    default: return "standalone";
+  }
+}
+
+/// Reads the first line of `path` as the admin secret.
+std::string read_secret(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  if (!in || !std::getline(in, line))
+    bad_flag("--admin-secret-file: cannot read \"" + path + "\"");
+  auto first = line.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos)
+    bad_flag("--admin-secret-file: the first line of \"" + path
+             + "\" is empty");
+  auto last = line.find_last_not_of(" \t\r\n");
+  return line.substr(first, last - first + 1);
+}
+
+/// The checks across flags.
+void check(node_config& cfg) {
+  // Every occurrence of --hub adds one; the strings are what edges hash.
+  std::vector<std::string> hubs;
+  for (auto& hub : cfg.hubs)
+    if (std::find(hubs.begin(), hubs.end(), hub) == hubs.end())
+      hubs.push_back(hub);
+  cfg.hubs = std::move(hubs);
+  auto admin = host_port::parse(cfg.admin_listen);
+  if (!admin->is_loopback()) {
+    if (!cfg.admin_allow_remote)
+      bad_flag("--admin-listen: " + admin->host
+               + " is not a loopback address; the inspection endpoint "
+                 "can end sessions, so opening it to the network "
+                 "needs --admin-allow-remote and an admin secret");
+    if (cfg.admin_secret.empty())
+      bad_flag("--admin-allow-remote: a non-loopback --admin-listen "
+               "needs --admin-secret or --admin-secret-file");
+  }
+  if (cfg.role == node_role::hub && cfg.cluster_listen.empty())
+    bad_flag("--role hub: needs --cluster-listen HOST:PORT");
+  if (cfg.role != node_role::hub && !cfg.cluster_listen.empty())
+    bad_flag("--cluster-listen: only a hub listens for its cluster "
+             "(add --role hub)");
+  if (cfg.role == node_role::edge && cfg.hubs.empty())
+    bad_flag("--role edge: needs at least one --hub HOST:PORT");
+  if (cfg.role != node_role::edge && !cfg.hubs.empty())
+    bad_flag("--hub: only an edge connects to hubs (add --role edge)");
+  auto tls = !cfg.cluster_cert.empty() + !cfg.cluster_key.empty()
+             + !cfg.cluster_ca.empty();
+  if (tls != 0 && tls != 3)
+    bad_flag("--cluster-cert, --cluster-key and --cluster-ca go "
+             "together: give all three or none");
+  if (tls != 0 && cfg.role == node_role::standalone)
+    bad_flag("--cluster-cert: a standalone node has no cluster "
+             "(add --role hub or --role edge)");
+  if (cfg.heartbeat_interval_ms != 0
+      && cfg.connection_timeout_ms <= cfg.heartbeat_interval_ms)
+    bad_flag("--connection-timeout-ms: "
+             + std::to_string(cfg.connection_timeout_ms)
+             + " must exceed --heartbeat-interval-ms "
+             + std::to_string(cfg.heartbeat_interval_ms));
+  if (cfg.flush_interval_ms > cfg.max_flush_interval_ms)
+    bad_flag("--flush-interval-ms: " + std::to_string(cfg.flush_interval_ms)
+             + " is above --max-flush-interval-ms "
+             + std::to_string(cfg.max_flush_interval_ms));
+}
+
+} // namespace
+
+void declare_server_flags(command_line& cl, node_config& cfg) {
+  auto number = [&](const std::string& flag, uint32_t& value, uint32_t min,
+                    std::string help) {
+    return cl.add(flag, value, std::move(help))
+      ->check(whole_number(min))
+      ->type_name("N");
+  };
+  auto address = [&](const std::string& flag, std::string& value,
+                     unsigned min_port, std::string help) {
+    return cl.add(flag, value, std::move(help))
+      ->check(host_port_check(min_port))
+      ->type_name("HOST:PORT");
+  };
+  auto& app = cl.app();
+  address("--grpc-listen", cfg.grpc_listen, 0,
+          "gRPC address (port 0: any free port, printed in the ready line)");
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--redis",
+        [&cfg](const std::string& val) {
+          auto hp = host_port::parse(val, 1);
+          cfg.redis_host = hp->host;
+          cfg.redis_port = hp->port;
+        },
+        "Redis server")
+      ->check(host_port_check(1))
+      ->type_name("HOST:PORT")
+      ->default_str(host_port{cfg.redis_host, cfg.redis_port}.to_string()));
+  cl.add("--redis-prefix", cfg.redis_prefix,
+         "channel prefix, channel = P + TICKER")
+    ->type_name("P");
+  number("--redis-ping-ms", cfg.redis_ping_ms, 0,
+         "PING Redis after N ms without a byte from it; N ms more of\n"
+         "silence and the connection counts as dropped: reconnect\n"
+         "(0: never)");
+  number("--redis-connect-timeout-ms", cfg.redis_connect_timeout_ms, 1,
+         "a connection attempt to Redis without an answer fails\n"
+         "after N ms and is retried");
+  address("--admin-listen", cfg.admin_listen, 0,
+          "inspection endpoint for mm-shell (port 0: any free port,\n"
+          "printed in the ready line)");
+  cl.add_switch("--admin-allow-remote", cfg.admin_allow_remote,
+                "allows a non-loopback --admin-listen; needs an admin secret");
+  cl.add("--admin-secret", cfg.admin_secret,
+         "secret every mm-shell request must carry")
+    ->type_name("S")
+    ->check(CLI::Validator{[](std::string& val) -> std::string {
+                             if (val.empty())
+                               return "the secret must not be empty";
+                             return {};
+                           },
+                           ""});
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--admin-secret-file",
+        [&cfg](const std::string& val) { cfg.admin_secret = read_secret(val); },
+        "reads the secret from the first line of F")
+      ->type_name("F"));
+  number("--attach-timeout-ms", cfg.attach_timeout_ms, 1,
+         "a started session with no stream attached ends");
+  number("--linger-ms", cfg.linger_ms, 0,
+         "a broadcaster with no subscribers ends");
+  number("--keepalive-time-ms", cfg.keepalive_time_ms, 1,
+         "gRPC keepalive ping interval");
+  number("--keepalive-timeout-ms", cfg.keepalive_timeout_ms, 1,
+         "a ping not acknowledged within this closes the connection;\n"
+         "a peer that vanished without closing TCP is found within\n"
+         "keepalive time + timeout");
+  number("--min-client-ping-interval-ms", cfg.min_client_ping_interval_ms, 1,
+         "clients may send keepalive pings this often");
+  number("--max-connection-idle-ms", cfg.max_connection_idle_ms, 0,
+         "close connections without calls after this long (0: never)");
+  number("--max-connection-age-ms", cfg.max_connection_age_ms, 0,
+         "ask connections older than this to reconnect (0: never)");
+  number("--max-connection-age-grace-ms", cfg.max_connection_age_grace_ms, 0,
+         "calls get this long to finish after that (0: no limit)");
+  number("--max-request-bytes", cfg.max_request_bytes, 1024,
+         "larger requests get RESOURCE_EXHAUSTED");
+  number("--grpc-queues", cfg.grpc_queues, 1,
+         "completion queues serving the streams, one thread each");
+  number("--flush-interval-ms", cfg.flush_interval_ms, 0,
+         "default for sessions that do not set one; 0: adaptive");
+  number("--max-flush-interval-ms", cfg.max_flush_interval_ms, 1,
+         "largest flush interval a client may ask for");
+  number("--max-batch", cfg.max_batch, 1, "updates per PriceBatch at most");
+  number("--max-sessions", cfg.max_sessions, 1, "sessions per node");
+  number("--max-tickers-per-session", cfg.max_tickers_per_session, 1,
+         "tickers per session");
+  number("--max-pending", cfg.max_pending, 1,
+         "DELIVERY_MODE_ALL queue per session; overflow evicts with\n"
+         "RESOURCE_EXHAUSTED");
+  number("--shutdown-timeout-ms", cfg.shutdown_timeout_ms, 1,
+         "streams end and the process exits within this on SIGTERM");
+  number("--malloc-trim-interval-ms", cfg.malloc_trim_interval_ms, 0,
+         "hands heap memory freed by ended sessions back to the OS\n"
+         "this often (0: never)");
+  number("--actor-threads", cfg.actor_threads, 0,
+         "actor scheduler threads (0: one per core)");
+  // Cluster (docs/cluster.md).
+  const std::string cluster = "Cluster (docs/cluster.md)";
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--role",
+        [&cfg](const std::string& val) {
+          cfg.role = val == "hub"    ? node_role::hub
+                     : val == "edge" ? node_role::edge
+                                     : node_role::standalone;
+        },
+        "standalone: everything in one process; hub: Redis listener\n"
+        "and broadcasters for edges, no gRPC (--grpc-listen is not\n"
+        "used); edge: gRPC and sessions, ticks from the hubs (--redis\n"
+        "is not used)")
+      ->check(one_of({"standalone", "hub", "edge"}))
+      ->type_name("standalone|hub|edge")
+      ->default_str(role_name(cfg.role))
+      ->group(cluster));
+  address("--cluster-listen", cfg.cluster_listen, 0,
+          "hub: where edges connect (port 0: any free port, printed as\n"
+          "cluster= in the ready line)")
+    ->group(cluster);
+  cl.add("--hub", cfg.hubs,
+         "edge: a hub; repeat for several (tickers are sharded over\n"
+         "them by rendezvous hashing of the strings as given: give\n"
+         "every edge the same list)")
+    ->check(host_port_check(1))
+    ->type_name("HOST:PORT")
+    ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+    ->expected(1)
+    ->allow_extra_args(false)
+    ->default_str("")
+    ->group(cluster);
+  number("--heartbeat-interval-ms", cfg.heartbeat_interval_ms, 0,
+         "BASP heartbeats between nodes (0: none)")
+    ->group(cluster);
+  number("--connection-timeout-ms", cfg.connection_timeout_ms, 1,
+         "a peer node silent this long is dropped: a frozen or cut-off\n"
+         "node is noticed within timeout + interval")
+    ->group(cluster);
+  number("--hub-retry-max-ms", cfg.hub_retry_max_ms, 100,
+         "edge: cap of the reconnect backoff to a lost hub")
+    ->group(cluster);
+  for (auto [flag, member] :
+       {std::pair{"--cluster-cert", &node_config::cluster_cert},
+        std::pair{"--cluster-key", &node_config::cluster_key},
+        std::pair{"--cluster-ca", &node_config::cluster_ca}})
+    cl.add(flag, cfg.*member,
+           "TLS between nodes (PEM; all three or none; every node of\n"
+           "the cluster needs them)")
+      ->check(readable_file())
+      ->type_name("F")
+      ->group(cluster);
+  number("--cluster-protocol", cfg.cluster_protocol, 1,
+         "claim protocol version N (tests of the version check only)")
+    ->group(cluster);
+  cl.check([&cfg] { check(cfg); });
+}
+
+} // namespace mm

@@ -1,0 +1,298 @@
+// The options layer (app/options/): precedence of command line,
+// environment, --config file and defaults; bad values; the config file;
+// HOST:PORT parsing. mm-server's real flag declarations are parsed.
+
+#include "app/options/host_port.hpp"
+#include "app/options/options.hpp"
+#include "app/options/server_flags.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace {
+
+/// What one parse of mm-server's flags gave.
+struct outcome {
+  /// The exit status, or -1 if the server would go on.
+  int status = -1;
+  std::string out;
+  std::string err;
+  mm::node_config cfg;
+};
+
+outcome parse(std::vector<std::string> args) {
+  outcome result;
+  mm::command_line cl{"mm-server", mm::server_description};
+  mm::declare_server_flags(cl, result.cfg);
+  args.insert(args.begin(), "mm-server");
+  std::vector<const char*> argv;
+  for (auto& x : args)
+    argv.push_back(x.c_str());
+  std::ostringstream out;
+  std::ostringstream err;
+  auto status = cl.parse(static_cast<int>(argv.size()), argv.data(), out, err);
+  result.status = status ? *status : -1;
+  result.out = out.str();
+  result.err = err.str();
+  return result;
+}
+
+/// Sets an environment variable for one test.
+class scoped_env {
+public:
+  scoped_env(const char* name, const char* value) : name_(name) {
+    ::setenv(name, value, 1);
+  }
+  ~scoped_env() {
+    ::unsetenv(name_);
+  }
+
+private:
+  const char* name_;
+};
+
+/// A config file with `text`, removed at the end of the test.
+class config_file {
+public:
+  explicit config_file(const std::string& text) {
+    char name[] = "/tmp/mm_options_test_XXXXXX";
+    auto fd = ::mkstemp(name);
+    ::close(fd);
+    path_ = name;
+    std::ofstream{path_} << text;
+  }
+  ~config_file() {
+    std::remove(path_.c_str());
+  }
+  const std::string& path() const {
+    return path_;
+  }
+
+private:
+  std::string path_;
+};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// --- precedence -------------------------------------------------------------
+
+TEST(options, defaults_come_from_node_config) {
+  auto r = parse({});
+  EXPECT_EQ(r.status, -1) << r.err;
+  mm::node_config defaults;
+  EXPECT_EQ(r.cfg.max_batch, defaults.max_batch);
+  EXPECT_EQ(r.cfg.grpc_listen, defaults.grpc_listen);
+  EXPECT_EQ(r.cfg.redis_host, defaults.redis_host);
+  EXPECT_EQ(r.cfg.redis_port, defaults.redis_port);
+}
+
+TEST(options, the_file_beats_the_default) {
+  config_file file{"max-batch = 200\nredis = 10.0.0.5:6380\n"};
+  auto r = parse({"--config", file.path()});
+  EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.max_batch, 200u);
+  EXPECT_EQ(r.cfg.redis_host, "10.0.0.5");
+  EXPECT_EQ(r.cfg.redis_port, 6380);
+}
+
+TEST(options, the_environment_beats_the_file) {
+  config_file file{"max-batch = 200\nmax-pending = 7\n"};
+  scoped_env env{"MM_MAX_BATCH", "300"};
+  auto r = parse({"--config", file.path()});
+  EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.max_batch, 300u);
+  EXPECT_EQ(r.cfg.max_pending, 7u);
+}
+
+TEST(options, the_command_line_beats_the_environment_and_the_file) {
+  config_file file{"max-batch = 200\n"};
+  scoped_env env{"MM_MAX_BATCH", "300"};
+  auto r = parse({"--config", file.path(), "--max-batch", "400"});
+  EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.max_batch, 400u);
+  auto eq = parse({"--max-batch=401"});
+  EXPECT_EQ(eq.cfg.max_batch, 401u);
+}
+
+TEST(options, every_flag_has_an_environment_variable) {
+  EXPECT_EQ(mm::environment_name("--grpc-listen"), "MM_GRPC_LISTEN");
+  scoped_env role{"MM_ROLE", "edge"};
+  scoped_env hub{"MM_HUB", "10.0.0.1:4000"};
+  scoped_env remote{"MM_ADMIN_ALLOW_REMOTE", "true"};
+  scoped_env secret{"MM_ADMIN_SECRET", "s3cret"};
+  auto r = parse({"--admin-listen", "0.0.0.0:0"});
+  EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.role, mm::node_role::edge);
+  EXPECT_EQ(r.cfg.hubs, std::vector<std::string>{"10.0.0.1:4000"});
+  EXPECT_TRUE(r.cfg.admin_allow_remote);
+  EXPECT_EQ(r.cfg.admin_secret, "s3cret");
+}
+
+// --- bad values -------------------------------------------------------------
+
+TEST(options, a_bad_number_names_the_flag_and_exits_2) {
+  auto r = parse({"--max-batch", "0"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-server: --max-batch: expected a whole number from 1 "
+                   "to 2147483647, got \"0\"\n");
+  EXPECT_EQ(parse({"--linger-ms", "-1"}).status, 2);
+  EXPECT_EQ(parse({"--linger-ms", "12x"}).status, 2);
+  EXPECT_EQ(parse({"--linger-ms", "2147483648"}).status, 2);
+  EXPECT_EQ(parse({"--linger-ms", "99999999999999999999999"}).status, 2);
+  EXPECT_EQ(parse({"--linger-ms", "2147483647"}).status, -1);
+}
+
+TEST(options, a_bad_enum_lists_the_choices) {
+  auto r = parse({"--role", "leader"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-server: --role: expected standalone, hub or edge, got "
+                   "\"leader\"\n");
+}
+
+TEST(options, a_bad_address_names_the_flag) {
+  auto r = parse({"--redis", "localhost"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "--redis: expected HOST:PORT")) << r.err;
+  EXPECT_EQ(parse({"--redis", "localhost:0"}).status, 2);
+  EXPECT_EQ(parse({"--grpc-listen", "localhost:0"}).status, -1);
+}
+
+TEST(options, unknown_flags_and_missing_values_exit_2) {
+  auto unknown = parse({"--max-bach", "3"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_TRUE(contains(unknown.err, "--max-bach")) << unknown.err;
+  auto missing = parse({"--max-batch"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_TRUE(contains(missing.err, "--max-batch")) << missing.err;
+}
+
+TEST(options, checks_across_flags_exit_2) {
+  auto r = parse({"--role", "hub"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-server: --role hub: needs --cluster-listen "
+                   "HOST:PORT\n");
+  auto remote = parse({"--admin-listen", "0.0.0.0:0"});
+  EXPECT_EQ(remote.status, 2);
+  EXPECT_TRUE(contains(remote.err, "--admin-allow-remote")) << remote.err;
+}
+
+TEST(options, help_exits_0_and_shows_the_defaults) {
+  auto r = parse({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_TRUE(r.err.empty());
+  EXPECT_TRUE(contains(r.out, "--grpc-listen")) << r.out;
+  EXPECT_TRUE(contains(r.out, "0.0.0.0:50051")) << r.out;
+  EXPECT_TRUE(contains(r.out, "127.0.0.1:6379")) << r.out;
+  EXPECT_TRUE(contains(r.out, "MM_MAX_BATCH")) << r.out;
+  EXPECT_TRUE(contains(r.out, "standalone|hub|edge")) << r.out;
+}
+
+// --- the config file --------------------------------------------------------
+
+TEST(options, the_config_file_takes_the_documented_format) {
+  config_file file{"# mm-server.conf\n"
+                   "grpc-listen = 0.0.0.0:50051\n"
+                   "redis-prefix = px#1:   # a comment after a blank\n"
+                   "--keepalive-time-ms=5000\n"
+                   "\n"
+                   "admin-allow-remote = no\n"
+                   "role = edge\n"
+                   "hub = 10.0.0.1:4000\n"
+                   "hub = 10.0.0.2:4000\n"
+                   "max-sessions = 10\n"
+                   "max-sessions = 20\n"};
+  auto r = parse({"--config", file.path()});
+  EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.redis_prefix, "px#1:");
+  EXPECT_EQ(r.cfg.keepalive_time_ms, 5000u);
+  EXPECT_FALSE(r.cfg.admin_allow_remote);
+  EXPECT_EQ(r.cfg.hubs,
+            (std::vector<std::string>{"10.0.0.1:4000", "10.0.0.2:4000"}));
+  EXPECT_EQ(r.cfg.max_sessions, 20u);
+}
+
+TEST(options, an_unknown_key_names_the_file_and_line) {
+  config_file file{"max-batch = 1\n\nmax-bach = 2\n"};
+  auto r = parse({"--config", file.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-server: --config " + file.path()
+                     + ":3: unknown key \"max-bach\"\n");
+}
+
+TEST(options, a_line_without_a_value_is_an_error) {
+  config_file file{"max-batch\n"};
+  auto r = parse({"--config", file.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, ":1: expected `key = value`")) << r.err;
+}
+
+TEST(options, a_bad_value_in_the_file_names_the_key) {
+  config_file file{"max-batch = lots\n"};
+  auto r = parse({"--config", file.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "--max-batch: expected a whole number")) << r.err;
+}
+
+TEST(options, a_missing_config_file_exits_2) {
+  auto r = parse({"--config", "/nonexistent/mm-server.conf"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-server: --config: cannot read "
+                   "\"/nonexistent/mm-server.conf\"\n");
+}
+
+// --- HOST:PORT --------------------------------------------------------------
+
+TEST(host_port, parses_and_prints) {
+  auto x = mm::host_port::parse("127.0.0.1:6379");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->host, "127.0.0.1");
+  EXPECT_EQ(x->port, 6379);
+  EXPECT_EQ(x->to_string(), "127.0.0.1:6379");
+  EXPECT_TRUE(x->is_loopback());
+  auto any = mm::host_port::parse("0.0.0.0:0");
+  ASSERT_TRUE(any);
+  EXPECT_EQ(any->port, 0);
+  EXPECT_FALSE(any->is_loopback());
+  EXPECT_EQ(mm::host_port::parse("redis.example:65535")->port, 65535);
+}
+
+TEST(host_port, ipv6_goes_in_brackets) {
+  auto x = mm::host_port::parse("[::1]:50052");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->host, "::1");
+  EXPECT_EQ(x->to_string(), "[::1]:50052");
+  EXPECT_TRUE(x->is_loopback());
+  std::string why;
+  EXPECT_FALSE(mm::host_port::parse("::1:50052", 0, &why));
+  EXPECT_TRUE(contains(why, "brackets")) << why;
+  EXPECT_FALSE(mm::host_port::parse("[::1:50052"));
+  EXPECT_FALSE(mm::host_port::parse("[]:50052"));
+}
+
+TEST(host_port, refuses_a_missing_or_bad_port) {
+  std::string why;
+  EXPECT_FALSE(mm::host_port::parse("localhost", 0, &why));
+  EXPECT_EQ(why, "expected HOST:PORT with a port from 0 to 65535, got "
+                 "\"localhost\"");
+  EXPECT_FALSE(mm::host_port::parse("localhost:"));
+  EXPECT_FALSE(mm::host_port::parse(":6379"));
+  EXPECT_FALSE(mm::host_port::parse("localhost:65536"));
+  EXPECT_FALSE(mm::host_port::parse("localhost:123456"));
+  EXPECT_FALSE(mm::host_port::parse("localhost:-1"));
+  EXPECT_FALSE(mm::host_port::parse("localhost:6a"));
+  EXPECT_FALSE(mm::host_port::parse("localhost:0", 1, &why));
+  EXPECT_EQ(why, "expected HOST:PORT with a port from 1 to 65535, got "
+                 "\"localhost:0\"");
+}
+
+} // namespace
