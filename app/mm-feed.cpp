@@ -22,29 +22,16 @@
 
 #include <hiredis/hiredis.h>
 
+#include "app/options/options.hpp"
+
 namespace {
 
-constexpr const char* usage = R"(Usage: mm-feed [FLAGS]
-
-Publishes a simulated market to Redis pub/sub: one channel per ticker,
+constexpr const char* description =
+  R"(Publishes a simulated market to Redis pub/sub: one channel per ticker,
 <prefix><TICKER>, payload {"price":189.25,"volume":100,"ts":<unix ns>}.
-
-Flags:
-  --redis HOST:PORT     Redis to publish to (default 127.0.0.1:6379)
-  --redis-prefix P      channel prefix (default prices:)
-  --tickers N           number of simulated tickers (default 20): AAPL,
-                        MSFT, GOOG, ... then TCK0001, TCK0002, ...
-  --ticker-list A,B,C   publish exactly these tickers instead of --tickers
-  --rate R              ticks per second across all tickers (default 100)
-  --seconds D           stop after D seconds (default 0: until SIGINT or
-                        SIGTERM)
-  --seed S              random seed for prices and volumes (default: random)
-  --help                print this help and exit
-
-Flags also accept the form --flag=value. On exit mm-feed prints one line:
-"published N ticks in S s". Exit status 1 on bad flags or when Redis cannot
-be reached at start; a Redis that goes away later is reconnected to.
-)";
+On exit it prints one line: "published N ticks in S s". Exit status 2 on
+bad flags, 1 when Redis cannot be reached at start; a Redis that goes away
+later is reconnected to.)";
 
 constexpr const char* well_known_tickers[] = {
   "AAPL", "MSFT", "GOOG", "AMZN", "META", "NVDA", "TSLA", "BRK.B",
@@ -60,11 +47,9 @@ constexpr double max_rate = 10'000'000;
 constexpr uint64_t max_pipeline = 4096;
 
 struct options {
-  std::string host = "127.0.0.1";
-  int port = 6379;
+  mm::host_port redis{"127.0.0.1", 6379};
   std::string prefix = "prices:";
   size_t tickers = 20;
-  bool tickers_given = false;
   std::vector<std::string> ticker_list;
   double rate = 100;
   double seconds = 0;
@@ -105,45 +90,6 @@ void sleep_until(int64_t t) {
 
 // --- flags -------------------------------------------------------------------
 
-bool parse_u64(const std::string& str, uint64_t max, uint64_t& out) {
-  if (str.empty() || str[0] < '0' || str[0] > '9')
-    return false;
-  errno = 0;
-  char* end = nullptr;
-  auto x = std::strtoull(str.c_str(), &end, 10);
-  if (errno != 0 || *end != '\0' || x > max)
-    return false;
-  out = x;
-  return true;
-}
-
-bool parse_double(const std::string& str, double& out) {
-  if (str.empty())
-    return false;
-  errno = 0;
-  char* end = nullptr;
-  auto x = std::strtod(str.c_str(), &end);
-  if (errno != 0 || *end != '\0' || !std::isfinite(x))
-    return false;
-  out = x;
-  return true;
-}
-
-bool parse_host_port(const std::string& str, std::string& host, int& port) {
-  auto colon = str.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return false;
-  std::string h = str.substr(0, colon);
-  if (h.size() > 2 && h.front() == '[' && h.back() == ']')
-    h = h.substr(1, h.size() - 2);
-  uint64_t p = 0;
-  if (h.empty() || !parse_u64(str.substr(colon + 1), 65535, p) || p == 0)
-    return false;
-  host = h;
-  port = static_cast<int>(p);
-  return true;
-}
-
 /// Trims and upper-cases the names, folding duplicates. It does not enforce
 /// the server's ticker syntax: a simulator may well be asked to publish a
 /// name the server must refuse.
@@ -178,76 +124,43 @@ bool parse_ticker_list(const std::string& str, std::vector<std::string>& out,
   return true;
 }
 
-/// Returns false and sets `err` on a bad command line.
-bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) {
-      err = "unexpected argument \"" + arg + "\"";
-      return false;
-    }
-    std::string name = arg;
-    std::string value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    static constexpr const char* known[] = {"--redis",   "--redis-prefix",
-                                            "--tickers", "--ticker-list",
-                                            "--rate",    "--seconds",
-                                            "--seed"};
-    if (std::find_if(std::begin(known), std::end(known),
-                     [&](const char* k) { return name == k; })
-        == std::end(known)) {
-      err = "unknown flag " + name;
-      return false;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        err = name + " needs a value";
-        return false;
-      }
-      value = argv[++i];
-    }
-    auto bad = [&](const char* what) {
-      err = name + " " + value + ": " + what;
-      return false;
-    };
-    uint64_t u = 0;
-    if (name == "--redis") {
-      if (!parse_host_port(value, opts.host, opts.port))
-        return bad("expected HOST:PORT with a port in 1..65535");
-    } else if (name == "--redis-prefix") {
-      opts.prefix = value;
-    } else if (name == "--tickers") {
-      if (!parse_u64(value, max_tickers, u) || u == 0)
-        return bad("expected a number of tickers in 1..1000000");
-      opts.tickers = u;
-      opts.tickers_given = true;
-    } else if (name == "--ticker-list") {
-      if (!parse_ticker_list(value, opts.ticker_list, err))
-        return false;
-    } else if (name == "--rate") {
-      if (!parse_double(value, opts.rate) || !(opts.rate > 0)
-          || opts.rate > max_rate)
-        return bad("expected ticks per second, > 0 and at most 10000000");
-    } else if (name == "--seconds") {
-      if (!parse_double(value, opts.seconds) || opts.seconds < 0)
-        return bad("expected a duration in seconds >= 0 (0: run until "
-                   "stopped)");
-    } else if (name == "--seed") {
-      if (!parse_u64(value, UINT64_MAX, opts.seed))
-        return bad("expected an unsigned integer");
-      opts.seed_given = true;
-    }
-  }
-  if (opts.tickers_given && !opts.ticker_list.empty()) {
-    err = "use either --tickers or --ticker-list, not both";
-    return false;
-  }
-  return true;
+/// Declares the flags of mm-feed over `opts`.
+void declare_flags(mm::command_line& cl, options& opts) {
+  cl.add_address("--redis", opts.redis, 1, "Redis to publish to");
+  cl.add("--redis-prefix", opts.prefix, "channel prefix")->type_name("P");
+  auto tickers = cl.add("--tickers", opts.tickers,
+                        "number of simulated tickers: AAPL, MSFT, GOOG,\n"
+                        "... then TCK0001, TCK0002, ...")
+                   ->check(mm::whole_number(1, max_tickers))
+                   ->type_name("N");
+  auto list = cl.bind_environment(
+    cl.app()
+      .add_option_function<std::string>(
+        "--ticker-list",
+        [&opts](const std::string& val) {
+          std::string err;
+          if (!parse_ticker_list(val, opts.ticker_list, err))
+            mm::bad_flag(err);
+        },
+        "publish exactly these tickers instead of --tickers")
+      ->type_name("A,B,C"));
+  cl.add("--rate", opts.rate, "ticks per second across all tickers")
+    ->check(mm::decimal(0, max_rate, true))
+    ->type_name("R");
+  cl.add("--seconds", opts.seconds,
+         "stop after D seconds (0: until SIGINT or SIGTERM)")
+    ->check(mm::decimal(0, 1e12))
+    ->type_name("D");
+  auto seed = cl.add("--seed", opts.seed,
+                     "random seed for prices and volumes (default: random)")
+                ->check(mm::whole_number(0, UINT64_MAX))
+                ->type_name("S")
+                ->default_str("");
+  cl.check([tickers, list, seed, &opts] {
+    if (tickers->count() > 0 && list->count() > 0)
+      mm::bad_flag("use either --tickers or --ticker-list, not both");
+    opts.seed_given = seed->count() > 0;
+  });
 }
 
 // --- the simulated market ----------------------------------------------------
@@ -332,7 +245,8 @@ using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
 /// TCP but is not Redis fails here rather than in the publish loop.
 context_ptr connect_redis(const options& opts, std::string& err) {
   timeval timeout{2, 0};
-  context_ptr c{redisConnectWithTimeout(opts.host.c_str(), opts.port, timeout)};
+  context_ptr c{
+    redisConnectWithTimeout(opts.redis.host.c_str(), opts.redis.port, timeout)};
   if (!c) {
     err = "out of memory";
     return nullptr;
@@ -461,8 +375,8 @@ private:
     const char* why = conn_->err == REDIS_ERR_IO && errno == EAGAIN
                         ? "no reply within 2 s"
                         : conn_->errstr;
-    std::fprintf(stderr, "mm-feed: lost Redis at %s:%d (%s), reconnecting\n",
-                 opts_.host.c_str(), opts_.port, why);
+    std::fprintf(stderr, "mm-feed: lost Redis at %s (%s), reconnecting\n",
+                 opts_.redis.to_string().c_str(), why);
     conn_.reset();
   }
 
@@ -473,8 +387,8 @@ private:
     while (!stop_requested) {
       if (auto c = connect_redis(opts_, err)) {
         conn_ = std::move(c);
-        std::fprintf(stderr, "mm-feed: reconnected to Redis at %s:%d\n",
-                     opts_.host.c_str(), opts_.port);
+        std::fprintf(stderr, "mm-feed: reconnected to Redis at %s\n",
+                     opts_.redis.to_string().c_str());
         return true;
       }
       auto wake = mono_ns() + backoff;
@@ -498,19 +412,12 @@ private:
 } // namespace
 
 int main(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0
-        || std::strcmp(argv[i], "-h") == 0) {
-      std::fputs(usage, stdout);
-      return 0;
-    }
-  }
   options opts;
+  mm::command_line flags{"mm-feed", description};
+  declare_flags(flags, opts);
+  if (auto status = flags.parse(argc, argv))
+    return *status;
   std::string err;
-  if (!parse_flags(argc, argv, opts, err)) {
-    std::fprintf(stderr, "mm-feed: %s (see --help)\n", err.c_str());
-    return 1;
-  }
   if (!opts.seed_given)
     opts.seed = (static_cast<uint64_t>(std::random_device{}()) << 32)
                 ^ std::random_device{}();
@@ -524,17 +431,17 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   auto conn = connect_redis(opts, err);
   if (!conn) {
-    std::fprintf(stderr, "mm-feed: cannot reach Redis at %s:%d: %s\n",
-                 opts.host.c_str(), opts.port, err.c_str());
+    std::fprintf(stderr, "mm-feed: cannot reach Redis at %s: %s\n",
+                 opts.redis.to_string().c_str(), err.c_str());
     return 1;
   }
   feed f{opts, std::move(conn), opts.seed};
   std::fprintf(stderr,
-               "mm-feed: publishing %zu tickers at %g ticks/s to %s:%d "
+               "mm-feed: publishing %zu tickers at %g ticks/s to %s "
                "(prefix \"%s\", seed %llu)\n",
                opts.ticker_list.empty() ? opts.tickers
                                         : opts.ticker_list.size(),
-               opts.rate, opts.host.c_str(), opts.port, opts.prefix.c_str(),
+               opts.rate, opts.redis.to_string().c_str(), opts.prefix.c_str(),
                static_cast<unsigned long long>(opts.seed));
   auto t0 = mono_ns();
   auto published = f.run(t0);

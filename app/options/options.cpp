@@ -3,12 +3,12 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
-#include <sstream>
 #include <utility>
 
 #include "app/options/host_port.hpp"
@@ -142,11 +142,16 @@ CLI::Validator whole_number(uint64_t min, uint64_t max) {
 }
 
 CLI::Validator decimal(double min, double max, bool above_min) {
-  std::ostringstream what;
-  what << "expected a number " << (above_min ? "above " : "from ") << min
-       << (above_min ? " and at most " : " to ") << max;
+  auto print = [](double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.15g", x);
+    return std::string{buf};
+  };
+  auto what = "expected a number " + std::string{above_min ? "above " : "from "}
+              + print(min) + (above_min ? " and at most " : " to ")
+              + print(max);
   return CLI::Validator{
-    [min, max, above_min, what = what.str()](std::string& val) -> std::string {
+    [min, max, above_min, what](std::string& val) -> std::string {
       errno = 0;
       char* end = nullptr;
       auto x = std::strtod(val.c_str(), &end);
@@ -209,6 +214,21 @@ command_line::command_line(std::string name, std::string description)
               "MM_GRPC_LISTEN for --grpc-listen). Precedence: command line,\n"
               "environment, --config file, default. Flags also take the form\n"
               "--flag=value. A bad flag exits with status 2.");
+}
+
+CLI::Option* command_line::add_address(const std::string& flag,
+                                       host_port& value, unsigned min_port,
+                                       std::string help) {
+  auto opt = app_.add_option_function<std::string>(
+    flag,
+    [&value, min_port](const std::string& val) {
+      value = *host_port::parse(val, min_port);
+    },
+    std::move(help));
+  opt->check(host_port_check(min_port))
+    ->type_name("HOST:PORT")
+    ->default_str(value.to_string());
+  return bind_environment(opt);
 }
 
 CLI::Option* command_line::add_switch(const std::string& flag, bool& value,

@@ -14,9 +14,10 @@
 //
 //   mm::command_line cl{"mm-foo", "What mm-foo does."};
 //   cl.add("--rate", opts.rate, "ticks per second")          // any type
-//     ->check(mm::whole_number(1));                           // validator
-//   cl.add("--redis", opts.redis, "Redis server")
-//     ->check(mm::host_port_check(1))->type_name("HOST:PORT");
+//     ->check(mm::decimal(0, 1e7, true));                     // validator
+//   cl.add("--sessions", opts.sessions, "client sessions")
+//     ->check(mm::whole_number(1))->type_name("N");
+//   cl.add_address("--redis", opts.redis, 1, "Redis server"); // host_port
 //   cl.add_switch("--json", opts.json, "prints JSON");
 //   cl.check([&] {                       // checks across flags, after all
 //     if (opts.a > opts.b)
@@ -40,6 +41,8 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "app/options/host_port.hpp"
 
 namespace mm {
 
@@ -87,6 +90,10 @@ public:
     bind_environment(opt);
     return opt;
   }
+
+  /// Declares `--flag HOST:PORT` bound to `value` (ports from `min_port`).
+  CLI::Option* add_address(const std::string& flag, host_port& value,
+                           unsigned min_port, std::string help);
 
   /// Declares `--flag` without a value (`--flag=false` turns it off).
   CLI::Option* add_switch(const std::string& flag, bool& value,

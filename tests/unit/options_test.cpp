@@ -197,6 +197,35 @@ TEST(options, help_exits_0_and_shows_the_defaults) {
   EXPECT_TRUE(contains(r.out, "standalone|hub|edge")) << r.out;
 }
 
+TEST(options, decimals_and_addresses_of_other_binaries) {
+  double rate = 100;
+  mm::host_port redis{"127.0.0.1", 6379};
+  auto run = [&](std::vector<const char*> argv, std::string& err) {
+    mm::command_line cl{"mm-feed", "test"};
+    cl.add("--rate", rate, "ticks per second")
+      ->check(mm::decimal(0, 1e7, true));
+    cl.add_address("--redis", redis, 1, "Redis");
+    argv.insert(argv.begin(), "mm-feed");
+    std::ostringstream out;
+    std::ostringstream errs;
+    auto status = cl.parse(static_cast<int>(argv.size()), argv.data(), out,
+                           errs);
+    err = errs.str();
+    return status ? *status : -1;
+  };
+  std::string err;
+  EXPECT_EQ(run({"--rate", "0.5", "--redis", "[::1]:6380"}, err), -1) << err;
+  EXPECT_EQ(rate, 0.5);
+  EXPECT_EQ(redis.host, "::1");
+  EXPECT_EQ(redis.port, 6380);
+  EXPECT_EQ(run({"--rate", "0"}, err), 2);
+  EXPECT_EQ(err, "mm-feed: --rate: expected a number above 0 and at most "
+                 "10000000, got \"0\"\n");
+  EXPECT_EQ(run({"--rate", "inf"}, err), 2);
+  EXPECT_EQ(run({"--redis", "localhost:0"}, err), 2);
+  EXPECT_TRUE(contains(err, "--redis: expected HOST:PORT")) << err;
+}
+
 // --- the config file --------------------------------------------------------
 
 TEST(options, the_config_file_takes_the_documented_format) {
