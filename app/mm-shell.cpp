@@ -37,32 +37,18 @@
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
+#include "app/options/options.hpp"
 #include "app/shell/commands.hpp"
 #include "app/shell/render.hpp"
 
 namespace {
 
-constexpr const char* usage_text = R"(usage:
-  mm-shell --connect HOST:PORT [-c "COMMAND"] [--json] [FLAGS]
-
-The actor inspection shell of marketmonitor: looks inside a running node
+constexpr const char* description =
+  R"(The actor inspection shell of marketmonitor: looks inside a running node
 (mm-server --admin-listen) and answers from its live actors. Without -c it
 reads commands interactively (line editing, history, tab completion of
 commands, session ids and tickers); with stdin not a terminal it reads one
-command per line.
-
-Flags (also `--flag=value`):
-  --connect HOST:PORT   the node's admin endpoint (default 127.0.0.1:50052)
-  -c COMMAND            runs COMMAND and exits
-  --json                one JSON document per command on stdout (`watch`:
-                        one JSON object per tick, one per line)
-  --secret S            the node's admin secret (default: $MM_ADMIN_SECRET)
-  --secret-file F       reads the secret from the first line of F
-  --timeout-ms N        how long to wait for an answer (default 30000)
-  --help                prints this text
-
-Commands (`help` in the shell lists them too):
-)";
+command per line.)";
 
 // --- signals -----------------------------------------------------------------
 
@@ -91,9 +77,9 @@ void drain_wake_pipe() {
 // --- the connection to a node ------------------------------------------------
 
 struct options {
-  std::string host = "127.0.0.1";
-  uint16_t port = 50052;
-  std::string address = "127.0.0.1:50052";
+  /// The node's admin endpoint, and as text for the prompt and messages.
+  mm::host_port admin{"127.0.0.1", 50052};
+  std::string address;
   std::string command;
   bool has_command = false;
   bool json = false;
@@ -115,7 +101,8 @@ public:
       fail("cannot reach node at " + opts_.address + ": " + what);
       return false;
     }
-    auto node = sys_.middleman().remote_actor(opts_.host, opts_.port);
+    auto node = sys_.middleman().remote_actor(opts_.admin.host,
+                                              opts_.admin.port);
     if (!node) {
       fail("cannot reach node at " + opts_.address + ": "
            + connect_error(node.error()));
@@ -364,8 +351,9 @@ private:
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
-    auto port = std::to_string(opts_.port);
-    if (auto rc = getaddrinfo(opts_.host.c_str(), port.c_str(), &hints, &res);
+    auto port = std::to_string(opts_.admin.port);
+    if (auto rc = getaddrinfo(opts_.admin.host.c_str(), port.c_str(), &hints,
+                              &res);
         rc != 0)
       return gai_strerror(rc);
     std::string result = "no address";
@@ -414,8 +402,9 @@ private:
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* res = nullptr;
-    auto port = std::to_string(opts_.port);
-    if (auto rc = getaddrinfo(opts_.host.c_str(), port.c_str(), &hints, &res);
+    auto port = std::to_string(opts_.admin.port);
+    if (auto rc = getaddrinfo(opts_.admin.host.c_str(), port.c_str(), &hints,
+                              &res);
         rc != 0)
       return gai_strerror(rc);
     std::string result = "connection failed";
@@ -582,113 +571,60 @@ int script(client& c) {
 
 // --- flags -------------------------------------------------------------------
 
-bool parse_address(const std::string& val, options& opts) {
-  auto pos = val.rfind(':');
-  if (pos == std::string::npos || pos == 0 || pos + 1 == val.size())
-    return false;
-  unsigned long port = 0;
-  for (auto i = pos + 1; i < val.size(); ++i) {
-    if (val[i] < '0' || val[i] > '9' || port > 65535)
-      return false;
-    port = port * 10 + static_cast<unsigned long>(val[i] - '0');
-  }
-  if (port == 0 || port > 65535)
-    return false;
-  opts.host = val.substr(0, pos);
-  if (opts.host.size() > 2 && opts.host.front() == '[')
-    opts.host = opts.host.substr(1, opts.host.size() - 2);
-  opts.port = static_cast<uint16_t>(port);
-  opts.address = val;
-  return true;
+/// Reads the secret from the first line of `path`.
+std::string read_secret(const std::string& path) {
+  std::ifstream in{path};
+  std::string line;
+  if (!in || !std::getline(in, line))
+    mm::bad_flag("--secret-file: cannot read \"" + path + "\"");
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+    line.pop_back();
+  return line;
 }
 
-/// Returns 0 to go on, otherwise the exit status (after printing why).
-int parse_flags(int argc, char** argv, options& opts) {
-  if (auto x = std::getenv("MM_ADMIN_SECRET"))
-    opts.secret = x;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--help" || arg == "-h") {
-      std::cout << usage_text << mm::shell::help_text();
-      return -1;
-    }
-    std::string key = arg;
-    std::string val;
-    bool has_val = false;
-    if (auto eq = key.find('='); key.rfind("--", 0) == 0
-                                 && eq != std::string::npos) {
-      val = key.substr(eq + 1);
-      key.resize(eq);
-      has_val = true;
-    }
-    auto value = [&]() -> bool {
-      if (has_val)
-        return true;
-      if (i + 1 >= argc) {
-        std::cerr << "mm-shell: " << key << ": missing value" << std::endl;
-        return false;
-      }
-      val = argv[++i];
-      return true;
-    };
-    if (key == "--json") {
-      opts.json = true;
-    } else if (key == "--connect") {
-      if (!value())
-        return 2;
-      if (!parse_address(val, opts)) {
-        std::cerr << "mm-shell: --connect: expected HOST:PORT, got \"" << val
-                  << "\"" << std::endl;
-        return 2;
-      }
-    } else if (key == "-c") {
-      if (!value())
-        return 2;
-      opts.command = val;
-      opts.has_command = true;
-    } else if (key == "--secret") {
-      if (!value())
-        return 2;
-      opts.secret = val;
-    } else if (key == "--secret-file") {
-      if (!value())
-        return 2;
-      std::ifstream in{val};
-      std::string line;
-      if (!in || !std::getline(in, line)) {
-        std::cerr << "mm-shell: --secret-file: cannot read \"" << val << "\""
-                  << std::endl;
-        return 2;
-      }
-      while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
-        line.pop_back();
-      opts.secret = line;
-    } else if (key == "--timeout-ms") {
-      if (!value())
-        return 2;
-      char* end = nullptr;
-      auto n = std::strtoul(val.c_str(), &end, 10);
-      if (val.empty() || *end != '\0' || n == 0 || n > 3600000) {
-        std::cerr << "mm-shell: --timeout-ms: expected 1 to 3600000, got \""
-                  << val << "\"" << std::endl;
-        return 2;
-      }
-      opts.timeout = std::chrono::milliseconds{n};
-    } else {
-      std::cerr << "mm-shell: unknown flag " << arg << " (see --help)"
-                << std::endl;
-      return 2;
-    }
-  }
-  return 0;
+/// Declares the flags of mm-shell over `opts`.
+void declare_flags(mm::command_line& cl, options& opts, uint32_t& timeout_ms) {
+  auto& app = cl.app();
+  cl.add_address("--connect", opts.admin, 1, "the node's admin endpoint");
+  auto command = cl.add("-c,--command", opts.command, "runs COMMAND and exits")
+                   ->type_name("COMMAND");
+  cl.add_switch("--json", opts.json,
+                "one JSON document per command on stdout (`watch`: one\n"
+                "JSON object per tick, one per line)");
+  // Declared before --secret-file, whose callback then wins over the
+  // environment's secret.
+  cl.add("--secret", opts.secret, "the node's admin secret")
+    ->type_name("S")
+    ->envname("MM_ADMIN_SECRET");
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--secret-file",
+        [&opts](const std::string& val) { opts.secret = read_secret(val); },
+        "reads the secret from the first line of F")
+      ->type_name("F"));
+  cl.add("--timeout-ms", timeout_ms, "how long to wait for an answer")
+    ->check(mm::whole_number(1, 3600000))
+    ->type_name("N");
+  app.footer(app.get_footer()
+             + "\n\nCommands (`help` in the shell lists them too):\n"
+             + mm::shell::help_text());
+  cl.check([&opts, command] {
+    opts.address = opts.admin.to_string();
+    opts.has_command = command->count() > 0;
+  });
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
   options opts;
-  if (auto rc = parse_flags(argc, argv, opts); rc != 0)
-    return rc < 0 ? 0 : rc;
+  auto timeout_ms = static_cast<uint32_t>(opts.timeout.count());
+  mm::command_line flags{"mm-shell", description};
+  declare_flags(flags, opts, timeout_ms);
+  if (auto status = flags.parse(argc, argv))
+    return *status;
+  opts.timeout = std::chrono::milliseconds{timeout_ms};
   // CAF's threads never take SIGINT / SIGTERM: they must interrupt the main
   // thread's read (prompt) or poll (watch).
   sigset_t signals;
