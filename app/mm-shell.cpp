@@ -173,6 +173,22 @@ private:
     return self_->request(node_, opts_.timeout, std::forward<Ts>(xs)...);
   }
 
+  /// Asks the node and prints its answer with `text` or `json`; returns
+  /// whether it answered.
+  template <class Result, class... Ts>
+  bool show(std::string (*text)(const Result&),
+            std::string (*json)(const Result&), Ts&&... request) {
+    bool ok = false;
+    ask(std::forward<Ts>(request)...)
+      .receive(
+        [&](const Result& x) {
+          out(opts_.json ? json(x) : text(x));
+          ok = true;
+        },
+        [&](const caf::error& err) { fail(describe(err)); });
+    return ok;
+  }
+
   bool run(const mm::shell::command& cmd) {
     using mm::shell::command_kind;
     namespace sh = mm::shell;
@@ -189,68 +205,27 @@ private:
         quit_ = true;
         return true;
       case command_kind::stats:
-        ask(mm::stats_atom::value, opts_.secret)
-          .receive(
-            [&](const mm::node_stats& x) {
-              out(json ? sh::stats_json(x) : sh::stats_text(x));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::stats_text, sh::stats_json, mm::stats_atom::value,
+                    opts_.secret);
       case command_kind::sessions:
-        ask(mm::sessions_atom::value, opts_.secret, cmd.ticker, cmd.limit)
-          .receive(
-            [&](const std::vector<mm::session_info>& xs) {
-              out(json ? sh::sessions_json(xs) : sh::sessions_text(xs));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::sessions_text, sh::sessions_json,
+                    mm::sessions_atom::value, opts_.secret, cmd.ticker,
+                    cmd.limit);
       case command_kind::session:
-        ask(mm::session_atom::value, opts_.secret, cmd.id)
-          .receive(
-            [&](const mm::session_info& x) {
-              out(json ? sh::session_json(x) : sh::session_text(x));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::session_text, sh::session_json, mm::session_atom::value,
+                    opts_.secret, cmd.id);
       case command_kind::tickers:
-        ask(mm::tickers_atom::value, opts_.secret)
-          .receive(
-            [&](const std::vector<mm::ticker_info>& xs) {
-              out(json ? sh::tickers_json(xs) : sh::tickers_text(xs));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::tickers_text, sh::tickers_json, mm::tickers_atom::value,
+                    opts_.secret);
       case command_kind::ticker:
-        ask(mm::ticker_atom::value, opts_.secret, cmd.ticker)
-          .receive(
-            [&](const mm::ticker_info& x) {
-              out(json ? sh::ticker_json(x) : sh::ticker_text(x));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::ticker_text, sh::ticker_json, mm::ticker_atom::value,
+                    opts_.secret, cmd.ticker);
       case command_kind::actors:
-        ask(mm::actors_atom::value, opts_.secret)
-          .receive(
-            [&](const mm::actor_counts& x) {
-              out(json ? sh::actors_json(x) : sh::actors_text(x));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::actors_text, sh::actors_json, mm::actors_atom::value,
+                    opts_.secret);
       case command_kind::nodes:
-        ask(mm::nodes_atom::value, opts_.secret)
-          .receive(
-            [&](const std::vector<mm::node_info>& xs) {
-              out(json ? sh::nodes_json(xs) : sh::nodes_text(xs));
-              ok = true;
-            },
-            on_error);
-        return ok;
+        return show(sh::nodes_text, sh::nodes_json, mm::nodes_atom::value,
+                    opts_.secret);
       case command_kind::kill:
         ask(mm::kill_atom::value, opts_.secret, cmd.id, cmd.reason)
           .receive(
