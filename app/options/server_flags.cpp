@@ -128,9 +128,9 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
          "channel prefix, channel = P + TICKER")
     ->type_name("P");
   number("--redis-ping-ms", cfg.redis_ping_ms, 0,
-         "PING Redis after N ms without a byte from it; N ms more of\n"
-         "silence and the connection counts as dropped: reconnect\n"
-         "(0: never)");
+         "checks Redis every N ms: an interval without a byte from it\n"
+         "sends a PING, the next one still silent drops the connection\n"
+         "and reconnects (a silent Redis is found within 3 x N; 0: never)");
   number("--redis-connect-timeout-ms", cfg.redis_connect_timeout_ms, 1,
          "a connection attempt to Redis without an answer fails\n"
          "after N ms and is retried");
