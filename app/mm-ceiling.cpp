@@ -7,6 +7,11 @@
 // For the churn scenario it also serves the session calls
 // (StartPriceMonitoring, StreamPriceUpdates, StopPriceMonitoring) with a
 // plain map of sessions under one mutex.
+//
+// The two streaming calls are served on gRPC's completion-queue (async) API
+// with --grpc-queues queues, each polled by its own thread, so that no
+// completion searches the tags of every open stream (see docs/benchmarks.md
+// on `cq_check_tag`); the unary calls stay on the callback API.
 
 #include <algorithm>
 #include <atomic>
@@ -31,6 +36,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "app/absl_mode.hpp"
+#include "bench/completion_queues.hpp"
 #include "bench/ticker_names.hpp"
 #include "marketmonitor/v1/market_monitor.grpc.pb.h"
 
@@ -57,6 +63,8 @@ Flags (also --flag=value):
                            the stream with RESOURCE_EXHAUSTED (default 10000)
   --attach-timeout-ms N    a started session with no stream is dropped after
                            this (default 30000)
+  --grpc-queues N          completion queues for the streaming calls, each
+                           polled by its own thread (default 4)
   --help                   print this help
 )";
 
@@ -67,6 +75,7 @@ struct options {
   size_t max_batch = 500;
   size_t max_pending = 10000;
   int64_t attach_timeout_ms = 30000;
+  size_t grpc_queues = 4;
 };
 
 int64_t clock_ns(clockid_t id) {
@@ -100,9 +109,9 @@ public:
   /// A new session; returns its id.
   std::string add(std::vector<uint32_t> tickers, bool all);
 
-  /// The stream for session `id`, or a status why there is none.
-  grpc::Status attach(const std::string& id, class market& m,
-                      const options& opts, ceiling_stream*& out);
+  /// Makes `s` the stream of session `id` and subscribes it, or returns
+  /// a status why it cannot be.
+  grpc::Status attach(const std::string& id, ceiling_stream* s);
 
   /// Ends session `id` and its stream (with OK).
   grpc::Status stop(const std::string& id);
@@ -184,19 +193,48 @@ private:
   std::vector<slot> slots_;
 };
 
-/// One Subscribe or StreamPriceUpdates call: one write in flight, the rest
-/// waits in `pending_`. gRPC holds one reference until OnDone; `sessions`
-/// takes another while it stops the stream.
-class ceiling_stream final : public grpc::ServerWriteReactor<pb::PriceBatch> {
+/// The service: the streaming calls on completion queues, the unary calls
+/// on the callback API (gRPC serves both from one service).
+using mixed_service = pb::MarketMonitor::WithAsyncMethod_Subscribe<
+  pb::MarketMonitor::WithAsyncMethod_StreamPriceUpdates<
+    pb::MarketMonitor::WithCallbackMethod_StartPriceMonitoring<
+      pb::MarketMonitor::WithCallbackMethod_StopPriceMonitoring<
+        pb::MarketMonitor::WithCallbackMethod_UpdateSubscription<
+          pb::MarketMonitor::WithCallbackMethod_GetLastPrices<
+            pb::MarketMonitor::Service>>>>>>;
+
+/// What a stream needs besides its call.
+struct stream_env {
+  mixed_service& service;
+  market& m;
+  sessions& ss;
+  const options& opts;
+  /// Calls that arrived and are not done: the queues must outlive them.
+  std::atomic<int64_t> open{0};
+};
+
+/// One Subscribe or StreamPriceUpdates call on a completion queue: it waits
+/// for a call of its method, then writes with one write in flight while the
+/// rest waits in `pending_`. Its completions arrive on its queue's thread,
+/// ticks from the generator's. gRPC holds one reference until the call is
+/// done and its Finish is back; `sessions` takes another while it stops the
+/// stream.
+class ceiling_stream final : public mm::bench::cq_handler {
 public:
-  ceiling_stream(market& m, std::vector<uint32_t> tickers, bool all,
-                 const options& opts, sessions* owner = nullptr,
-                 std::string session_id = {})
-    : market_(m), tickers_(std::move(tickers)), all_(all),
-      max_batch_(opts.max_batch), max_pending_(opts.max_pending),
-      owner_(owner), session_id_(std::move(session_id)) {
-    for (auto t : tickers_)
-      market_.subscribe(t, this);
+  enum class method { subscribe, attach };
+
+  /// Waits for the next call of `m` on `cq`.
+  static void await(stream_env& env, grpc::ServerCompletionQueue* cq,
+                    method m) {
+    auto* s = new ceiling_stream(env, cq, m);
+    s->ctx_.AsyncNotifyWhenDone(&s->tags_[op_done]);
+    if (m == method::subscribe)
+      env.service.RequestSubscribe(&s->ctx_, &s->sub_req_, &s->writer_, cq, cq,
+                                   &s->tags_[op_request]);
+    else
+      env.service.RequestStreamPriceUpdates(&s->ctx_, &s->attach_req_,
+                                            &s->writer_, cq, cq,
+                                            &s->tags_[op_request]);
   }
 
   void ref() {
@@ -206,6 +244,14 @@ public:
   void unref() {
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1)
       delete this;
+  }
+
+  /// The tickers of the call; subscribes. Runs once, before any tick.
+  void bind(std::vector<uint32_t> tickers, bool all) {
+    tickers_ = std::move(tickers);
+    all_ = all;
+    for (auto t : tickers_)
+      env_.m.subscribe(t, this);
   }
 
   /// Ends the stream with OK once the write in flight is done (the session
@@ -223,12 +269,11 @@ public:
       finish_called_ = finish_called_ || finish;
     }
     if (finish)
-      Finish(status_);
+      writer_.Finish(status_, &tags_[op_finish]);
   }
 
   /// Queues `x`; returns true when the caller must `flush` (no write was in
-  /// flight). Calls into gRPC happen outside every lock, since gRPC may run
-  /// a reaction inline.
+  /// flight).
   bool push(const tick& x) {
     std::lock_guard<std::mutex> guard{mtx_};
     if (finishing_)
@@ -263,10 +308,53 @@ public:
       std::lock_guard<std::mutex> guard{mtx_};
       fill();
     }
-    StartWrite(&out_);
+    writer_.Write(out_, &tags_[op_write]);
   }
 
-  void OnWriteDone(bool ok) override {
+  void on_event(int op, bool ok) override {
+    switch (op) {
+      case op_request:
+        // Not ok: the server is shutting down. Whether gRPC still delivers
+        // the done tag of a call that never started is not ours to know,
+        // so the object stays (the process is ending).
+        if (ok)
+          on_call();
+        break;
+      case op_write: on_write_done(ok); break;
+      case op_finish:
+        finish_back_ = true;
+        if (done_)
+          on_done();
+        break;
+      case op_done:
+        done_ = true;
+        if (ctx_.IsCancelled())
+          on_cancel();
+        if (finish_back_)
+          on_done();
+        break;
+      default: break;
+    }
+  }
+
+private:
+  enum op : int { op_request, op_write, op_finish, op_done, n_ops };
+
+  ceiling_stream(stream_env& env, grpc::ServerCompletionQueue* cq, method m)
+    : env_(env),
+      cq_(cq),
+      method_(m),
+      max_batch_(env.opts.max_batch),
+      max_pending_(env.opts.max_pending),
+      writer_(&ctx_) {
+    for (int i = 0; i < n_ops; ++i)
+      tags_[i] = mm::bench::cq_tag{this, i};
+  }
+
+  /// A call arrived: wait for the next one, then serve this one.
+  void on_call();
+
+  void on_write_done(bool ok) {
     bool finish = false;
     bool more = false;
     {
@@ -283,12 +371,12 @@ public:
       }
     }
     if (finish)
-      Finish(status_);
+      writer_.Finish(status_, &tags_[op_finish]);
     else if (more)
-      StartWrite(&out_);
+      writer_.Write(out_, &tags_[op_write]);
   }
 
-  void OnCancel() override {
+  void on_cancel() {
     bool finish = false;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -298,18 +386,30 @@ public:
       finish_called_ = finish_called_ || finish;
     }
     if (finish)
-      Finish(status_);
+      writer_.Finish(status_, &tags_[op_finish]);
   }
 
-  void OnDone() override {
+  /// Ends the stream at once with `st` (a call we cannot serve).
+  void fail(const grpc::Status& st) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      finishing_ = true;
+      finish_called_ = true;
+    }
+    writer_.Finish(st, &tags_[op_finish]);
+  }
+
+  /// gRPC is done with the call.
+  void on_done() {
     for (auto t : tickers_)
-      market_.unsubscribe(t, this);
-    if (owner_ != nullptr)
-      owner_->detached(session_id_, this);
+      env_.m.unsubscribe(t, this);
+    if (method_ == method::attach && bound_)
+      env_.ss.detached(attach_req_.session_id(), this);
+    auto& env = env_;
     unref();
+    env.open.fetch_sub(1, std::memory_order_acq_rel);
   }
 
-private:
   /// Moves up to max_batch pending updates into `out_`.
   void fill() {
     out_.Clear();
@@ -320,7 +420,7 @@ private:
     for (size_t i = 0; i < n; ++i) {
       const auto& x = pending_[i];
       auto* y = updates->Add();
-      y->set_ticker(market_.name(x.ticker));
+      y->set_ticker(env_.m.name(x.ticker));
       y->set_price(x.price);
       y->set_volume(x.volume);
       y->set_ts_unix_nanos(x.ts);
@@ -330,14 +430,18 @@ private:
     pending_.erase(pending_.begin(), pending_.begin() + n);
   }
 
-  market& market_;
-  const std::vector<uint32_t> tickers_;
-  const bool all_;
+  stream_env& env_;
+  grpc::ServerCompletionQueue* const cq_;
+  const method method_;
+  std::vector<uint32_t> tickers_;
+  bool all_ = false;
+  bool bound_ = false;
   const size_t max_batch_;
   const size_t max_pending_;
-  sessions* const owner_;
-  const std::string session_id_;
+  mm::bench::cq_tag tags_[n_ops];
   std::atomic<int> refs_{1};
+  bool done_ = false;
+  bool finish_back_ = false;
   std::mutex mtx_;
   std::vector<tick> pending_;
   bool writing_ = false;
@@ -345,7 +449,12 @@ private:
   bool finish_called_ = false;
   grpc::Status status_;
   uint64_t batch_seq_ = 0;
-  /// The batch of the write in flight; gRPC reads it until OnWriteDone.
+  grpc::ServerContext ctx_;
+  pb::SubscribeRequest sub_req_;
+  pb::StreamPriceUpdatesRequest attach_req_;
+  grpc::ServerAsyncWriter<pb::PriceBatch> writer_;
+  /// The batch of the write in flight; gRPC reads it until the write is
+  /// back.
   pb::PriceBatch out_;
 };
 
@@ -357,8 +466,7 @@ std::string sessions::add(std::vector<uint32_t> tickers, bool all) {
   return id;
 }
 
-grpc::Status sessions::attach(const std::string& id, market& m,
-                              const options& opts, ceiling_stream*& out) {
+grpc::Status sessions::attach(const std::string& id, ceiling_stream* s) {
   std::lock_guard<std::mutex> guard{mtx_};
   auto it = map_.find(id);
   if (it == map_.end())
@@ -366,10 +474,9 @@ grpc::Status sessions::attach(const std::string& id, market& m,
   if (it->second.stream != nullptr)
     return {grpc::StatusCode::FAILED_PRECONDITION,
             "session \"" + id + "\" already has a stream"};
-  // Constructing subscribes under the market's locks only: no gRPC call.
-  out = new ceiling_stream(m, it->second.tickers, it->second.all, opts, this,
-                           id);
-  it->second.stream = out;
+  // Subscribing takes the market's locks only: no gRPC call.
+  s->bind(it->second.tickers, it->second.all);
+  it->second.stream = s;
   return grpc::Status::OK;
 }
 
@@ -420,8 +527,9 @@ void market::run(const options& opts, const bool& stop) {
     auto elapsed = static_cast<double>(clock_ns(CLOCK_MONOTONIC) - t0);
     auto due = static_cast<uint64_t>(elapsed * opts.rate / 1e9);
     if (due <= done) {
-      auto wake = t0 + static_cast<int64_t>(static_cast<double>(done + 1)
-                                            * 1e9 / opts.rate);
+      auto wake =
+        t0
+        + static_cast<int64_t>(static_cast<double>(done + 1) * 1e9 / opts.rate);
       timespec ts{static_cast<time_t>(wake / 1'000'000'000),
                   static_cast<long>(wake % 1'000'000'000)};
       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
@@ -434,8 +542,12 @@ void market::run(const options& opts, const bool& stop) {
       auto& s = slots_[i];
       std::lock_guard<std::mutex> guard{s.mtx};
       s.price = s.price >= 200 ? 100 : s.price + 0.01;
-      tick x{i, s.price, static_cast<int64_t>(done % 1000),
-             clock_ns(CLOCK_REALTIME), ++s.seq, 0};
+      tick x{i,
+             s.price,
+             static_cast<int64_t>(done % 1000),
+             clock_ns(CLOCK_REALTIME),
+             ++s.seq,
+             0};
       for (auto* stream : s.streams)
         if (stream->push(x))
           flushes.push_back(stream);
@@ -447,21 +559,52 @@ void market::run(const options& opts, const bool& stop) {
   }
 }
 
-class ceiling_service final : public pb::MarketMonitor::CallbackService {
-public:
-  ceiling_service(market& m, sessions& ss, const options& opts)
-    : market_(m), sessions_(ss), opts_(opts) {
-    // nop
+/// Our indexes of `names`, without repeats, or INVALID_ARGUMENT.
+template <class Names>
+grpc::Status resolve(const market& m, const Names& names,
+                     std::vector<uint32_t>& out) {
+  std::string unknown;
+  for (const auto& name : names) {
+    auto i = m.find(name);
+    if (i < 0)
+      unknown = name;
+    else if (auto x = static_cast<uint32_t>(i);
+             std::find(out.begin(), out.end(), x) == out.end())
+      out.push_back(x);
   }
+  if (!unknown.empty())
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "unknown ticker \"" + unknown + "\""};
+  if (out.empty())
+    return {grpc::StatusCode::INVALID_ARGUMENT, "no tickers"};
+  return grpc::Status::OK;
+}
 
-  grpc::ServerWriteReactor<pb::PriceBatch>*
-  Subscribe(grpc::CallbackServerContext*,
-            const pb::SubscribeRequest* req) override {
+void ceiling_stream::on_call() {
+  env_.open.fetch_add(1, std::memory_order_relaxed);
+  await(env_, cq_, method_);
+  if (method_ == method::subscribe) {
     std::vector<uint32_t> tickers;
-    bool all = req->options().mode() == pb::DELIVERY_MODE_ALL;
-    if (auto st = resolve(req->tickers(), tickers); !st.ok())
-      return failed(st);
-    return new ceiling_stream(market_, std::move(tickers), all, opts_);
+    if (auto st = resolve(env_.m, sub_req_.tickers(), tickers); !st.ok()) {
+      fail(st);
+      return;
+    }
+    bind(std::move(tickers),
+         sub_req_.options().mode() == pb::DELIVERY_MODE_ALL);
+    return;
+  }
+  if (auto st = env_.ss.attach(attach_req_.session_id(), this); !st.ok()) {
+    fail(st);
+    return;
+  }
+  bound_ = true;
+}
+
+/// The unary calls: sessions in a map.
+class ceiling_service final : public mixed_service {
+public:
+  ceiling_service(market& m, sessions& ss) : market_(m), sessions_(ss) {
+    // nop
   }
 
   grpc::ServerUnaryReactor*
@@ -469,27 +612,16 @@ public:
                        const pb::StartPriceMonitoringRequest* req,
                        pb::StartPriceMonitoringResponse* resp) override {
     std::vector<uint32_t> tickers;
-    auto st = resolve(req->tickers(), tickers);
+    auto st = resolve(market_, req->tickers(), tickers);
     if (st.ok()) {
       for (auto t : tickers)
         resp->add_tickers(market_.name(t));
       resp->set_session_id(sessions_.add(
-        std::move(tickers),
-        req->options().mode() == pb::DELIVERY_MODE_ALL));
+        std::move(tickers), req->options().mode() == pb::DELIVERY_MODE_ALL));
     }
     auto* r = ctx->DefaultReactor();
     r->Finish(st);
     return r;
-  }
-
-  grpc::ServerWriteReactor<pb::PriceBatch>*
-  StreamPriceUpdates(grpc::CallbackServerContext*,
-                     const pb::StreamPriceUpdatesRequest* req) override {
-    ceiling_stream* s = nullptr;
-    if (auto st = sessions_.attach(req->session_id(), market_, opts_, s);
-        !st.ok())
-      return failed(st);
-    return s;
   }
 
   grpc::ServerUnaryReactor*
@@ -502,36 +634,8 @@ public:
   }
 
 private:
-  /// Our indexes of `names`, without repeats, or INVALID_ARGUMENT.
-  template <class Names>
-  grpc::Status resolve(const Names& names, std::vector<uint32_t>& out) const {
-    std::string unknown;
-    for (const auto& name : names) {
-      auto i = market_.find(name);
-      if (i < 0)
-        unknown = name;
-      else if (auto x = static_cast<uint32_t>(i);
-               std::find(out.begin(), out.end(), x) == out.end())
-        out.push_back(x);
-    }
-    if (!unknown.empty())
-      return {grpc::StatusCode::INVALID_ARGUMENT,
-              "unknown ticker \"" + unknown + "\""};
-    if (out.empty())
-      return {grpc::StatusCode::INVALID_ARGUMENT, "no tickers"};
-    return grpc::Status::OK;
-  }
-
-  /// A stream that ends at once with `st`.
-  ceiling_stream* failed(const grpc::Status& st) {
-    auto* s = new ceiling_stream(market_, {}, false, opts_);
-    s->Finish(st);
-    return s;
-  }
-
   market& market_;
   sessions& sessions_;
-  const options& opts_;
 };
 
 bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
@@ -561,11 +665,14 @@ bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
     if (!is_num) {
       err = name == "--tickers" || name == "--rate" || name == "--max-batch"
                 || name == "--max-pending" || name == "--attach-timeout-ms"
+                || name == "--grpc-queues"
               ? name + ": expected a number > 0, got \"" + val + "\""
               : "unknown flag " + name;
       return false;
     }
-    if (name == "--tickers" && num <= 99'999)
+    if (name == "--grpc-queues" && num <= 256)
+      opts.grpc_queues = static_cast<size_t>(num);
+    else if (name == "--tickers" && num <= 99'999)
       opts.tickers = static_cast<size_t>(num);
     else if (name == "--rate")
       opts.rate = num;
@@ -586,7 +693,8 @@ bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
 int main(int argc, char** argv) {
   mm::disable_mutex_deadlock_detection();
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+    if (std::strcmp(argv[i], "--help") == 0
+        || std::strcmp(argv[i], "-h") == 0) {
       std::fputs(usage, stdout);
       return 0;
     }
@@ -606,19 +714,37 @@ int main(int argc, char** argv) {
 
   market m{opts};
   sessions ss{opts.attach_timeout_ms * 1'000'000};
-  ceiling_service service{m, ss, opts};
+  ceiling_service service{m, ss};
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(opts.listen, grpc::InsecureServerCredentials(),
                            &port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&service);
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> server_cqs;
+  for (size_t i = 0; i < opts.grpc_queues; ++i)
+    server_cqs.push_back(builder.AddCompletionQueue());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::fprintf(stderr, "mm-ceiling: cannot serve on %s\n",
                  opts.listen.c_str());
     return 1;
   }
+  // Calls are matched to a queue with a request waiting, preferably the
+  // queue of their connection; several waiting requests per queue and
+  // method keep a burst of new calls on their connection's queue.
+  stream_env env{service, m, ss, opts, {}};
+  std::vector<std::unique_ptr<grpc::CompletionQueue>> cqs;
+  for (auto& cq : server_cqs) {
+    for (int i = 0; i < 32; ++i) {
+      ceiling_stream::await(env, cq.get(), ceiling_stream::method::subscribe);
+      ceiling_stream::await(env, cq.get(), ceiling_stream::method::attach);
+    }
+    cqs.emplace_back(std::move(cq));
+  }
+  // Set aside: the threads must not outlive the server's shutdown below.
+  auto pollers = std::make_unique<mm::bench::completion_queues>(std::move(cqs),
+                                                                "ceiling-cq");
   bool stop = false;
   std::thread generator{[&] { m.run(opts, stop); }};
   auto host = opts.listen.substr(0, opts.listen.rfind(':'));
@@ -630,10 +756,24 @@ int main(int argc, char** argv) {
       break;
     ss.expire(clock_ns(CLOCK_MONOTONIC));
   }
-  server->Shutdown(std::chrono::system_clock::now()
-                   + std::chrono::seconds{2});
-  server->Wait();
+  // The queues keep running while the server cancels what is open and the
+  // streams finish; no operation may start on a queue once it is shut down,
+  // so the generator stops first and the queues go last, drained (the
+  // waiting requests come back).
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds{2});
   __atomic_store_n(&stop, true, __ATOMIC_RELAXED);
   generator.join();
+  auto deadline = clock_ns(CLOCK_MONOTONIC) + 5'000'000'000;
+  while (env.open.load() > 0 && clock_ns(CLOCK_MONOTONIC) < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});
+  if (env.open.load() > 0) {
+    std::fprintf(stderr, "mm-ceiling: %lld calls did not end\n",
+                 static_cast<long long>(env.open.load()));
+    std::_Exit(1);
+  }
+  server->Wait();
+  pollers->shutdown();
+  server.reset(); // before its queues
+  pollers.reset();
   return 0;
 }
