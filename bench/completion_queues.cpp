@@ -39,6 +39,9 @@ void completion_queues::start(const char* thread_name) {
 }
 
 void completion_queues::shutdown() {
+  if (shut_down_)
+    return;
+  shut_down_ = true;
   for (auto& cq : cqs_)
     cq->Shutdown();
   for (auto& t : threads_)

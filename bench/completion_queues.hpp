@@ -69,6 +69,7 @@ private:
 
   std::vector<std::unique_ptr<grpc::CompletionQueue>> cqs_;
   std::vector<std::thread> threads_;
+  bool shut_down_ = false;
 };
 
 } // namespace mm::bench

@@ -24,7 +24,7 @@ Flags (also --flag=value):
   --channels C            separate gRPC connections, sessions spread round
                           robin (default 4)
   --client-queues Q       completion queues, each polled by its own thread;
-                          sessions spread round robin (default 4)
+                          sessions spread round robin (default 16)
   --tickers T             tickers BT00001..BT<T> (default 100)
   --per-session K         tickers per session, seeded choice (default 5)
   --rate R                ticks/s over all tickers (default 2000)

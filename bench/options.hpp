@@ -38,7 +38,7 @@ struct options {
   uint64_t churn_hold_ms = 50;
   uint64_t seed = 1;
   std::string json_file;
-  uint64_t client_queues = 4;
+  uint64_t client_queues = 16;
   std::vector<std::string> argv;
 };
 
