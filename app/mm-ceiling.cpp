@@ -64,7 +64,7 @@ Flags (also --flag=value):
   --attach-timeout-ms N    a started session with no stream is dropped after
                            this (default 30000)
   --grpc-queues N          completion queues for the streaming calls, each
-                           polled by its own thread (default 4)
+                           polled by its own thread (default 16)
   --help                   print this help
 )";
 
@@ -75,7 +75,7 @@ struct options {
   size_t max_batch = 500;
   size_t max_pending = 10000;
   int64_t attach_timeout_ms = 30000;
-  size_t grpc_queues = 4;
+  size_t grpc_queues = 16;
 };
 
 int64_t clock_ns(clockid_t id) {
