@@ -22,6 +22,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/update_history.hpp"
 
 namespace mm {
 
@@ -341,6 +342,24 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
       });
       return rp;
     },
+    [=](health_atom, const std::vector<std::string>& tickers)
+      -> caf::result<std::vector<ticker_health>> {
+      auto rp = self->make_response_promise<std::vector<ticker_health>>();
+      when_settled(self, [=](bool up) mutable {
+        if (!up) {
+          // A hub away: its tickers' upstream is down, with nothing known.
+          std::vector<ticker_health> xs;
+          for (auto& t : tickers) {
+            xs.emplace_back();
+            xs.back().ticker = t;
+          }
+          rp.deliver(std::move(xs));
+          return;
+        }
+        rp.delegate(self->state.dir, health_atom::value, tickers);
+      });
+      return rp;
+    },
     [=](node_atom) -> caf::result<node_info> {
       auto& st = self->state;
       node_info x;
@@ -384,13 +403,29 @@ struct relay_state {
   caf::actor dead;
   bool subscribing = false;
   uint32_t attempt = 0;
+  /// Of the last update: the hub's broadcaster stamps them, we pass them on.
   uint64_t seq = 0;
+  uint64_t epoch = 0;
+  /// The upstream went down: ticks may be lost until we are subscribed
+  /// again, so the next update we publish has gap.
+  bool gap_pending = false;
   /// The last update as the message every subscriber got (empty if none).
   caf::message last;
   std::unordered_map<caf::actor_addr, caf::actor> subscribers;
   /// Subscribe requests that wait for the first upstream subscription, so
-  /// that a snapshot carries the hub's last price.
-  std::vector<caf::response_promise> waiting;
+  /// that a snapshot carries the hub's last price; those that resume carry
+  /// their position.
+  struct waiting_subscriber {
+    caf::response_promise rp;
+    bool resumes = false;
+    stream_position pos;
+  };
+  std::vector<waiting_subscriber> waiting;
+  /// The edge's own copy of the recent updates, for sessions that resume
+  /// here (docs/cluster.md): filled from the hub's history whenever the
+  /// relay (re)subscribes, so it is as complete as the hub's.
+  std::unique_ptr<update_history> history;
+  bool prune_armed = false;
   uint64_t linger_generation = 0;
   std::minstd_rand rng = seeded_rng();
   /// Counts us in `relays` while the state lives: in the destructor, not an
@@ -443,6 +478,9 @@ ticker_info describe_relay(relay_actor* self) {
   x.ticker = st.ticker;
   x.subscribers = st.subscribers.size();
   x.seq = st.seq;
+  x.epoch = st.epoch;
+  x.upstream_connected = static_cast<bool>(st.upstream);
+  x.history = st.history->size();
   x.last = last_of(st);
   if (!st.last.empty())
     x.last_update_ms
@@ -456,19 +494,56 @@ ticker_info describe_relay(relay_actor* self) {
   return x;
 }
 
+resume_reply resume_of(relay_actor* self, const stream_position& pos) {
+  auto& st = self->state;
+  st.history->prune(self->clock().now());
+  return st.history->resume(pos, st.last);
+}
+
 void deliver_waiting(relay_actor* self) {
   auto waiting = std::move(self->state.waiting);
   self->state.waiting.clear();
-  for (auto& rp : waiting)
-    rp.deliver(last_of(self->state));
+  for (auto& x : waiting) {
+    if (x.resumes)
+      x.rp.deliver(resume_of(self, x.pos));
+    else
+      x.rp.deliver(last_of(self->state));
+  }
+}
+
+ticker_health health_of(relay_actor* self) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto& st = self->state;
+  ticker_health x;
+  x.ticker = st.ticker;
+  x.last = last_of(st);
+  if (!st.last.empty())
+    x.last_tick_age_ms
+      = duration_cast<milliseconds>(self->clock().now() - st.last_tick_at)
+          .count();
+  x.upstream_connected = static_cast<bool>(st.upstream);
+  return x;
 }
 
 /// Fans `msg` (one price_update) out to every subscriber and keeps it.
 void publish(relay_actor* self, caf::message msg) {
   auto& st = self->state;
+  if (st.gap_pending) {
+    st.gap_pending = false;
+    if (!msg.get_as<price_update>(0).gap) {
+      auto u = msg.get_as<price_update>(0);
+      u.gap = true;
+      msg = caf::make_message(std::move(u));
+    }
+  }
   st.seq = msg.get_as<price_update>(0).seq;
-  count_tick(st, self->clock().now());
+  st.epoch = msg.get_as<price_update>(0).epoch;
+  auto now = self->clock().now();
+  count_tick(st, now);
   st.last = std::move(msg);
+  st.history->add(st.last, now);
+  arm_history_prune(self);
   for (auto& kvp : st.subscribers)
     self->send(kvp.second, st.last);
 }
@@ -495,22 +570,34 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
   self->request(st.link, timeout, get_atom::value, st.ticker, st.dead)
     .then(
       [=](const caf::actor& b) {
+        // Resumes where we stood: the hub replays what we missed from its
+        // history, so that a short loss of the hub leaves no gap.
+        auto& st = self->state;
+        stream_position pos{st.ticker, st.epoch, st.seq};
         self
           ->request(b, timeout, subscribe_atom::value,
-                    caf::actor_cast<caf::actor>(self))
+                    caf::actor_cast<caf::actor>(self), pos)
           .then(
-            [=](const std::vector<price_update>& last) {
+            [=](const resume_reply& r) {
               auto& st = self->state;
               st.subscribing = false;
               st.upstream = b;
               st.dead = nullptr;
               st.attempt = 0;
               self->monitor(b);
-              // Ticks the hub took while we were away: the newest one now,
-              // the gap shows in `seq`.
-              if (!last.empty()
-                  && (st.last.empty() || last.front().seq != st.seq))
-                publish(self, caf::make_message(last.front()));
+              if (r.recovered) {
+                st.gap_pending = false;
+                for (auto& x : r.updates)
+                  publish(self, caf::make_message(x));
+              } else if (!r.updates.empty()) {
+                // Ticks the hub took while we were away are lost to us: the
+                // newest one now, marked with gap.
+                auto& x = r.updates.front();
+                if (st.last.empty() || x.seq != st.seq || x.epoch != st.epoch)
+                  publish(self, caf::make_message(x));
+                else
+                  st.gap_pending = false;
+              }
               deliver_waiting(self);
             },
             [=](const caf::error&) {
@@ -550,11 +637,14 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
   st.link = std::move(link);
   st.stats = m;
   metrics::add(m->relays, 1);
+  st.history = std::make_unique<update_history>(
+    cfg->history_size, std::chrono::milliseconds{cfg->history_ttl_ms}, m);
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
     if (st.upstream && dm.source == st.upstream.address()) {
       st.dead = st.upstream;
       st.upstream = nullptr;
+      st.gap_pending = true;
       self->delayed_send(self, backoff(st.attempt++, cfg->hub_retry_max_ms,
                                        st.rng),
                          retry_atom::value);
@@ -586,10 +676,24 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
       }
       if (st.subscribing && !st.upstream) {
         auto rp = self->make_response_promise<std::vector<price_update>>();
-        st.waiting.push_back(rp);
+        st.waiting.push_back({rp, false, {}});
         return rp;
       }
       return last_of(st);
+    },
+    [=](subscribe_atom, const caf::actor& who,
+        const stream_position& pos) -> caf::result<resume_reply> {
+      auto& st = self->state;
+      if (who && st.subscribers.emplace(who.address(), who).second) {
+        self->monitor(who);
+        ++st.linger_generation; // disarms a pending linger timer
+      }
+      if (st.subscribing && !st.upstream) {
+        auto rp = self->make_response_promise<resume_reply>();
+        st.waiting.push_back({rp, true, pos});
+        return rp;
+      }
+      return resume_of(self, pos);
     },
     [=](unsubscribe_atom, const caf::actor& who) {
       auto& st = self->state;
@@ -600,6 +704,7 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
         arm_linger(self, *cfg);
     },
     [=](last_atom) { return last_of(self->state); },
+    [=](health_atom) { return health_of(self); },
     [=](stats_atom) {
       auto& st = self->state;
       return caf::make_message(static_cast<uint64_t>(st.subscribers.size()),
@@ -607,6 +712,12 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
     },
     [=](describe_atom) { return describe_relay(self); },
     // --- own timers ---
+    [=](prune_atom) {
+      auto& st = self->state;
+      st.prune_armed = false;
+      st.history->prune(self->clock().now());
+      arm_history_prune(self);
+    },
     [=](retry_atom) { subscribe_upstream(self, cfg); },
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;
@@ -737,6 +848,47 @@ caf::behavior relay_directory(relay_directory_actor* self,
             },
             [=](const caf::error&) { acc->done(less); });
       return caf::delegated<std::vector<price_update>>{};
+    },
+    // --- from the gRPC layer (GetLastPrices): our relays know the health
+    // of the tickers in use here; the owning hubs the rest ---
+    [=](health_atom, const std::vector<std::string>& tickers)
+      -> caf::result<std::vector<ticker_health>> {
+      auto& st = self->state;
+      std::vector<caf::actor> local;
+      std::map<size_t, std::vector<std::string>> by_hub;
+      for (auto& t : tickers) {
+        if (auto i = st.relays.find(t); i != st.relays.end())
+          local.push_back(i->second);
+        else
+          by_hub[owner_of(t, cfg->hubs)].push_back(t);
+      }
+      auto n = local.size() + by_hub.size();
+      if (n == 0)
+        return std::vector<ticker_health>{};
+      auto acc = std::make_shared<collect<ticker_health>>(
+        self->make_response_promise(), n);
+      auto less = [](const ticker_health& x, const ticker_health& y) {
+        return x.ticker < y.ticker;
+      };
+      for (auto& r : local)
+        self->request(r, request_timeout(*cfg), health_atom::value)
+          .then(
+            [=](const ticker_health& x) {
+              acc->result.push_back(x);
+              acc->done(less);
+            },
+            [=](const caf::error&) { acc->done(less); });
+      for (auto& [hub, xs] : by_hub)
+        self
+          ->request(self->state.links[hub], request_timeout(*cfg) * 2,
+                    health_atom::value, xs)
+          .then(
+            [=](const std::vector<ticker_health>& ys) {
+              acc->result.insert(acc->result.end(), ys.begin(), ys.end());
+              acc->done(less);
+            },
+            [=](const caf::error&) { acc->done(less); });
+      return caf::delegated<std::vector<ticker_health>>{};
     },
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<ticker_info>> {

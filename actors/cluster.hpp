@@ -21,7 +21,7 @@ struct metrics;
 /// The version of the messages nodes exchange. Bump it whenever a type that
 /// crosses nodes (messages.hpp, inspection.hpp, price_update.hpp) or the
 /// cluster protocol changes: nodes of different versions refuse each other.
-constexpr uint32_t cluster_protocol_version = 1;
+constexpr uint32_t cluster_protocol_version = 2;
 
 /// The protocol version `cfg` claims (tests may override it).
 uint32_t protocol_of(const node_config& cfg);

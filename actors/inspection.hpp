@@ -51,6 +51,10 @@ struct node_stats {
   uint64_t batches_sent_total = 0;
   bool redis_connected = false;
   int64_t uptime_ms = 0;
+  /// Updates kept for resuming sessions (all broadcasters and relays) and
+  /// an estimate of their memory.
+  int64_t history_entries = 0;
+  int64_t history_bytes = 0;
 };
 
 /// One session as it describes itself. Times are ages in milliseconds as the
@@ -95,6 +99,24 @@ struct ticker_info {
   /// Ticks over the last 10 seconds, oldest second first (10 entries; the
   /// last one is the current, partial second).
   std::vector<uint32_t> per_second;
+  /// The sequence epoch `seq` counts in.
+  uint64_t epoch = 0;
+  /// Whether its upstream (Redis on a hub or standalone node, the hub's
+  /// broadcaster on an edge) is connected now.
+  bool upstream_connected = false;
+  /// Updates kept for resuming sessions.
+  uint64_t history = 0;
+};
+
+/// The feed health of one ticker (GetLastPrices).
+struct ticker_health {
+  std::string ticker;
+  /// The last update, if any (at most one element).
+  std::vector<price_update> last;
+  /// Age of the last tick in milliseconds (-1: none yet).
+  int64_t last_tick_age_ms = -1;
+  /// Whether its upstream (Redis, or the hub on an edge) is connected now.
+  bool upstream_connected = false;
 };
 
 /// One node of a cluster as `nodes` shows it.
@@ -141,7 +163,8 @@ typename Inspector::result_type inspect(Inspector& f, node_stats& x) {
            x.sessions_created_total, x.sessions_ended_total,
            x.ticks_received_total, x.ticks_malformed_total,
            x.updates_delivered_total, x.updates_conflated_total,
-           x.batches_sent_total, x.redis_connected, x.uptime_ms);
+           x.batches_sent_total, x.redis_connected, x.uptime_ms,
+           x.history_entries, x.history_bytes);
 }
 
 template <class Inspector>
@@ -156,7 +179,14 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ticker_info& x) {
   return f(caf::meta::type_name("ticker_info"), x.ticker, x.subscribers,
            x.remote_subscribers, x.remote_by_node, x.seq, x.last,
-           x.last_update_ms, x.per_second);
+           x.last_update_ms, x.per_second, x.epoch, x.upstream_connected,
+           x.history);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ticker_health& x) {
+  return f(caf::meta::type_name("ticker_health"), x.ticker, x.last,
+           x.last_tick_age_ms, x.upstream_connected);
 }
 
 template <class Inspector>

@@ -103,6 +103,8 @@ node_stats make_stats(inspector_actor* self,
   x.updates_conflated_total = get(m.updates_conflated_total);
   x.batches_sent_total = get(m.batches_sent_total);
   x.redis_connected = get(m.redis_connected);
+  x.history_entries = get(m.history_entries);
+  x.history_bytes = get(m.history_bytes);
   x.uptime_ms = duration_cast<milliseconds>(self->clock().now()
                                             - self->state.started)
                   .count();

@@ -22,17 +22,28 @@
 //       broadcaster the caller found dead (or a default handle)
 //   (last_atom, std::vector<std::string>) -> std::vector<price_update>
 //       last known update of each ticker that has a broadcaster
+//   (health_atom, std::vector<std::string>) -> std::vector<ticker_health>
+//       the same with the age of the last tick and the upstream's state
 //
 // --- ticker_broadcaster (one per ticker with subscribers) -------------------
 //   tick                                   stamp seq, fan out to subscribers
 //   (subscribe_atom, caf::actor) -> std::vector<price_update>
 //       adds (and monitors) a subscriber; replies with the last update, if any
+//   (subscribe_atom, caf::actor, stream_position) -> resume_reply
+//       the same, resuming after `position`: the reply holds the missed
+//       updates from the history (recovered) or the last update; live
+//       updates follow it, so nothing is lost or doubled at the seam
 //   (subscribe_atom, caf::actor, session_inbox_ptr, uint32_t slot)
 //       -> std::vector<price_update>
 //       the same for a local CONFLATE session: ticks go into slot `slot` of
 //       its inbox and it gets (wake_atom) only when it is not bound to look
+//   (subscribe_atom, caf::actor, session_inbox_ptr, uint32_t slot,
+//    stream_position) -> resume_reply   both of the above
 //   (unsubscribe_atom, caf::actor)         removes (and demonitors) one
 //   (last_atom) -> std::vector<price_update>  the last update, if any
+//   (health_atom) -> ticker_health         last update, its age, upstream
+//   (upstream_atom, bool connected)        from the redis listener: the
+//       connection is up or down; the first update after a loss has gap
 //   (stats_atom) -> (uint64_t subscribers, uint64_t seq)
 //   (describe_atom) -> ticker_info          for the inspector
 //
@@ -124,6 +135,12 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::ticker_info>) )
   CAF_ADD_TYPE_ID(marketmonitor, (mm::node_info))
   CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::node_info>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::stream_position))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::recovery_result))
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::resume_reply))
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::stream_position>) )
+  CAF_ADD_TYPE_ID(marketmonitor, (mm::ticker_health))
+  CAF_ADD_TYPE_ID(marketmonitor, (std::vector<mm::ticker_health>) )
 
   CAF_ADD_ATOM(marketmonitor, mm, last_atom, "last")
   CAF_ADD_ATOM(marketmonitor, mm, watch_atom, "watch")
@@ -150,6 +167,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_ATOM(marketmonitor, mm, retry_atom, "retry")
   CAF_ADD_ATOM(marketmonitor, mm, wake_atom, "wake")
   CAF_ADD_ATOM(marketmonitor, mm, ping_atom, "ping")
+  CAF_ADD_ATOM(marketmonitor, mm, upstream_atom, "upstream")
+  CAF_ADD_ATOM(marketmonitor, mm, prune_atom, "prune")
+  CAF_ADD_ATOM(marketmonitor, mm, health_atom, "health")
 
 CAF_END_TYPE_ID_BLOCK(marketmonitor)
 

@@ -21,6 +21,10 @@ struct metrics {
   /// Edge: running relays. Hub: remote subscribers at its broadcasters.
   std::atomic<int64_t> relays{0};
   std::atomic<bool> redis_connected{false};
+  /// Updates kept for resuming sessions by all broadcasters and relays, and
+  /// an estimate of their memory (history_entry_bytes each).
+  std::atomic<int64_t> history_entries{0};
+  std::atomic<int64_t> history_bytes{0};
 
   static void add(std::atomic<uint64_t>& x, uint64_t n = 1) {
     x.fetch_add(n, std::memory_order_relaxed);

@@ -56,6 +56,11 @@ struct node_config {
   bool admin_allow_remote = false;
   uint32_t attach_timeout_ms = 30000;
   uint32_t linger_ms = 5000;
+  /// Per broadcaster (and relay): the last this many updates are kept for
+  /// sessions that resume (0: no history) ...
+  uint32_t history_size = 256;
+  /// ... and none older than this.
+  uint32_t history_ttl_ms = 60000;
   uint32_t keepalive_time_ms = 10000;
   uint32_t keepalive_timeout_ms = 10000;
   /// Clients may ping this often without being told to calm down (gRPC's

@@ -29,7 +29,44 @@ struct price_update {
   /// How many older ticks of this ticker this update replaced for a session;
   /// always 0 as sent by a broadcaster.
   uint32_t conflated = 0;
+  /// The sequence epoch of the broadcaster that stamped `seq` (make_epoch):
+  /// `seq` is comparable only within one epoch.
+  uint64_t epoch = 0;
+  /// Ticks of this ticker may have been lost just before this one (Redis
+  /// reconnected, the upstream hub changed).
+  bool gap = false;
 };
+
+/// Where a client stood in one ticker's stream (StreamPosition of the API).
+struct stream_position {
+  std::string ticker;
+  uint64_t epoch = 0;
+  uint64_t seq = 0;
+};
+
+/// Per ticker of a resumed session: how the resume went (RecoveryResult).
+struct recovery_result {
+  std::string ticker;
+  /// Every update after the position was replayed in order.
+  bool recovered = false;
+  uint32_t replayed = 0;
+};
+
+/// A publisher's answer to a subscription that resumes from a position:
+/// with `recovered`, `updates` are the missed ones in order (maybe none);
+/// otherwise `updates` holds the last update, if any.
+struct resume_reply {
+  bool recovered = false;
+  std::vector<price_update> updates;
+};
+
+/// Returns a new sequence epoch, unique across broadcasters, relays and
+/// process restarts: unix milliseconds in the high 44 bits (until the year
+/// 2527), a per-process counter that starts at a random value in the low 20.
+/// Two epochs collide only if made in the same millisecond with the same
+/// counter value (1 in 2^20 across two processes, never within one process
+/// below 2^20 epochs per millisecond). Never 0: 0 means "no epoch".
+uint64_t make_epoch();
 
 /// One batch for one client stream.
 struct price_batch {
@@ -38,6 +75,8 @@ struct price_batch {
   uint64_t batch_seq = 0;
   /// True for the first batch of a session that asked for a snapshot.
   bool snapshot = false;
+  /// The first batch of a resumed session: one entry per position.
+  std::vector<recovery_result> recovery;
 };
 
 template <class Inspector>
@@ -48,7 +87,23 @@ typename Inspector::result_type inspect(Inspector& f, tick& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, price_update& x) {
   return f(caf::meta::type_name("price_update"), x.ticker, x.price, x.volume,
-           x.ts, x.seq, x.conflated);
+           x.ts, x.seq, x.conflated, x.epoch, x.gap);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stream_position& x) {
+  return f(caf::meta::type_name("stream_position"), x.ticker, x.epoch, x.seq);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recovery_result& x) {
+  return f(caf::meta::type_name("recovery_result"), x.ticker, x.recovered,
+           x.replayed);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, resume_reply& x) {
+  return f(caf::meta::type_name("resume_reply"), x.recovered, x.updates);
 }
 
 } // namespace mm

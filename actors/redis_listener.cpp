@@ -171,6 +171,14 @@ void subscribe_all(listener_actor* self) {
   }
 }
 
+/// Tells every broadcaster whether the connection is up: the first tick
+/// after a loss is marked as one after a gap.
+void tell_upstream(listener_actor* self, bool connected) {
+  auto& st = self->state;
+  for (auto& kvp : st.routes)
+    self->send(kvp.second, upstream_atom::value, connected);
+}
+
 // --- connection lifecycle ----------------------------------------------------
 
 void schedule_reconnect(listener_actor* self) {
@@ -201,6 +209,7 @@ void lost_connection(listener_actor* self, const std::string& why) {
   st.replies.reset();
   st.stats->redis_connected = false;
   st.stats->redis_subscriptions = 0;
+  tell_upstream(self, false);
   log_failure(st, "lost connection to Redis at " + endpoint(st) + ": " + why);
   schedule_reconnect(self);
 }
@@ -306,6 +315,7 @@ void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
   }
   self->configure_read(st.conn, caf::io::receive_policy::at_most(max_read));
   subscribe_all(self);
+  tell_upstream(self, true);
 }
 
 /// The stream is beyond repair: drop it and start over.
@@ -442,6 +452,7 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
         auto old = std::move(i->second);
         i->second = broadcaster;
         self->monitor(broadcaster);
+        self->send(broadcaster, upstream_atom::value, st.connected);
         auto still_used =
           std::any_of(st.routes.begin(), st.routes.end(),
                       [&](const auto& kvp) { return kvp.second == old; });
@@ -451,6 +462,7 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
       }
       st.routes.emplace(channel, broadcaster);
       self->monitor(broadcaster);
+      self->send(broadcaster, upstream_atom::value, st.connected);
       if (st.connected)
         write_command(self, "SUBSCRIBE", channel);
     },

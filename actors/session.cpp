@@ -55,6 +55,10 @@ struct session_state {
   bool flush_scheduled = false;
   /// A fixed-interval flush came due while a write was in flight.
   bool flush_due = false;
+  /// max_frequency_hz: the least time between two updates of one ticker
+  /// (0: unlimited), and whether a timer for the next due update is armed.
+  std::chrono::nanoseconds min_interval{0};
+  bool due_timer = false;
   uint64_t batch_seq = 0;
 
   /// CONFLATE: the newest update per ticker, in order of first arrival,
@@ -68,6 +72,14 @@ struct session_state {
   /// Snapshot entries still to send as the first batch(es).
   bool snapshot_pending = false;
   std::vector<price_update> snapshot;
+
+  /// Resume: the positions of initial tickers not yet answered, the
+  /// results for the first batch, and the replayed updates, which go out
+  /// before any live one.
+  std::map<std::string, stream_position> resume;
+  std::vector<recovery_result> recovery;
+  bool recovery_pending = false;
+  std::deque<price_update> replay;
 
   /// For the inspector: what this session did, and when.
   uint64_t delivered = 0;
@@ -87,7 +99,8 @@ struct session_state {
   }
 
   bool has_pending() const {
-    return snapshot_pending || !queue.empty() || (inbox && inbox->size() > 0);
+    return snapshot_pending || recovery_pending || !replay.empty()
+           || !queue.empty() || (inbox && inbox->size() > 0);
   }
 };
 
@@ -116,11 +129,12 @@ void drop_covered(session_state& st, const price_update& snap) {
   if (st.inbox) {
     auto i = st.tickers.find(snap.ticker);
     if (i != st.tickers.end())
-      st.inbox->drop_up_to(i->second.slot, snap.seq);
+      st.inbox->drop_up_to(i->second.slot, snap.epoch, snap.seq);
   }
   st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
                                 [&](const price_update& u) {
                                   return u.ticker == snap.ticker
+                                         && u.epoch == snap.epoch
                                          && u.seq <= snap.seq;
                                 }),
                  st.queue.end());
@@ -131,7 +145,10 @@ void drop_covered(session_state& st, const price_update& snap) {
 bool start_pump(session_state& st) {
   if (st.pumping)
     return true;
-  if (!st.inbox || st.snapshot_pending)
+  // A maximum frequency needs the session's timers: it keeps writing.
+  if (!st.inbox || st.snapshot_pending || st.recovery_pending
+      || !st.replay.empty()
+      || st.min_interval.count() > 0)
     return false;
   st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.batch_seq,
                              st.opts.flush_interval_ms);
@@ -145,22 +162,49 @@ void write_next(session_actor* self) {
   price_batch batch;
   size_t limit = st.opts.max_batch;
   uint64_t replaced = 0;
-  if (st.snapshot_pending) {
-    batch.snapshot = true;
-    auto n = std::min(limit, st.snapshot.size());
-    for (size_t i = 0; i < n; ++i)
-      drop_covered(st, st.snapshot[i]);
-    batch.updates.assign(std::make_move_iterator(st.snapshot.begin()),
-                         std::make_move_iterator(st.snapshot.begin() + n));
-    st.snapshot.erase(st.snapshot.begin(), st.snapshot.begin() + n);
-    st.snapshot_pending = !st.snapshot.empty();
+  if (st.snapshot_pending || st.recovery_pending || !st.replay.empty()) {
+    // First the recovery results, the snapshot and the replayed updates
+    // (other tickers than the snapshot's), then live updates.
+    if (st.recovery_pending) {
+      batch.recovery = std::move(st.recovery);
+      st.recovery.clear();
+      st.recovery_pending = false;
+    }
+    if (st.snapshot_pending) {
+      batch.snapshot = true;
+      auto n = std::min(limit, st.snapshot.size());
+      for (size_t i = 0; i < n; ++i)
+        drop_covered(st, st.snapshot[i]);
+      batch.updates.assign(std::make_move_iterator(st.snapshot.begin()),
+                           std::make_move_iterator(st.snapshot.begin() + n));
+      st.snapshot.erase(st.snapshot.begin(), st.snapshot.begin() + n);
+      st.snapshot_pending = !st.snapshot.empty();
+    }
+    while (!st.replay.empty() && batch.updates.size() < limit) {
+      batch.updates.emplace_back(std::move(st.replay.front()));
+      st.replay.pop_front();
+    }
   } else if (st.inbox && st.inbox->size() > 0) {
     st.taken.clear();
-    replaced = st.inbox->take(limit, st.taken);
+    if (st.min_interval.count() > 0) {
+      auto now = self->clock().now();
+      auto next = now;
+      replaced = st.inbox->take_due(limit, st.taken, now, st.min_interval,
+                                    next);
+      // What is not due yet stays in the inbox (newest value wins there)
+      // and goes when its ticker may send again.
+      if (st.inbox->size() > 0 && !st.due_timer) {
+        st.due_timer = true;
+        self->delayed_send(self, next - now, flush_atom::value, true);
+      }
+    } else {
+      replaced = st.inbox->take(limit, st.taken);
+    }
     batch.updates.reserve(st.taken.size());
     for (auto& x : st.taken) {
       batch.updates.emplace_back(x.update.get_as<price_update>(0));
       batch.updates.back().conflated = x.replaced;
+      batch.updates.back().gap |= x.gap;
     }
     st.taken.clear();
     st.conflated += replaced;
@@ -237,32 +281,87 @@ void subscribing_done(session_actor* self) {
     st.ready = true;
     if (st.opts.snapshot)
       st.snapshot_pending = true;
+    if (!st.recovery.empty())
+      st.recovery_pending = true;
   }
   schedule_flush(self);
 }
 
 /// Asks `b` to subscribe us for `ticker`; then calls `f` with the reply.
 /// A CONFLATE session hands over the ticker's inbox slot; a publisher that
-/// does not know that request (a cluster relay) gets the plain one.
-template <class F, class G>
+/// does not know that request (a cluster relay) gets the plain one. With a
+/// position to resume from, the request carries it and the reply is a
+/// resume_reply.
+template <class F, class G, class... Ts>
 void request_subscribe(session_actor* self, const caf::actor& b,
-                       const std::string& ticker, F f, G g) {
+                       const std::string& ticker, F f, G g,
+                       const Ts&... position) {
   auto& st = self->state;
   auto me = caf::actor_cast<caf::actor>(self);
   auto i = st.tickers.find(ticker);
   if (!st.inbox || i == st.tickers.end()) {
-    self->request(b, caf::infinite, subscribe_atom::value, me).then(f, g);
+    self->request(b, caf::infinite, subscribe_atom::value, me, position...)
+      .then(f, g);
     return;
   }
   self
     ->request(b, caf::infinite, subscribe_atom::value, me, st.inbox,
-              i->second.slot)
+              i->second.slot, position...)
     .then(f, [=](const caf::error& err) {
       if (err == caf::sec::unexpected_message)
-        self->request(b, caf::infinite, subscribe_atom::value, me).then(f, g);
+        self->request(b, caf::infinite, subscribe_atom::value, me, position...)
+          .then(f, g);
       else
         g(err);
     });
+}
+
+/// Whether `b`, just subscribed for `ticker`, is the one we keep; if not
+/// (removed or subscribed again while on our way) it is left again.
+bool keep_subscription(session_actor* self, const std::string& ticker,
+                       const caf::actor& b) {
+  auto& st = self->state;
+  auto i = st.tickers.find(ticker);
+  if (i == st.tickers.end() || i->second.broadcaster) {
+    if (i == st.tickers.end() || i->second.broadcaster != b)
+      self->send(b, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    return false;
+  }
+  i->second.broadcaster = b;
+  return true;
+}
+
+void got_last(session_actor* self, const std::vector<price_update>& last) {
+  auto& st = self->state;
+  if (st.opts.snapshot && !last.empty()) {
+    if (!st.ready)
+      st.snapshot.push_back(last.front());
+    else
+      enqueue(self, last.front());
+  }
+}
+
+/// The reply to a subscription that resumed from a position.
+void got_resume(session_actor* self, const std::string& ticker,
+                const resume_reply& r) {
+  auto& st = self->state;
+  st.resume.erase(ticker);
+  recovery_result x;
+  x.ticker = ticker;
+  x.recovered = r.recovered;
+  if (!r.recovered) {
+    st.recovery.push_back(std::move(x));
+    got_last(self, r.updates);
+    return;
+  }
+  x.replayed = static_cast<uint32_t>(r.updates.size());
+  st.recovery.push_back(std::move(x));
+  if (r.updates.empty())
+    return;
+  // Live updates that the replay covers (a relay may have sent them before
+  // its reply) are not sent twice.
+  drop_covered(st, r.updates.back());
+  st.replay.insert(st.replay.end(), r.updates.begin(), r.updates.end());
 }
 
 void subscribe(session_actor* self, const std::string& ticker,
@@ -271,35 +370,34 @@ void subscribe(session_actor* self, const std::string& ticker,
   self->request(st.directory, caf::infinite, get_atom::value, ticker, dead_hint)
     .then(
       [=](const caf::actor& b) {
+        auto failed = [=](const caf::error& err) {
+          if (err == caf::sec::request_receiver_down
+              && attempt < max_subscribe_attempts) {
+            subscribe(self, ticker, b, attempt + 1);
+            return;
+          }
+          self->quit(err);
+        };
+        auto& st = self->state;
+        if (auto pos = st.resume.find(ticker); pos != st.resume.end()) {
+          request_subscribe(
+            self, b, ticker,
+            [=](const resume_reply& r) {
+              if (keep_subscription(self, ticker, b))
+                got_resume(self, ticker, r);
+              subscribing_done(self);
+            },
+            failed, pos->second);
+          return;
+        }
         request_subscribe(
           self, b, ticker,
           [=](const std::vector<price_update>& last) {
-            auto& st = self->state;
-            auto i = st.tickers.find(ticker);
-            if (i == st.tickers.end() || i->second.broadcaster) {
-              // Removed (or subscribed again) while we were on our way.
-              if (i == st.tickers.end() || i->second.broadcaster != b)
-                self->send(b, unsubscribe_atom::value,
-                           caf::actor_cast<caf::actor>(self));
-            } else {
-              i->second.broadcaster = b;
-              if (st.opts.snapshot && !last.empty()) {
-                if (!st.ready)
-                  st.snapshot.push_back(last.front());
-                else
-                  enqueue(self, last.front());
-              }
-            }
+            if (keep_subscription(self, ticker, b))
+              got_last(self, last);
             subscribing_done(self);
           },
-          [=](const caf::error& err) {
-            if (err == caf::sec::request_receiver_down
-                && attempt < max_subscribe_attempts) {
-              subscribe(self, ticker, b, attempt + 1);
-              return;
-            }
-            self->quit(err);
-          });
+          failed);
       },
       [=](const caf::error& err) { self->quit(err); });
 }
@@ -419,6 +517,12 @@ caf::behavior session(session_actor* self, std::string id,
   st.directory = std::move(directory);
   if (opts.mode == delivery_mode::conflate)
     st.inbox = std::make_shared<session_inbox>();
+  for (auto& pos : opts.resume_from)
+    st.resume.emplace(pos.ticker, pos);
+  st.opts.resume_from.clear();
+  if (opts.max_frequency_hz > 0)
+    st.min_interval = std::chrono::nanoseconds{1'000'000'000}
+                      / opts.max_frequency_hz;
   if (sink) {
     if (!attach(self, std::move(sink)))
       return {};
@@ -522,6 +626,15 @@ caf::behavior session(session_actor* self, std::string id,
     [=](flush_atom) {
       auto& st = self->state;
       st.flush_scheduled = false;
+      if (st.write_in_flight)
+        st.flush_due = true;
+      else
+        write_next(self);
+    },
+    [=](flush_atom, bool) {
+      // max_frequency_hz: an update held back may go now.
+      auto& st = self->state;
+      st.due_timer = false;
       if (st.write_in_flight)
         st.flush_due = true;
       else

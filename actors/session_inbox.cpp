@@ -43,14 +43,19 @@ bool session_inbox::put(uint32_t n, const caf::message& update,
     if (s.update.empty()) {
       s.update = update;
       order_.push_back(n);
-    } else if (s.update.get_as<price_update>(0).seq < u.seq) {
+    } else if (const auto& old = s.update.get_as<price_update>(0);
+               old.epoch != u.epoch || old.seq < u.seq) {
+      // A new epoch restarts seq: its updates are newer whatever their seq.
+      s.gap = s.gap || old.gap;
       s.update = update;
       ++s.replaced;
     } else {
       return false; // not newer: e.g. a snapshot raced a live update
     }
     last_put_ = now;
-    if (armed_)
+    // A slot held back by take_due goes when the session's timer says so;
+    // only the first such put after a take tells the session (to arm it).
+    if (armed_ || (s.due > now && held_))
       return false;
     armed_ = true;
     pump = pump_.lock();
@@ -78,9 +83,10 @@ uint64_t session_inbox::take(size_t limit, std::vector<entry>& out) {
   for (size_t i = 0; i < n; ++i) {
     auto& s = slots_[order_[i]];
     replaced += s.replaced;
-    out.push_back(entry{std::move(s.update), s.replaced});
+    out.push_back(entry{std::move(s.update), s.replaced, s.gap});
     s.update = caf::message{};
     s.replaced = 0;
+    s.gap = false;
   }
   order_.erase(order_.begin(), order_.begin() + static_cast<ptrdiff_t>(n));
   if (order_.empty())
@@ -88,15 +94,54 @@ uint64_t session_inbox::take(size_t limit, std::vector<entry>& out) {
   return replaced;
 }
 
-void session_inbox::drop_up_to(uint32_t n, uint64_t seq) {
+uint64_t session_inbox::take_due(size_t limit, std::vector<entry>& out,
+                                 std::chrono::steady_clock::time_point now,
+                                 std::chrono::nanoseconds interval,
+                                 std::chrono::steady_clock::time_point& next) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  uint64_t replaced = 0;
+  size_t taken = 0;
+  bool any_left = false;
+  bool due_left = false;
+  auto kept = order_.begin();
+  for (auto n : order_) {
+    auto& s = slots_[n];
+    if (taken < limit && s.due <= now) {
+      ++taken;
+      replaced += s.replaced;
+      out.push_back(entry{std::move(s.update), s.replaced, s.gap});
+      s.update = caf::message{};
+      s.replaced = 0;
+      s.gap = false;
+      s.due = now + interval;
+      continue;
+    }
+    if (!any_left || s.due < next)
+      next = s.due;
+    any_left = true;
+    due_left = due_left || s.due <= now;
+    *kept++ = n;
+  }
+  order_.erase(kept, order_.end());
+  // The session comes back for what is due (a full batch went); for the
+  // rest it has its timer, and a put to a slot that is due wakes it.
+  if (!due_left)
+    armed_ = false;
+  held_ = any_left;
+  return replaced;
+}
+
+void session_inbox::drop_up_to(uint32_t n, uint64_t epoch, uint64_t seq) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (n >= slots_.size() || slots_[n].update.empty())
     return;
   auto& s = slots_[n];
-  if (s.update.get_as<price_update>(0).seq > seq)
+  const auto& u = s.update.get_as<price_update>(0);
+  if (u.epoch != epoch || u.seq > seq)
     return;
   s.update = caf::message{};
   s.replaced = 0;
+  s.gap = false;
   unlist(n);
 }
 

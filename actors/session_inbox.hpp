@@ -49,6 +49,9 @@ public:
     caf::message update;
     /// Older updates of the same ticker it replaced while pending.
     uint32_t replaced = 0;
+    /// One of the updates it replaced had `gap` set: the writer sets it on
+    /// this one, so that conflation never hides a gap.
+    bool gap = false;
   };
 
   /// Opens a slot for `ticker` and returns its number.
@@ -81,9 +84,21 @@ public:
   /// sum of their `replaced` counts.
   uint64_t take(size_t limit, std::vector<entry>& out);
 
-  /// Drops the pending update of `slot` if its seq is at most `seq` (a
-  /// snapshot already covers it).
-  void drop_up_to(uint32_t slot, uint64_t seq);
+  /// Like `take`, for a session with a maximum frequency: takes only the
+  /// updates of slots last taken at least `interval` before `now` (oldest
+  /// first) and leaves the others pending, where newer updates keep
+  /// replacing them without waking the session: it must look again by
+  /// itself at `next_due`, set to the earliest time one of them may go
+  /// (unchanged if none is left). A put to a slot that is due wakes it as
+  /// usual.
+  uint64_t take_due(size_t limit, std::vector<entry>& out,
+                    std::chrono::steady_clock::time_point now,
+                    std::chrono::nanoseconds interval,
+                    std::chrono::steady_clock::time_point& next_due);
+
+  /// Drops the pending update of `slot` if it is of `epoch` and its seq is
+  /// at most `seq` (a snapshot or a replay already covers it).
+  void drop_up_to(uint32_t slot, uint64_t epoch, uint64_t seq);
 
   /// The number of pending updates.
   size_t size() const;
@@ -96,7 +111,10 @@ private:
     std::string ticker;
     caf::message update;
     uint32_t replaced = 0;
+    bool gap = false;
     bool open = false;
+    /// take_due: the slot's next update may not go before this.
+    std::chrono::steady_clock::time_point due;
   };
 
   mutable std::mutex mtx_;
@@ -108,6 +126,9 @@ private:
   /// The session (or pump) has been woken, or will look anyway, and has not
   /// yet emptied the inbox: puts do not wake it again.
   bool armed_ = false;
+  /// take_due left updates that are not due yet: the session has a timer
+  /// for them.
+  bool held_ = false;
   std::weak_ptr<inbox_pump> pump_;
   std::chrono::steady_clock::time_point last_put_;
 };

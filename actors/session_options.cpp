@@ -10,6 +10,10 @@ std::string resolve_options(session_options& opts, uint32_t raw_mode,
     return "unknown delivery mode " + std::to_string(raw_mode)
            + ": use DELIVERY_MODE_CONFLATE (0) or DELIVERY_MODE_ALL (1)";
   opts.mode = static_cast<delivery_mode>(raw_mode);
+  if (opts.max_frequency_hz > 0 && opts.mode == delivery_mode::all)
+    return "max_frequency_hz " + std::to_string(opts.max_frequency_hz)
+           + " needs DELIVERY_MODE_CONFLATE: DELIVERY_MODE_ALL delivers every "
+             "tick; set max_frequency_hz to 0 or use CONFLATE";
   if (opts.max_batch == 0)
     opts.max_batch = cfg.max_batch;
   else if (opts.max_batch > cfg.max_batch)

@@ -3,7 +3,11 @@
 #include <cstdint>
 #include <string>
 
+#include <vector>
+
 #include <caf/meta/type_name.hpp>
+
+#include "actors/price_update.hpp"
 
 namespace mm {
 
@@ -24,6 +28,13 @@ struct session_options {
   bool snapshot = false;
   uint32_t max_batch = 0;
   delivery_mode mode = delivery_mode::conflate;
+  /// At most this many updates per second per ticker (0: unlimited);
+  /// CONFLATE only.
+  uint32_t max_frequency_hz = 0;
+  /// Where to resume (StreamPosition): one per ticker at most, each of a
+  /// subscribed ticker (checked by the gRPC layer). Not an option but part
+  /// of the start request; it rides here so that the registry passes it on.
+  std::vector<stream_position> resume_from;
 };
 
 /// Replaces zeros in `opts` by the server defaults of `cfg` and checks the
@@ -34,7 +45,8 @@ std::string resolve_options(session_options& opts, uint32_t raw_mode,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_options& x) {
   return f(caf::meta::type_name("session_options"), x.flush_interval_ms,
-           x.snapshot, x.max_batch, x.mode);
+           x.snapshot, x.max_batch, x.mode, x.max_frequency_hz,
+           x.resume_from);
 }
 
 } // namespace mm

@@ -12,6 +12,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/update_history.hpp"
 
 namespace mm {
 
@@ -22,8 +23,18 @@ struct broadcaster_state {
 
   std::string ticker;
   uint64_t seq = 0;
+  /// A new one per broadcaster: `seq` restarts with every broadcaster.
+  uint64_t epoch = make_epoch();
+  /// Whether the redis listener's connection is up (upstream_atom).
+  bool upstream_connected = false;
+  /// The connection dropped since the last tick: the next update has gap.
+  bool gap_pending = false;
   /// The last update as the message every subscriber got (empty if none).
   caf::message last;
+  /// Recent updates for sessions that resume (--history-size/-ttl-ms).
+  std::unique_ptr<update_history> history;
+  /// A prune timer is on its way.
+  bool prune_armed = false;
   /// Subscribers by address: down_msg names the address only.
   std::unordered_map<caf::actor_addr, caf::actor> subscribers;
   /// How each subscriber gets a tick: the same set as `subscribers`, as a
@@ -102,6 +113,9 @@ ticker_info describe(broadcaster_actor* self) {
     }
   }
   x.seq = st.seq;
+  x.epoch = st.epoch;
+  x.upstream_connected = st.upstream_connected;
+  x.history = st.history->size();
   x.last = last_of(st);
   if (st.seq > 0)
     x.last_update_ms
@@ -150,6 +164,21 @@ void drop_target(broadcaster_state& st, const caf::actor_addr& who) {
   }
 }
 
+ticker_health health_of(broadcaster_actor* self) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  auto& st = self->state;
+  ticker_health x;
+  x.ticker = st.ticker;
+  x.last = last_of(st);
+  if (st.seq > 0)
+    x.last_tick_age_ms
+      = duration_cast<milliseconds>(self->clock().now() - st.last_tick_at)
+          .count();
+  x.upstream_connected = st.upstream_connected;
+  return x;
+}
+
 void arm_linger(broadcaster_actor* self, const node_config& cfg) {
   auto gen = ++self->state.linger_generation;
   self->delayed_send(self, std::chrono::milliseconds(cfg.linger_ms),
@@ -163,6 +192,8 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
   self->state.ticker = std::move(ticker);
   metrics::add(m->broadcasters, 1);
   self->state.stats = m;
+  self->state.history = std::make_unique<update_history>(
+    cfg->history_size, std::chrono::milliseconds{cfg->history_ttl_ms}, m);
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& subs = self->state.subscribers;
     auto i = subs.find(dm.source);
@@ -184,6 +215,15 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
     }
     return last_of(st);
   };
+  // The subscription and the replay in one step: ticks after this handler
+  // reach the subscriber live, those before it are in the reply.
+  auto resume = [=](const caf::actor& who, session_inbox_ptr inbox,
+                    uint32_t slot, const stream_position& pos) {
+    auto& st = self->state;
+    subscribe(who, std::move(inbox), slot);
+    st.history->prune(self->clock().now());
+    return st.history->resume(pos, st.last);
+  };
   // Spawned on first demand: the first subscriber is on its way.
   arm_linger(self, *cfg);
   return {
@@ -196,10 +236,15 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
       u.volume = t.volume;
       u.ts = t.ts;
       u.seq = ++st.seq;
+      u.epoch = st.epoch;
+      u.gap = st.gap_pending;
+      st.gap_pending = false;
       auto now = self->clock().now();
       count_tick(st, now);
       // One shared, immutable payload for all subscribers.
       st.last = caf::make_message(std::move(u));
+      st.history->add(st.last, now);
+      arm_history_prune(self);
       for (auto& x : st.fanout) {
         // A CONFLATE session that has not taken its last update yet gets
         // this one in its place, not one more message (session_inbox.hpp).
@@ -209,6 +254,13 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
           self->send(x.hdl, st.wake);
       }
     },
+    [=](upstream_atom, bool connected) {
+      auto& st = self->state;
+      // Ticks published while the connection was down are lost for good.
+      if (st.upstream_connected && !connected)
+        st.gap_pending = true;
+      st.upstream_connected = connected;
+    },
     // --- from sessions (and, in a cluster, relays) ---
     [=](subscribe_atom, const caf::actor& who) -> std::vector<price_update> {
       return subscribe(who, nullptr, 0);
@@ -216,6 +268,14 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
     [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr& inbox,
         uint32_t slot) -> std::vector<price_update> {
       return subscribe(who, inbox, slot);
+    },
+    [=](subscribe_atom, const caf::actor& who,
+        const stream_position& pos) -> resume_reply {
+      return resume(who, nullptr, 0, pos);
+    },
+    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr& inbox,
+        uint32_t slot, const stream_position& pos) -> resume_reply {
+      return resume(who, inbox, slot, pos);
     },
     [=](unsubscribe_atom, const caf::actor& who) {
       auto& st = self->state;
@@ -230,6 +290,7 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
         arm_linger(self, *cfg);
     },
     [=](last_atom) { return last_of(self->state); },
+    [=](health_atom) { return health_of(self); },
     // --- from the inspector and tests ---
     [=](stats_atom) {
       auto& st = self->state;
@@ -238,6 +299,12 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
     },
     [=](describe_atom) { return describe(self); },
     // --- own timers ---
+    [=](prune_atom) {
+      auto& st = self->state;
+      st.prune_armed = false;
+      st.history->prune(self->clock().now());
+      arm_history_prune(self);
+    },
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;
       if (gen == st.linger_generation && st.subscribers.empty())

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 #include <memory>
+#include <type_traits>
 #include <unordered_map>
 
 #include <caf/actor_system.hpp>
@@ -55,8 +56,50 @@ struct sorted_replies {
   }
 };
 
-using last_prices = sorted_replies<price_update>;
 using ticker_descriptions = sorted_replies<ticker_info>;
+
+void add_reply(std::vector<price_update>& result,
+               const std::vector<price_update>& xs) {
+  result.insert(result.end(), xs.begin(), xs.end());
+}
+
+void add_reply(std::vector<ticker_health>& result, const ticker_health& x) {
+  result.push_back(x);
+}
+
+/// Asks the broadcasters of `tickers` (those that have one) `(atom)` and
+/// replies with their answers sorted by ticker: `T` is what the reply holds,
+/// one vector of `T` (last_atom) or one `T` (health_atom) per broadcaster.
+template <class T, class Atom>
+caf::result<std::vector<T>>
+ask_broadcasters(directory_actor* self, const std::vector<std::string>& tickers,
+                 Atom atom) {
+  auto& st = self->state;
+  std::vector<caf::actor> known;
+  for (auto& t : tickers) {
+    auto i = st.broadcasters.find(t);
+    if (i != st.broadcasters.end())
+      known.push_back(i->second);
+  }
+  if (known.empty())
+    return std::vector<T>{};
+  using reply = std::conditional_t<std::is_same_v<T, price_update>,
+                                   std::vector<price_update>, T>;
+  auto acc = std::make_shared<sorted_replies<T>>(self->make_response_promise(),
+                                                 known.size());
+  for (auto& b : known)
+    self->request(b, caf::infinite, atom)
+      .then(
+        [acc](const reply& x) {
+          add_reply(acc->result, x);
+          acc->done();
+        },
+        [acc](const caf::error&) {
+          // Lingered out meanwhile: its ticker is simply absent.
+          acc->done();
+        });
+  return caf::delegated<std::vector<T>>{};
+}
 
 caf::error unknown_ticker(const std::string& ticker) {
   return caf::make_error(admin_ec::unknown_ticker,
@@ -203,29 +246,12 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
     },
     [=](last_atom, const std::vector<std::string>& tickers)
       -> caf::result<std::vector<price_update>> {
-      auto& st = self->state;
-      std::vector<caf::actor> known;
-      for (auto& t : tickers) {
-        auto i = st.broadcasters.find(t);
-        if (i != st.broadcasters.end())
-          known.push_back(i->second);
-      }
-      if (known.empty())
-        return std::vector<price_update>{};
-      auto acc = std::make_shared<last_prices>(self->make_response_promise(),
-                                               known.size());
-      for (auto& b : known)
-        self->request(b, caf::infinite, last_atom::value)
-          .then(
-            [acc](const std::vector<price_update>& xs) {
-              acc->result.insert(acc->result.end(), xs.begin(), xs.end());
-              acc->done();
-            },
-            [acc](const caf::error&) {
-              // Lingered out meanwhile: its ticker is simply absent.
-              acc->done();
-            });
-      return caf::delegated<std::vector<price_update>>{};
+      return ask_broadcasters<price_update>(self, tickers, last_atom::value);
+    },
+    [=](health_atom, const std::vector<std::string>& tickers)
+      -> caf::result<std::vector<ticker_health>> {
+      return ask_broadcasters<ticker_health>(self, tickers,
+                                             health_atom::value);
     },
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<ticker_info>> {

@@ -7,8 +7,14 @@ stubs are generated at run time from the project's .proto with protoc and
 
   mm_client.py --target HOST:PORT watch AAPL MSFT [--snapshot] [--mode all]
                [--count N] [--flush-interval-ms N] [--max-batch N]
+               [--max-frequency-hz N] [--resume TICKER:EPOCH:SEQ ...]
   mm_client.py --target HOST:PORT subscribe AAPL [same options]
   mm_client.py --target HOST:PORT last AAPL MSFT
+
+Every update line shows its epoch and seq, and "gap" when ticks of that
+ticker may have been lost just before it. When it ends, the client prints
+(on stderr) one "resume TICKER:EPOCH:SEQ" line per ticker: pass them back
+with --resume to get what was missed in between.
 """
 
 import argparse
@@ -74,48 +80,94 @@ def session_options(pb2, args):
         opts.flush_interval_ms = args.flush_interval_ms
     if args.max_batch is not None:
         opts.max_batch = args.max_batch
+    if args.max_frequency_hz is not None:
+        opts.max_frequency_hz = args.max_frequency_hz
     return opts
+
+
+def parse_position(text):
+    """TICKER:EPOCH:SEQ -> (ticker, epoch, seq); raises ValueError."""
+    parts = text.rsplit(":", 2)
+    if len(parts) != 3 or not parts[0]:
+        raise ValueError("expected TICKER:EPOCH:SEQ, got %r" % text)
+    return parts[0], int(parts[1]), int(parts[2])
+
+
+def resume_positions(pb2, args):
+    """The StreamPositions of --resume."""
+    result = []
+    for text in args.resume or ():
+        ticker, epoch, seq = parse_position(text)
+        result.append(pb2.StreamPosition(ticker=ticker, epoch=epoch, seq=seq))
+    return result
 
 
 def format_update(update, snapshot):
     """One line per update: ticker, price, volume, seq, latency."""
     now = time.time_ns()
     latency_ms = (now - update.ts_unix_nanos) / 1e6
-    line = "%-16s price=%-12s volume=%-10d seq=%-8d latency_ms=%.3f" % (
-        update.ticker, repr(update.price), update.volume, update.seq,
-        latency_ms)
+    line = ("%-16s price=%-12s volume=%-10d epoch=%d seq=%-8d "
+            "latency_ms=%.3f") % (
+        update.ticker, repr(update.price), update.volume, update.epoch,
+        update.seq, latency_ms)
     if update.conflated:
         line += " conflated=%d" % update.conflated
+    if update.gap:
+        line += " gap"
     if snapshot:
         line += " snapshot"
     return line
 
 
-def print_batches(stream, count):
-    """Prints the updates of `stream`; returns after `count` (0: forever)."""
+def format_recovery(result):
+    """One line per RecoveryResult of a resumed session."""
+    return "recovery %-16s recovered=%s replayed=%d" % (
+        result.ticker, "true" if result.recovered else "false",
+        result.replayed)
+
+
+def print_batches(stream, count, positions):
+    """Prints the updates of `stream`; returns after `count` (0: forever).
+
+    Keeps the last (epoch, seq) of each ticker in `positions`.
+    """
     seen = 0
     for batch in stream:
+        for result in batch.recovery:
+            print(format_recovery(result), flush=True)
         for update in batch.updates:
             print(format_update(update, batch.snapshot), flush=True)
+            positions[update.ticker] = (update.epoch, update.seq)
             seen += 1
             if count and seen >= count:
                 return
 
 
+def print_positions(positions):
+    """Where to resume from, on stderr (stdout carries only updates)."""
+    for ticker in sorted(positions):
+        epoch, seq = positions[ticker]
+        print("resume %s:%d:%d" % (ticker, epoch, seq), file=sys.stderr,
+              flush=True)
+
+
 def cmd_watch(pb2, stub, args):
     res = stub.StartPriceMonitoring(pb2.StartPriceMonitoringRequest(
-        tickers=args.tickers, options=session_options(pb2, args)),
+        tickers=args.tickers, options=session_options(pb2, args),
+        resume_from=resume_positions(pb2, args)),
         timeout=args.timeout)
     print("session %s tickers %s" % (res.session_id, ",".join(res.tickers)),
           file=sys.stderr, flush=True)
     stream = stub.StreamPriceUpdates(
         pb2.StreamPriceUpdatesRequest(session_id=res.session_id))
+    positions = {}
     try:
-        print_batches(stream, args.count)
+        print_batches(stream, args.count, positions)
     except KeyboardInterrupt:
         pass
     finally:
         stream.cancel()
+        print_positions(positions)
         # Ending the session explicitly frees it at once; a NOT_FOUND here
         # only means the server ended it first.
         try:
@@ -132,13 +184,16 @@ def cmd_watch(pb2, stub, args):
 
 def cmd_subscribe(pb2, stub, args):
     stream = stub.Subscribe(pb2.SubscribeRequest(
-        tickers=args.tickers, options=session_options(pb2, args)))
+        tickers=args.tickers, options=session_options(pb2, args),
+        resume_from=resume_positions(pb2, args)))
+    positions = {}
     try:
-        print_batches(stream, args.count)
+        print_batches(stream, args.count, positions)
     except KeyboardInterrupt:
         pass
     finally:
         stream.cancel()
+        print_positions(positions)
     return 0
 
 
@@ -168,6 +223,12 @@ def parse_args(argv):
                        help="stop after N updates (0: until Ctrl-C)")
         p.add_argument("--flush-interval-ms", type=int)
         p.add_argument("--max-batch", type=int)
+        p.add_argument("--max-frequency-hz", type=int,
+                       help="at most N updates per second per ticker "
+                       "(CONFLATE only)")
+        p.add_argument("--resume", action="append", metavar="TICKER:EPOCH:SEQ",
+                       help="replay what was missed after this position "
+                       "(repeatable; the client prints them when it ends)")
     p = sub.add_parser("last")
     p.add_argument("tickers", nargs="+")
     return parser.parse_args(argv)
@@ -188,6 +249,9 @@ def main(argv=None):
                 "last": cmd_last}
     try:
         return commands[args.command](pb2, stub, args)
+    except ValueError as err:
+        print("error: %s" % err, file=sys.stderr)
+        return 2
     except grpc.RpcError as err:
         print("error: %s: %s" % (err.code().name, err.details()),
               file=sys.stderr)

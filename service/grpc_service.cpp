@@ -101,20 +101,50 @@ grpc::Status check_options(const v1::SessionOptions& in, const node_config& cfg,
   out.flush_interval_ms = in.flush_interval_ms();
   out.snapshot = in.snapshot();
   out.max_batch = in.max_batch();
+  out.max_frequency_hz = in.max_frequency_hz();
   auto what = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
   if (!what.empty())
     return {StatusCode::INVALID_ARGUMENT, what};
   return grpc::Status::OK;
 }
 
-/// Checks the tickers and options of a request that starts a session.
+using raw_positions = google::protobuf::RepeatedPtrField<v1::StreamPosition>;
+
+/// Checks `resume_from` against the session's `tickers` (sorted).
+grpc::Status check_positions(const raw_positions& in,
+                             const std::vector<std::string>& tickers,
+                             std::vector<stream_position>& out) {
+  for (const auto& x : in) {
+    auto ticker = normalize_ticker(x.ticker());
+    if (ticker.empty())
+      return {StatusCode::INVALID_ARGUMENT,
+              "resume_from: malformed ticker \"" + x.ticker().substr(0, 32)
+                + "\""};
+    if (!std::binary_search(tickers.begin(), tickers.end(), ticker))
+      return {StatusCode::INVALID_ARGUMENT,
+              "resume_from: ticker " + ticker
+                + " is not one of the session's tickers"};
+    auto same = [&](const stream_position& y) { return y.ticker == ticker; };
+    if (std::any_of(out.begin(), out.end(), same))
+      return {StatusCode::INVALID_ARGUMENT,
+              "resume_from: more than one position for ticker " + ticker};
+    out.push_back({ticker, x.epoch(), x.seq()});
+  }
+  return grpc::Status::OK;
+}
+
+/// Checks the tickers, options and positions of a request that starts a
+/// session.
 grpc::Status check_start(const raw_tickers& raw, const v1::SessionOptions& in,
+                         const raw_positions& positions,
                          const node_config& cfg,
                          std::vector<std::string>& tickers,
                          session_options& opts) {
   auto st = check_tickers(raw, cfg.max_tickers_per_session, tickers);
   if (st.ok())
     st = check_options(in, cfg, opts);
+  if (st.ok())
+    st = check_positions(positions, tickers, opts.resume_from);
   return st;
 }
 
@@ -245,8 +275,8 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
   auto* reactor = ctx->DefaultReactor();
   std::vector<std::string> tickers;
   session_options opts;
-  auto st = check_start(req->tickers(), req->options(), node_.config(), tickers,
-                        opts);
+  auto st = check_start(req->tickers(), req->options(), req->resume_from(),
+                        node_.config(), tickers, opts);
   if (!st.ok()) {
     reactor->Finish(st);
     return reactor;
@@ -347,8 +377,8 @@ void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
   auto bridge = call.bridge();
   std::vector<std::string> tickers;
   session_options opts;
-  auto st = check_start(req.tickers(), req.options(), node_.config(), tickers,
-                        opts);
+  auto st = check_start(req.tickers(), req.options(), req.resume_from(),
+                        node_.config(), tickers, opts);
   if (!st.ok()) {
     bridge->finish(std::move(st));
     return;
@@ -370,12 +400,18 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
     reactor->Finish(st);
     return reactor;
   }
-  ask(sys_, node_.directory(), request_timeout(ctx), last_atom_v,
+  ask(sys_, node_.directory(), request_timeout(ctx), health_atom_v,
       std::move(tickers))
     .then(
-      [reactor, resp](const std::vector<price_update>& xs) {
-        for (const auto& x : xs)
-          to_proto(x, *resp->add_prices());
+      [reactor, resp](const std::vector<ticker_health>& xs) {
+        for (const auto& x : xs) {
+          if (!x.last.empty())
+            to_proto(x.last.front(), *resp->add_prices());
+          auto* y = resp->add_health();
+          y->set_ticker(x.ticker);
+          y->set_last_tick_age_ms(x.last_tick_age_ms);
+          y->set_upstream_connected(x.upstream_connected);
+        }
         reactor->Finish(grpc::Status::OK);
       },
       fail_call(ctx, reactor, true));

@@ -20,6 +20,8 @@ void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y) {
   y.set_ts_unix_nanos(x.ts);
   y.set_seq(x.seq);
   y.set_conflated(x.conflated);
+  y.set_epoch(x.epoch);
+  y.set_gap(x.gap);
 }
 
 stream_bridge::stream_bridge(stream_call* call, const settings& cfg)
@@ -57,6 +59,12 @@ void stream_bridge::write(price_batch batch) {
   updates->Reserve(static_cast<int>(batch.updates.size()));
   for (const auto& x : batch.updates)
     to_proto(x, *updates->Add());
+  for (const auto& x : batch.recovery) {
+    auto* y = out_.add_recovery();
+    y->set_ticker(x.ticker);
+    y->set_recovered(x.recovered);
+    y->set_replayed(x.replayed);
+  }
   call->write(out_);
 }
 
@@ -160,6 +168,8 @@ void stream_bridge::write_taken(stream_call* call, uint64_t seq) {
     auto* y = updates->Add();
     to_proto(x.update.get_as<price_update>(0), *y);
     y->set_conflated(x.replaced);
+    if (x.gap)
+      y->set_gap(true);
   }
   // Drop our references to the shared payloads before the write.
   taken_.clear();

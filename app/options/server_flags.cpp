@@ -159,6 +159,11 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
          "a started session with no stream attached ends");
   number("--linger-ms", cfg.linger_ms, 0,
          "a broadcaster with no subscribers ends");
+  number("--history-size", cfg.history_size, 0,
+         "updates each broadcaster (and edge relay) keeps for sessions\n"
+         "that resume (0: none)");
+  number("--history-ttl-ms", cfg.history_ttl_ms, 1,
+         "... none older than this");
   number("--keepalive-time-ms", cfg.keepalive_time_ms, 1,
          "gRPC keepalive ping interval");
   number("--keepalive-timeout-ms", cfg.keepalive_timeout_ms, 1,

@@ -89,7 +89,9 @@ std::string update_json(const price_update& x) {
                  {"price", json_number(x.price)},
                  {"volume", num(x.volume)},
                  {"ts_unix_nanos", num(x.ts)},
-                 {"seq", num(x.seq)}});
+                 {"seq", num(x.seq)},
+                 {"epoch", num(x.epoch)},
+                 {"gap", boolean(x.gap)}});
 }
 
 double rate_of(const std::vector<uint32_t>& per_second) {
@@ -139,6 +141,9 @@ fields ticker_fields(const ticker_info& x) {
           {"remote_subscribers", num(x.remote_subscribers)},
           {"remote_by_node", counts_by_name(x.remote_by_node)},
           {"seq", num(x.seq)},
+          {"epoch", num(x.epoch)},
+          {"upstream_connected", boolean(x.upstream_connected)},
+          {"history", num(x.history)},
           {"last", x.last.empty() ? "null" : update_json(x.last.front())},
           {"last_update_ms", num(x.last_update_ms)},
           {"rate_per_s", json_number(rate_of(x.per_second))},
@@ -301,6 +306,8 @@ std::string stats_text(const node_stats& x) {
   t.add({"updates_delivered_total", human_count(x.updates_delivered_total)});
   t.add({"updates_conflated_total", human_count(x.updates_conflated_total)});
   t.add({"batches_sent_total", human_count(x.batches_sent_total)});
+  t.add({"history_entries", human_count(x.history_entries)});
+  t.add({"history_bytes", human_count(x.history_bytes)});
   t.add({"uptime", human_duration(x.uptime_ms)});
   return t.render();
 }
@@ -322,7 +329,9 @@ std::string stats_json(const node_stats& x) {
                  {"updates_conflated_total", num(x.updates_conflated_total)},
                  {"batches_sent_total", num(x.batches_sent_total)},
                  {"redis_connected", boolean(x.redis_connected)},
-                 {"uptime_ms", num(x.uptime_ms)}})
+                 {"uptime_ms", num(x.uptime_ms)},
+                 {"history_entries", num(x.history_entries)},
+                 {"history_bytes", num(x.history_bytes)}})
          + "\n";
 }
 
@@ -418,7 +427,10 @@ std::string ticker_text(const ticker_info& x) {
   t.add({"remote_subscribers", num(x.remote_subscribers)});
   for (auto& [name, n] : x.remote_by_node)
     t.add({"  from " + name, num(n)});
+  t.add({"epoch", num(x.epoch)});
   t.add({"seq", num(x.seq)});
+  t.add({"upstream", x.upstream_connected ? "connected" : "disconnected"});
+  t.add({"history", num(x.history)});
   if (x.last.empty()) {
     t.add({"last", "-"});
   } else {
@@ -524,10 +536,12 @@ std::string help_json() {
 
 std::string tick_text(const price_update& x) {
   char buf[128];
-  std::snprintf(buf, sizeof(buf), "%s  %-8s %12.4f  vol %-8lld seq %llu\n",
+  std::snprintf(buf, sizeof(buf),
+                "%s  %-8s %12.4f  vol %-8lld seq %llu%s\n",
                 clock_time(x.ts).c_str(), x.ticker.c_str(), x.price,
                 static_cast<long long>(x.volume),
-                static_cast<unsigned long long>(x.seq));
+                static_cast<unsigned long long>(x.seq),
+                x.gap ? "  (gap)" : "");
   return buf;
 }
 

@@ -342,7 +342,7 @@ TEST(cluster, a_hub_of_another_protocol_version_is_refused) {
     return nodes.find("refused") != std::string::npos;
   }))
     << nodes;
-  EXPECT_NE(nodes.find("speaks protocol 1, we speak 999: refusing"),
+  EXPECT_NE(nodes.find("speaks protocol 2, we speak 999: refusing"),
             std::string::npos)
     << nodes;
   // Sessions still start on the edge, but nothing reaches the hub.

@@ -73,6 +73,8 @@ private:
       {"updates_conflated_total", &node_stats::updates_conflated_total},
       {"batches_sent_total", &node_stats::batches_sent_total},
       {"uptime_ms", &node_stats::uptime_ms},
+      {"history_entries", &node_stats::history_entries},
+      {"history_bytes", &node_stats::history_bytes},
     };
     auto i = fields.find(key);
     return i == fields.end() ? nullptr : &(x.*(i->second));

@@ -26,6 +26,8 @@ struct node_stats {
   int64_t batches_sent_total = -1;
   bool redis_connected = false;
   int64_t uptime_ms = -1;
+  int64_t history_entries = -1;
+  int64_t history_bytes = -1;
   /// The raw JSON document.
   std::string json;
 

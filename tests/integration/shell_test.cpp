@@ -339,6 +339,12 @@ TEST_F(shell, tickers_and_ticker_show_subscribers_seq_and_rate) {
   EXPECT_EQ(py_int(t, "d['subscribers']"), 2);
   EXPECT_EQ(py_int(t, "d['remote_subscribers']"), 0);
   EXPECT_EQ(py_int(t, "d['seq']"), 5);
+  // The epoch that seq counts in, as the clients' updates carry it.
+  auto epoch = s2->updates_of("TKA").back().epoch();
+  EXPECT_NE(epoch, 0u);
+  EXPECT_EQ(py(t, "d['epoch']"), std::to_string(epoch));
+  EXPECT_EQ(py(t, "d['last']['epoch']"), std::to_string(epoch));
+  EXPECT_EQ(py(t, "d['upstream_connected']"), "True");
   EXPECT_EQ(py(t, "float(d['last']['price'])"), "205.0");
   EXPECT_EQ(py_int(t, "sum(d['per_second'])"), 5);
   EXPECT_EQ(py_int(t, "len(d['per_second'])"), 10);
@@ -358,6 +364,8 @@ TEST_F(shell, tickers_and_ticker_show_subscribers_seq_and_rate) {
   auto one = sh("ticker TKA");
   ASSERT_TRUE(one.ok()) << one.err;
   EXPECT_NE(one.out.find("205.00"), std::string::npos);
+  EXPECT_NE(one.out.find(std::to_string(epoch)), std::string::npos)
+    << one.out;
 }
 
 TEST_F(shell, actors_counts_running_actors_by_kind) {

@@ -312,8 +312,13 @@ class ClientTest(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         lines = out.strip().split("\n")
         self.assertEqual(len(lines), 2, out)
-        self.assertRegex(lines[0], r"^PYW\s+price=10\.5\s+volume=1\s+seq=1 ")
-        self.assertRegex(lines[1], r"^PYW\s+price=11\.5\s+volume=2\s+seq=2 ")
+        self.assertRegex(
+            lines[0], r"^PYW\s+price=10\.5\s+volume=1\s+epoch=[1-9]\d*\s+seq=1 ")
+        self.assertRegex(
+            lines[1], r"^PYW\s+price=11\.5\s+volume=2\s+epoch=[1-9]\d*\s+seq=2 ")
+        self.assertNotIn(" gap", out)
+        # Where to resume from, for the next run.
+        self.assertRegex(err, r"resume PYW:[1-9]\d*:2\n")
         self.assertIn("latency_ms=", lines[0])
         # The client stopped its session: nobody follows PYW any more.
         self.assertTrue(wait_until(lambda: self.redis.subscribers("PYW") == 0),
@@ -345,7 +350,57 @@ class ClientTest(unittest.TestCase):
                 proc.kill()
                 proc.wait()
         self.assertEqual(proc.returncode, 0, err)
-        self.assertRegex(out, r"^PYS\s+price=5\.25\s+volume=5\s+seq=\d+ ")
+        self.assertRegex(
+            out, r"^PYS\s+price=5\.25\s+volume=5\s+epoch=\d+\s+seq=\d+ ")
+
+    def test_cli_resume_replays_what_was_missed(self):
+        # A keeper holds the broadcaster (and its history) between the runs.
+        stream = self.stub.Subscribe(pb2.SubscribeRequest(tickers=["PYR"]))
+        keeper = Collector(stream)
+        try:
+            self.wait_subscribed("PYR")
+            proc = self.run_client("subscribe", "PYR", "--mode", "all",
+                                   "--count", "1")
+            published = [0]
+
+            def publish_until_done():
+                published[0] += 1
+                n = published[0]
+                self.redis.publish("PYR", tick(float(n), 1, n))
+                return proc.poll() is not None
+
+            self.assertTrue(wait_until(publish_until_done, interval=0.05))
+            out, err = proc.communicate(timeout=WAIT)
+            self.assertEqual(proc.returncode, 0, err)
+            match = re.search(r"resume (PYR:\d+:(\d+))\n", err)
+            self.assertIsNotNone(match, err)
+            seen = int(match.group(2))
+            for _ in range(3):
+                published[0] += 1
+                n = published[0]
+                self.redis.publish("PYR", tick(float(n), 1, n))
+            # The keeper was there from the first tick: seq counts them all.
+            last = published[0]
+            while keeper.next_update()[0].seq < last:
+                pass
+            missed = last - seen
+            proc = self.run_client("subscribe", "PYR", "--mode", "all",
+                                   "--count", str(missed),
+                                   "--resume", match.group(1))
+            out, err = proc.communicate(timeout=WAIT * 2)
+            self.assertEqual(proc.returncode, 0, err)
+            lines = out.strip().split("\n")
+            self.assertRegex(lines[0], r"^recovery PYR\s+recovered=true "
+                             r"replayed=%d$" % missed, out)
+            seqs = [int(re.search(r"seq=(\d+)", x).group(1))
+                    for x in lines[1:]]
+            self.assertEqual(seqs, list(range(seen + 1, last + 1)), out)
+            proc = self.run_client("subscribe", "PYR", "--resume", "PYR:x")
+            out, err = proc.communicate(timeout=WAIT * 2)
+            self.assertEqual(proc.returncode, 2)
+            self.assertIn("TICKER:EPOCH:SEQ", err)
+        finally:
+            stream.cancel()
 
 
 if __name__ == "__main__":

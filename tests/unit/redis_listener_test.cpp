@@ -38,11 +38,15 @@ struct test_config : caf::actor_system_config {
 };
 
 using tick_log = std::shared_ptr<std::vector<mm::tick>>;
+using upstream_log = std::shared_ptr<std::vector<bool>>;
 
-/// Stands in for a ticker broadcaster: records every tick it gets.
-caf::behavior recorder(caf::event_based_actor*, tick_log log) {
+/// Stands in for a ticker broadcaster: records every tick it gets, and what
+/// it is told of the connection.
+caf::behavior recorder(caf::event_based_actor*, tick_log log,
+                       upstream_log ups) {
   return {
     [=](const mm::tick& x) { log->emplace_back(x); },
+    [=](mm::upstream_atom, bool up) { ups->push_back(up); },
   };
 }
 
@@ -135,7 +139,7 @@ protected:
   }
 
   caf::actor spawn_recorder(tick_log log) {
-    auto result = sys.spawn(recorder, std::move(log));
+    auto result = sys.spawn(recorder, std::move(log), ups);
     recorders.emplace_back(result);
     return result;
   }
@@ -194,6 +198,8 @@ protected:
   mm::metrics stats;
   caf::actor listener;
   std::vector<caf::actor> recorders;
+  /// What every recorder was told of the connection, in order.
+  upstream_log ups = std::make_shared<std::vector<bool>>();
   int64_t last_conn_id = 0;
 };
 
@@ -384,6 +390,24 @@ TEST_F(redis_listener_test, reconnects_and_resubscribes_in_one_command) {
   EXPECT_EQ(stats.redis_subscriptions, 2);
   reply(conn2, message("prices:NVDA", good_payload));
   EXPECT_EQ(log->size(), 1u);
+}
+
+TEST_F(redis_listener_test, broadcasters_hear_of_the_connection_state) {
+  // A broadcaster learns the state when it is watched and at every change:
+  // a loss is what marks its next update with gap.
+  auto conn = start_connected();
+  auto log = std::make_shared<std::vector<mm::tick>>();
+  watch("AAPL", spawn_recorder(log));
+  EXPECT_EQ(*ups, std::vector<bool>{true});
+  mpx.impl_ptr(conn)->io_failure(&mpx, caf::io::network::operation::read);
+  run();
+  EXPECT_EQ(*ups, (std::vector<bool>{true, false}));
+  // Watched while Redis is away: told so at once.
+  watch("MSFT", spawn_recorder(log));
+  EXPECT_EQ(*ups, (std::vector<bool>{true, false, false}));
+  provide_connection();
+  fire_timer();
+  EXPECT_EQ(*ups, (std::vector<bool>{true, false, false, true, true}));
 }
 
 TEST_F(redis_listener_test, protocol_error_reconnects) {

@@ -84,9 +84,9 @@ TEST(session_inbox, keeps_the_newer_update_and_drops_covered_ones) {
   auto a = in.open("A");
   in.put(a, update("A", 5), t0);
   EXPECT_FALSE(in.put(a, update("A", 4), t0));
-  in.drop_up_to(a, 4);
+  in.drop_up_to(a, 0, 4);
   EXPECT_EQ(in.size(), 1u) << "seq 5 is not covered by a snapshot of 4";
-  in.drop_up_to(a, 5);
+  in.drop_up_to(a, 0, 5);
   EXPECT_EQ(in.size(), 0u);
   EXPECT_TRUE(in.put(a, update("A", 6), t0))
     << "dropping the last pending update re-arms the wake-up";

@@ -9,6 +9,13 @@ using namespace mm::test;
 
 namespace {
 
+/// CONFLATE, adaptive flush, no snapshot, batches of at most 500.
+session_options conflate_500() {
+  session_options result;
+  result.max_batch = 500;
+  return result;
+}
+
 class session_test : public actor_fixture {
 public:
   session_test() {
@@ -72,7 +79,7 @@ public:
 };
 
 TEST_F(session_test, start_replies_once_every_ticker_is_subscribed) {
-  auto s = spawn_session(sys, "id-7", {"AAPL", "MSFT"}, {0, false, 500, {}},
+  auto s = spawn_session(sys, "id-7", {"AAPL", "MSFT"}, conflate_500(),
                          nullptr, directory, ncfg, m);
   cleanup.push_back(s);
   self->send(s, start_atom::value);
@@ -224,7 +231,7 @@ TEST_F(session_test, fixed_interval_waits_for_the_timer) {
 
 TEST_F(session_test, snapshot_comes_first_with_last_known_prices) {
   auto keeper = spawn_session(sys, "keeper", {"AAPL", "MSFT"},
-                              {0, false, 500, {}}, nullptr, directory, ncfg,
+                              conflate_500(), nullptr, directory, ncfg,
                               m);
   cleanup.push_back(keeper);
   run();
@@ -439,7 +446,7 @@ public:
 };
 
 TEST_F(session_test, after_the_snapshot_the_sink_pumps_the_inbox_itself) {
-  auto keeper = spawn_session(sys, "keeper", {"AAPL"}, {0, false, 500, {}},
+  auto keeper = spawn_session(sys, "keeper", {"AAPL"}, conflate_500(),
                               nullptr, directory, ncfg, m);
   cleanup.push_back(keeper);
   run();
@@ -497,6 +504,150 @@ TEST_F(session_test, all_mode_sessions_do_not_pump) {
   advance(50);
   EXPECT_EQ(all->inbox, nullptr);
   EXPECT_EQ(all->writes.size(), 1u);
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(session_test, max_frequency_holds_back_per_ticker_newest_value_wins) {
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.max_frequency_hz = 10; // one update per 100 ms and ticker
+  auto s = start({"AAPL", "MSFT"}, opts, sink);
+  publish("AAPL", 1.0);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  ack(s);
+  publish("AAPL", 2.0);
+  publish("AAPL", 3.0);
+  publish("MSFT", 10.0);
+  // MSFT may send: it goes at once; AAPL waits for its 100 ms.
+  ASSERT_EQ(sink->writes.size(), 2u);
+  ASSERT_EQ(sink->writes[1].updates.size(), 1u);
+  EXPECT_EQ(sink->writes[1].updates[0].ticker, "MSFT");
+  ack(s);
+  advance(99);
+  EXPECT_EQ(sink->writes.size(), 2u) << "AAPL went before its 100 ms";
+  advance(1);
+  ASSERT_EQ(sink->writes.size(), 3u);
+  ASSERT_EQ(sink->writes[2].updates.size(), 1u);
+  auto& u = sink->writes[2].updates[0];
+  EXPECT_EQ(u.ticker, "AAPL");
+  EXPECT_DOUBLE_EQ(u.price, 3.0);
+  EXPECT_EQ(u.conflated, 1u);
+  ack(s);
+  // A tick every millisecond for 2 s: AAPL goes 10 times a second.
+  size_t before = sink->writes.size();
+  uint64_t published = 0;
+  for (int i = 0; i < 2000; ++i) {
+    publish("AAPL", 100.0 + i);
+    ++published;
+    advance(1);
+    if (sink->writes.size() > before) {
+      before = sink->writes.size();
+      ack(s);
+    }
+  }
+  uint64_t delivered = 0;
+  uint64_t conflated = 0;
+  for (size_t i = 3; i < sink->writes.size(); ++i)
+    for (auto& x : sink->writes[i].updates) {
+      EXPECT_EQ(x.ticker, "AAPL");
+      ++delivered;
+      conflated += x.conflated;
+    }
+  EXPECT_GE(delivered, 19u);
+  EXPECT_LE(delivered, 21u);
+  // Every tick is either delivered or counted as conflated (one may wait).
+  EXPECT_GE(delivered + conflated + 1, published);
+  EXPECT_LE(delivered + conflated, published);
+}
+
+TEST(session_options, max_frequency_needs_conflate) {
+  node_config cfg;
+  session_options opts;
+  opts.max_frequency_hz = 5;
+  EXPECT_EQ(resolve_options(opts, 0, cfg), "");
+  auto what = resolve_options(opts, 1, cfg);
+  EXPECT_NE(what.find("max_frequency_hz"), std::string::npos) << what;
+  EXPECT_NE(what.find("DELIVERY_MODE_ALL"), std::string::npos) << what;
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(session_test, resume_replays_before_live_and_reports_recovery) {
+  // A session that keeps the broadcasters busy, and five ticks of AAPL.
+  auto keeper = start({"AAPL", "MSFT"}, {}, std::make_shared<fake_sink>());
+  for (int i = 1; i <= 5; ++i)
+    publish("AAPL", i);
+  publish("MSFT", 50.0);
+  self->send(broadcaster("AAPL"), last_atom::value);
+  run();
+  auto epoch = fetch<std::vector<price_update>>().front().epoch;
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.mode = delivery_mode::all;
+  opts.snapshot = true;
+  opts.max_batch = 2;
+  opts.resume_from = {{"AAPL", epoch, 2}, {"MSFT", epoch, 1}};
+  auto s = start({"AAPL", "MSFT"}, opts, sink);
+  publish("AAPL", 6.0);
+  // First batch: the recovery results, MSFT's snapshot (its position was of
+  // another epoch), then the replay of AAPL 3, 4, 5, then live 6.
+  ASSERT_EQ(sink->writes.size(), 1u);
+  auto& first = sink->writes[0];
+  ASSERT_EQ(first.recovery.size(), 2u);
+  EXPECT_EQ(first.recovery[0].ticker, "AAPL");
+  EXPECT_TRUE(first.recovery[0].recovered);
+  EXPECT_EQ(first.recovery[0].replayed, 3u);
+  EXPECT_EQ(first.recovery[1].ticker, "MSFT");
+  EXPECT_FALSE(first.recovery[1].recovered);
+  std::vector<std::pair<std::string, uint64_t>> got;
+  for (size_t k = 0; k < sink->writes.size(); ++k) {
+    for (auto& u : sink->writes[k].updates)
+      got.emplace_back(u.ticker, u.seq);
+    if (k > 0) {
+      EXPECT_TRUE(sink->writes[k].recovery.empty());
+    }
+    ack(s);
+  }
+  EXPECT_EQ(got, (std::vector<std::pair<std::string, uint64_t>>{
+                   {"MSFT", 1}, {"AAPL", 3}, {"AAPL", 4}, {"AAPL", 5},
+                   {"AAPL", 6}}));
+  EXPECT_TRUE(sink->writes[0].snapshot);
+  static_cast<void>(keeper);
+}
+
+TEST_F(session_test, resume_in_conflate_mode_sends_each_missed_update) {
+  auto keeper = start({"AAPL"}, {}, std::make_shared<fake_sink>());
+  for (int i = 1; i <= 4; ++i)
+    publish("AAPL", i);
+  self->send(broadcaster("AAPL"), last_atom::value);
+  run();
+  auto epoch = fetch<std::vector<price_update>>().front().epoch;
+  auto sink = std::make_shared<fake_sink>();
+  session_options opts;
+  opts.resume_from = {{"AAPL", epoch, 1}};
+  auto s = start({"AAPL"}, opts, sink);
+  publish("AAPL", 5.0);
+  publish("AAPL", 6.0);
+  ASSERT_EQ(sink->writes.size(), 1u);
+  ASSERT_EQ(sink->writes[0].recovery.size(), 1u);
+  EXPECT_EQ(sink->writes[0].recovery[0].replayed, 3u);
+  std::vector<uint64_t> seqs;
+  for (auto& u : sink->writes[0].updates)
+    seqs.push_back(u.seq);
+  EXPECT_EQ(seqs, (std::vector<uint64_t>{2, 3, 4}));
+  EXPECT_FALSE(sink->writes[0].snapshot);
+  ack(s);
+  // Live updates waited in the inbox and conflated there.
+  ASSERT_EQ(sink->writes.size(), 2u);
+  ASSERT_EQ(sink->writes[1].updates.size(), 1u);
+  EXPECT_EQ(sink->writes[1].updates[0].seq, 6u);
+  EXPECT_EQ(sink->writes[1].updates[0].conflated, 1u);
+  static_cast<void>(keeper);
 }
 
 } // namespace

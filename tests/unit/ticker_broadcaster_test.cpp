@@ -184,3 +184,104 @@ TEST_F(broadcaster_test, a_subscriber_during_linger_keeps_it_alive) {
 }
 
 } // namespace
+
+namespace {
+
+TEST_F(broadcaster_test, every_broadcaster_has_its_own_epoch) {
+  auto b1 = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
+  auto log = std::make_shared<received>();
+  subscribe(b1, spawn_recorder(log));
+  publish(b1, 1, 1, 1);
+  publish(b1, 2, 1, 2);
+  ASSERT_EQ(log->size(), 2u);
+  EXPECT_NE((*log)[0].epoch, 0u);
+  EXPECT_EQ((*log)[0].epoch, (*log)[1].epoch);
+  // A broadcaster for the same ticker after the first lingered out starts
+  // seq at 1 again, in a new epoch.
+  auto b2 = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
+  subscribe(b2, spawn_recorder(log));
+  publish(b2, 3, 1, 3);
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_EQ((*log)[2].seq, 1u);
+  EXPECT_NE((*log)[2].epoch, (*log)[0].epoch);
+  EXPECT_NE((*log)[2].epoch, 0u);
+}
+
+TEST_F(broadcaster_test, the_first_update_after_a_lost_upstream_has_gap) {
+  auto b = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
+  auto log = std::make_shared<received>();
+  subscribe(b, spawn_recorder(log));
+  self->send(b, upstream_atom::value, true);
+  publish(b, 1, 1, 1);
+  self->send(b, upstream_atom::value, false);
+  self->send(b, upstream_atom::value, true);
+  publish(b, 2, 1, 2);
+  publish(b, 3, 1, 3);
+  ASSERT_EQ(log->size(), 3u);
+  EXPECT_FALSE((*log)[0].gap);
+  EXPECT_TRUE((*log)[1].gap);
+  EXPECT_FALSE((*log)[2].gap);
+  // seq stays contiguous: only gap shows the loss.
+  EXPECT_EQ((*log)[1].seq, 2u);
+  // Born while the upstream was away: nothing was lost, no gap.
+  auto b2 = spawn_ticker_broadcaster(sys, "MSFT", ncfg, m);
+  subscribe(b2, spawn_recorder(log));
+  self->send(b2, upstream_atom::value, false);
+  self->send(b2, upstream_atom::value, true);
+  publish(b2, 4, 1, 4);
+  ASSERT_EQ(log->size(), 4u);
+  EXPECT_FALSE((*log)[3].gap);
+}
+
+} // namespace
+
+namespace {
+
+TEST_F(broadcaster_test, resume_replays_the_missed_updates_then_goes_live) {
+  auto b = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
+  auto first = std::make_shared<received>();
+  subscribe(b, spawn_recorder(first));
+  for (int i = 1; i <= 5; ++i)
+    publish(b, i, 1, i);
+  auto epoch = first->back().epoch;
+  EXPECT_EQ(m.history_entries.load(), 5);
+  auto log = std::make_shared<received>();
+  self->send(b, subscribe_atom::value, spawn_recorder(log),
+             stream_position{"AAPL", epoch, 2});
+  run();
+  auto r = fetch<resume_reply>();
+  EXPECT_TRUE(r.recovered);
+  ASSERT_EQ(r.updates.size(), 3u);
+  EXPECT_EQ(r.updates[0].seq, 3u);
+  EXPECT_EQ(r.updates[2].seq, 5u);
+  publish(b, 6, 1, 6);
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].seq, 6u);
+  // Another epoch: not recovered, the last update comes instead.
+  self->send(b, subscribe_atom::value, spawn_recorder(log),
+             stream_position{"AAPL", epoch + 1, 2});
+  run();
+  r = fetch<resume_reply>();
+  EXPECT_FALSE(r.recovered);
+  ASSERT_EQ(r.updates.size(), 1u);
+  EXPECT_EQ(r.updates[0].seq, 6u);
+}
+
+TEST_F(broadcaster_test, history_is_bounded_by_size_and_age) {
+  ncfg.history_size = 4;
+  ncfg.history_ttl_ms = 500;
+  auto b = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
+  subscribe(b, spawn_recorder(std::make_shared<received>()));
+  for (int i = 1; i <= 10; ++i)
+    publish(b, i, 1, i);
+  EXPECT_EQ(m.history_entries.load(), 4);
+  EXPECT_GT(m.history_bytes.load(), 0);
+  // A quiet ticker keeps nothing beyond the ttl.
+  advance(499);
+  EXPECT_EQ(m.history_entries.load(), 4);
+  advance(1);
+  EXPECT_EQ(m.history_entries.load(), 0);
+  EXPECT_EQ(m.history_bytes.load(), 0);
+}
+
+} // namespace
