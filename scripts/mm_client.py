@@ -202,6 +202,10 @@ def cmd_last(pb2, stub, args):
                              timeout=args.timeout)
     for update in res.prices:
         print(format_update(update, False))
+    for health in res.health:
+        print("health %-16s upstream_connected=%s last_tick_age_ms=%d" % (
+            health.ticker, "true" if health.upstream_connected else "false",
+            health.last_tick_age_ms))
     return 0
 
 

@@ -170,6 +170,16 @@ TEST(cluster, edges_share_ticks_survive_hub_restart_and_edge_loss) {
   }
   EXPECT_TRUE(both) << "no ticks within " << resume_bound.count()
                     << " ms of the hub's restart";
+  // A restarted hub: a new epoch, and the edges mark the first update after
+  // the loss with gap.
+  for (auto* s : {s1.get(), s2.get()}) {
+    auto ups = s->updates_of("CLA");
+    ASSERT_GT(ups.size(), 5u);
+    EXPECT_NE(ups[5].epoch(), ups[4].epoch());
+    EXPECT_NE(ups[5].epoch(), 0u);
+    EXPECT_TRUE(ups[5].gap());
+    EXPECT_FALSE(ups[4].gap());
+  }
   EXPECT_EQ(pub.subscribers("CLA"), 1);
   EXPECT_FALSE(s1->finished());
   EXPECT_FALSE(s2->finished());
@@ -192,6 +202,45 @@ TEST(cluster, edges_share_ticks_survive_hub_restart_and_edge_loss) {
   auto nodes = shell_json(*hub, "nodes");
   EXPECT_NE(nodes.find(e1.grpc_address()), std::string::npos) << nodes;
   EXPECT_EQ(nodes.find(e2_name), std::string::npos) << nodes;
+}
+
+TEST(cluster, a_client_resumes_on_an_edge_from_the_relays_history) {
+  redis_process redis;
+  server_process hub{redis, hub_flags()};
+  server_process edge{redis, edge_flags({hub.cluster_address()})};
+  auto stub = make_stub(edge.grpc_address());
+  auto keeper = stream_reader::subscribe(*stub, subscribe_to({"CLR"}));
+  ASSERT_TRUE(wait_until([&] { return remote_subscribers(hub, "CLR") == 1; }));
+  publisher pub{redis.port()};
+  ASSERT_TRUE(pub.wait_subscribed("CLR"));
+  auto first = stream_reader::subscribe(*stub, subscribe_to({"CLR"}));
+  ASSERT_TRUE(wait_until([&] {
+    pub.publish_tick("CLR", 1, 1, 1);
+    return first->wait_count("CLR", 1, milliseconds{100});
+  }));
+  first->cancel();
+  first->wait_finished();
+  auto seen = first->updates_of("CLR").back();
+  for (int i = 0; i < 4; ++i)
+    pub.publish_tick("CLR", 10 + i, 1, 10 + i);
+  ASSERT_TRUE(keeper->wait_update(
+    "CLR", [&](auto& u) { return u.seq() == seen.seq() + 4; }));
+  auto req = subscribe_to({"CLR"});
+  auto* pos = req.add_resume_from();
+  pos->set_ticker("CLR");
+  pos->set_epoch(seen.epoch());
+  pos->set_seq(seen.seq());
+  auto second = stream_reader::subscribe(*stub, req);
+  ASSERT_TRUE(second->wait_count("CLR", 4));
+  auto batch = second->received().front();
+  ASSERT_EQ(batch.recovery_size(), 1) << batch.DebugString();
+  EXPECT_TRUE(batch.recovery(0).recovered());
+  EXPECT_EQ(batch.recovery(0).replayed(), 4u);
+  auto ups = second->updates_of("CLR");
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(ups[i].seq(), seen.seq() + 1 + i);
+    EXPECT_EQ(ups[i].epoch(), seen.epoch());
+  }
 }
 
 TEST(cluster, two_hubs_subscribe_each_channel_once) {

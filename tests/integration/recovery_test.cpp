@@ -240,6 +240,27 @@ TEST_F(recovery, a_position_for_a_ticker_not_subscribed_is_invalid) {
   EXPECT_EQ(end->error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(recovery, get_last_prices_reports_feed_health) {
+  auto reader = start_stream({"HLA", "HLB"});
+  ASSERT_TRUE(pub_->wait_subscribed("HLA"));
+  ASSERT_TRUE(pub_->wait_subscribed("HLB"));
+  pub_->publish_tick("HLA", 1.0, 1, 1);
+  ASSERT_TRUE(reader->wait_count("HLA", 1));
+  pb::GetLastPricesResponse last;
+  ASSERT_TRUE(call_last(*stub_, {"HLA", "HLB", "HLNONE"}, &last).ok());
+  ASSERT_EQ(last.prices_size(), 1);
+  EXPECT_NE(last.prices(0).epoch(), 0u);
+  ASSERT_EQ(last.health_size(), 2);
+  EXPECT_EQ(last.health(0).ticker(), "HLA");
+  EXPECT_TRUE(last.health(0).upstream_connected());
+  EXPECT_GE(last.health(0).last_tick_age_ms(), 0);
+  EXPECT_LT(last.health(0).last_tick_age_ms(), 5000);
+  // Tracked, connected, no tick yet.
+  EXPECT_EQ(last.health(1).ticker(), "HLB");
+  EXPECT_TRUE(last.health(1).upstream_connected());
+  EXPECT_EQ(last.health(1).last_tick_age_ms(), -1);
+}
+
 TEST_F(recovery, history_is_counted_in_stats) {
   admin_client admin{server_->admin_address()};
   auto reader = start_stream({"HSA"});
@@ -274,13 +295,29 @@ TEST(recovery_faults, the_first_update_after_a_redis_reconnect_has_gap) {
   }
   ASSERT_TRUE(conflating->wait_count("GPB", 1));
   ASSERT_TRUE(every->wait_count("GPB", 1));
+  // Feed health per ticker: connected, with a recent tick.
+  auto health_of = [&](const std::string& ticker) {
+    pb::GetLastPricesResponse last;
+    EXPECT_TRUE(call_last(*stub, {ticker}, &last).ok());
+    EXPECT_EQ(last.health_size(), 1);
+    return last.health_size() == 1 ? last.health(0) : pb::TickerHealth{};
+  };
+  auto h = health_of("GPA");
+  EXPECT_EQ(h.ticker(), "GPA");
+  EXPECT_TRUE(h.upstream_connected());
+  EXPECT_GE(h.last_tick_age_ms(), 0);
   redis.kill_now();
   ASSERT_TRUE(wait_until([&] { return !admin.stats().redis_connected; }));
+  h = health_of("GPA");
+  EXPECT_FALSE(h.upstream_connected());
+  EXPECT_GE(h.last_tick_age_ms(), 0);
   redis.restart();
   publisher pub{redis.port()};
   ASSERT_TRUE(pub.wait_subscribed("GPA", milliseconds{15000}));
   ASSERT_TRUE(pub.wait_subscribed("GPB", milliseconds{15000}));
   ASSERT_TRUE(wait_until([&] { return admin.stats().redis_connected; }));
+  EXPECT_TRUE(
+    wait_until([&] { return health_of("GPA").upstream_connected(); }));
   for (int i = 0; i < 3; ++i) {
     pub.publish_tick("GPA", 11.0 + i, 1, 2 + i);
     pub.publish_tick("GPB", 21.0 + i, 1, 2 + i);

@@ -285,8 +285,12 @@ class ClientTest(unittest.TestCase):
         out, err = proc.communicate(timeout=WAIT * 2)
         self.assertEqual(proc.returncode, 0, err)
         lines = out.strip().split("\n")
-        self.assertEqual(len(lines), 1, out)
-        self.assertRegex(lines[0], r"^PYL\s+price=33\.5\s+volume=3\s+seq=1 ")
+        self.assertEqual(len(lines), 2, out)
+        self.assertRegex(
+            lines[0], r"^PYL\s+price=33\.5\s+volume=3\s+epoch=[1-9]\d*\s+seq=1 ")
+        # The feed's health: Redis connected, a tick a moment ago.
+        self.assertRegex(lines[1], r"^health PYL\s+upstream_connected=true "
+                         r"last_tick_age_ms=\d+$")
         self.stub.StopPriceMonitoring(
             pb2.StopPriceMonitoringRequest(session_id=res.session_id),
             timeout=WAIT)
