@@ -153,6 +153,8 @@ caf::behavior recorder(caf::event_based_actor*, tick_box_ptr box) {
       std::lock_guard<std::mutex> guard{box->mtx};
       box->ticks.emplace_back(x);
     },
+    // The connection's state, as the listener tells every broadcaster.
+    [](mm::upstream_atom, bool) {},
   };
 }
 
