@@ -159,6 +159,8 @@ struct link_state {
   uint16_t port = 0;
   /// Our relay directory: the hub monitors it and asks it for `node`.
   caf::actor peer;
+  /// Counts the link in cluster_links_up while `dir` is set.
+  metrics* stats = nullptr;
   /// The hub's directory while connected (and monitored).
   caf::actor dir;
   /// Set by (start_atom): the node knows its addresses, hubs may ask.
@@ -252,6 +254,7 @@ void try_connect(link_actor* self, const node_config* cfg) {
               st.attempt = 0;
               st.status = "connected";
               st.logged.clear();
+              st.stats->count_hub_link(1);
               self->monitor(dir);
               log("connected to hub " + st.address);
               flush_waiting(self);
@@ -278,8 +281,8 @@ void when_settled(link_actor* self, F f) {
 }
 
 caf::behavior hub_link(link_actor* self, std::string address, std::string host,
-                       uint16_t port, caf::actor peer,
-                       const node_config* cfg) {
+                       uint16_t port, caf::actor peer, const node_config* cfg,
+                       metrics* m) {
   // Keeps one hub's directory at hand: connects (async, through the
   // middleman actor), checks the protocol version, monitors the directory
   // and reconnects with capped backoff when it goes down. The relays do
@@ -289,6 +292,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
   st.host = std::move(host);
   st.port = port;
   st.peer = std::move(peer);
+  st.stats = m;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
     if (!st.dir || dm.source != st.dir.address())
@@ -296,6 +300,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
     log("lost hub " + st.address + ": " + self->system().render(dm.reason)
         + " (reconnecting)");
     st.dir = nullptr;
+    st.stats->count_hub_link(-1);
     st.status = "connecting";
     st.logged.clear();
     self->delayed_send(self, backoff(st.attempt++, cfg->hub_retry_max_ms,
@@ -304,8 +309,10 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
   });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     // Rule 7: the hub's directory outlives us; leave no monitor behind.
-    if (self->state.dir)
+    if (self->state.dir) {
       self->demonitor(self->state.dir);
+      self->state.stats->count_hub_link(-1);
+    }
     self->quit(msg.reason);
   });
   return {
@@ -783,7 +790,8 @@ caf::behavior relay_directory(relay_directory_actor* self,
   for (auto& hub : cfg->hubs) {
     auto [host, port] = split_host_port(hub);
     st.links.push_back(self->spawn(hub_link, hub, host, port,
-                                   caf::actor_cast<caf::actor>(self), cfg));
+                                   caf::actor_cast<caf::actor>(self), cfg,
+                                   m));
   }
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;

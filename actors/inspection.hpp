@@ -55,6 +55,9 @@ struct node_stats {
   /// an estimate of their memory.
   int64_t history_entries = 0;
   int64_t history_bytes = 0;
+  /// What the health service says, and why not while not serving.
+  bool serving = true;
+  std::string health_reason;
 };
 
 /// One session as it describes itself. Times are ages in milliseconds as the
@@ -164,7 +167,7 @@ typename Inspector::result_type inspect(Inspector& f, node_stats& x) {
            x.ticks_received_total, x.ticks_malformed_total,
            x.updates_delivered_total, x.updates_conflated_total,
            x.batches_sent_total, x.redis_connected, x.uptime_ms,
-           x.history_entries, x.history_bytes);
+           x.history_entries, x.history_bytes, x.serving, x.health_reason);
 }
 
 template <class Inspector>

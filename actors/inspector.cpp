@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/health.hpp"
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
@@ -105,6 +106,9 @@ node_stats make_stats(inspector_actor* self,
   x.redis_connected = get(m.redis_connected);
   x.history_entries = get(m.history_entries);
   x.history_bytes = get(m.history_bytes);
+  auto health = check_health(m, self->state.n->config());
+  x.serving = health.serving;
+  x.health_reason = std::move(health.why);
   x.uptime_ms = duration_cast<milliseconds>(self->clock().now()
                                             - self->state.started)
                   .count();

@@ -125,6 +125,7 @@ void node::announce(std::string address, std::string admin) {
 }
 
 void node::shutdown() {
+  metrics_->shutting_down = true;
   caf::anon_send(registry_, shutdown_atom::value);
 }
 

@@ -89,6 +89,15 @@ struct node_config {
   uint32_t actor_threads = 0;
   /// Largest flush interval a client may ask for.
   uint32_t max_flush_interval_ms = 60000;
+  /// Health says NOT_SERVING once Redis (on an edge: every hub) has been
+  /// unreachable for longer than this.
+  uint32_t health_grace_ms = 5000;
+  /// Serves GET /metrics and /healthz here (HOST:PORT; empty: off).
+  std::string metrics_listen;
+  /// Whether --metrics-listen may be a non-loopback address.
+  bool metrics_allow_remote = false;
+  /// One info line per session start and end.
+  bool log_sessions = true;
 };
 
 } // namespace mm

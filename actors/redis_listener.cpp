@@ -207,7 +207,7 @@ void lost_connection(listener_actor* self, const std::string& why) {
   auto& st = self->state;
   st.connected = false;
   st.replies.reset();
-  st.stats->redis_connected = false;
+  st.stats->set_redis_connected(false);
   st.stats->redis_subscriptions = 0;
   tell_upstream(self, false);
   log_failure(st, "lost connection to Redis at " + endpoint(st) + ": " + why);
@@ -246,7 +246,7 @@ void check_liveness(listener_actor* self) {
 
 void connect_failed(listener_actor* self, const std::string& why) {
   auto& st = self->state;
-  st.stats->redis_connected = false;
+  st.stats->set_redis_connected(false);
   log_failure(st, "cannot connect to Redis at " + endpoint(st) + ": " + why);
   schedule_reconnect(self);
 }
@@ -308,7 +308,9 @@ void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
   st.heard = false;
   st.ping_pending = false;
   arm_liveness(self);
-  st.stats->redis_connected = true;
+  st.stats->set_redis_connected(true);
+  if (st.conn_gen > 1)
+    metrics::add(st.stats->redis_reconnects_total);
   if (st.failure_logged) {
     st.failure_logged = false;
     log_line("connected to Redis at " + endpoint(st));
@@ -418,7 +420,7 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
   auto& st = self->state;
   st.cfg = cfg;
   st.stats = stats;
-  st.stats->redis_connected = false;
+  st.stats->set_redis_connected(false);
   st.stats->redis_subscriptions = 0;
   // Broadcasters end on their own (linger); their channels end with them.
   self->set_down_handler([=](const caf::down_msg& msg) {

@@ -223,7 +223,8 @@ void write_next(session_actor* self) {
   st.delivered += batch.updates.size();
   st.last_write = self->clock().now();
   st.had_write = true;
-  st.m->count_batch(batch.updates.size(), replaced);
+  st.m->count_batch(batch.updates, replaced,
+                    [](const price_update& x) { return x.ts; });
   st.sink->write(std::move(batch));
 }
 

@@ -1,5 +1,6 @@
 #include "actors/session_registry.hpp"
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <unordered_map>
@@ -15,17 +16,25 @@
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/session.hpp"
+#include "logging/log.hpp"
 
 namespace mm {
 
 namespace {
+
+/// What the registry knows of a running session.
+struct session_entry {
+  std::string id;
+  caf::actor_clock::time_point created;
+  size_t tickers = 0;
+};
 
 struct registry_state {
   static inline constexpr const char* name = "session_registry";
 
   caf::actor directory;
   std::unordered_map<std::string, caf::actor> sessions;
-  std::unordered_map<caf::actor_addr, std::string> ids;
+  std::unordered_map<caf::actor_addr, session_entry> ids;
   /// sessions_ended_total by exit reason.
   std::map<std::string, uint64_t> ended;
   bool shutting_down = false;
@@ -65,6 +74,23 @@ std::string reason_name(const caf::error& reason) {
   return to_string(reason);
 }
 
+/// The metrics label of `reason`. The gRPC callback API does not say why a
+/// stream was cancelled, so a deadline or a dead peer counts as `cancel`.
+end_reason end_reason_of(const caf::error& reason) {
+  switch (code_of(reason)) {
+    case ec::stopped: return end_reason::stop;
+    case ec::stream_ended: return end_reason::cancel;
+    case ec::attach_timeout: return end_reason::attach_timeout;
+    case ec::slow_consumer: return end_reason::evicted;
+    case ec::killed: return end_reason::killed;
+    case ec::shutting_down: return end_reason::shutdown;
+    default: break;
+  }
+  if (reason.category() == caf::atom("exit"))
+    return end_reason::shutdown;
+  return end_reason::other;
+}
+
 caf::behavior session_registry(registry_actor* self, caf::actor directory,
                                const node_config* cfg, metrics* m) {
   // Watches every session it creates (monitor); ids of sessions that end are
@@ -75,9 +101,21 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
     auto i = st.ids.find(dm.source);
     if (i == st.ids.end())
       return;
-    st.sessions.erase(i->second);
+    auto name = reason_name(dm.reason);
+    if (cfg->log_sessions) {
+      auto lived = self->clock().now() - i->second.created;
+      log::info("session", "ended",
+                {{"session", i->second.id},
+                 {"tickers", i->second.tickers},
+                 {"reason", name},
+                 {"lived_ms",
+                  std::chrono::duration_cast<std::chrono::milliseconds>(lived)
+                    .count()}});
+    }
+    st.sessions.erase(i->second.id);
     st.ids.erase(i);
-    ++st.ended[reason_name(dm.reason)];
+    ++st.ended[name];
+    m->count_end(end_reason_of(dm.reason));
     metrics::add(m->sessions, -1);
   });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
@@ -102,7 +140,8 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
     auto s = spawn_session(self->system(), id, tickers, opts, std::move(sink),
                            st.directory, *cfg, *m);
     self->monitor(s);
-    st.ids.emplace(s.address(), id);
+    st.ids.emplace(s.address(),
+                   session_entry{id, self->clock().now(), tickers.size()});
     st.sessions.emplace(std::move(id), s);
     metrics::add(m->sessions, 1);
     metrics::add(m->sessions_created_total);

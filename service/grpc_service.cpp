@@ -18,11 +18,14 @@
 #include "actors/session_options.hpp"
 #include "actors/tickers.hpp"
 #include "service/ask.hpp"
+#include "service/health_watch.hpp"
+#include "service/rpc_metrics.hpp"
 #include "service/completion_queues.hpp"
 #include "service/flush_clock.hpp"
 #include "service/status.hpp"
 #include "service/stream_bridge.hpp"
 #include "service/stream_call.hpp"
+#include "logging/log.hpp"
 
 namespace mm {
 
@@ -158,6 +161,15 @@ auto fail_call(grpc::CallbackServerContext* ctx,
   };
 }
 
+/// The info line of a session start (--log-sessions); its end is the
+/// registry's line.
+void log_start(const std::string& id, const std::string& peer, size_t tickers,
+               const char* rpc) {
+  log::info("session", "started",
+            {{"session", id}, {"peer", peer}, {"tickers", tickers},
+             {"rpc", rpc}});
+}
+
 grpc::Status no_session_id() {
   return {StatusCode::NOT_FOUND, "no session id given"};
 }
@@ -281,11 +293,14 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
     reactor->Finish(st);
     return reactor;
   }
+  auto peer = node_.config().log_sessions ? ctx->peer() : std::string{};
   ask(sys_, node_.registry(), request_timeout(ctx), start_atom_v,
       std::move(tickers), opts)
     .then(
-      [reactor, resp](const std::string& id,
-                      const std::vector<std::string>& subscribed) {
+      [reactor, resp, peer](const std::string& id,
+                            const std::vector<std::string>& subscribed) {
+        if (!peer.empty())
+          log_start(id, peer, subscribed.size(), "StartPriceMonitoring");
         resp->set_session_id(id);
         for (const auto& x : subscribed)
           resp->add_tickers(x);
@@ -383,11 +398,18 @@ void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
     bridge->finish(std::move(st));
     return;
   }
+  auto peer = node_.config().log_sessions ? call.context().peer()
+                                          : std::string{};
   ask(sys_, node_.registry(), request_timeout(&call.context()), start_atom_v,
       std::move(tickers), opts, stream_sink_ptr{bridge})
-    .then([bridge](const std::string&,
-                   const std::vector<std::string>&) { bridge->attached(); },
-          [bridge](caf::error& err) { bridge->finish(node_status(err)); });
+    .then(
+      [bridge, peer](const std::string& id,
+                     const std::vector<std::string>& subscribed) {
+        if (!peer.empty())
+          log_start(id, peer, subscribed.size(), "Subscribe");
+        bridge->attached();
+      },
+      [bridge](caf::error& err) { bridge->finish(node_status(err)); });
 }
 
 grpc::ServerUnaryReactor*
@@ -467,6 +489,11 @@ std::string grpc_front::start() {
                                static_cast<int>(
                                  cfg.max_connection_age_grace_ms));
   builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
+  std::vector<
+    std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+    interceptors;
+  interceptors.push_back(make_rpc_counter(node_.stats()));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   queues_ =
     std::make_unique<completion_queues>(builder,
                                         std::max<size_t>(1, cfg.grpc_queues));
@@ -481,14 +508,17 @@ std::string grpc_front::start() {
   queues_->start();
   auto host = cfg.grpc_listen.substr(0, cfg.grpc_listen.rfind(':'));
   address_ = host + ":" + std::to_string(port);
-  if (auto* health = server_->GetHealthCheckService())
+  if (auto* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(v1::MarketMonitor::service_full_name(), true);
+    health_ = std::make_unique<health_watch>(health, node_.stats(), cfg);
+  }
   return {};
 }
 
 void grpc_front::shutdown(std::chrono::system_clock::time_point deadline) {
   if (!server_)
     return;
+  health_.reset();
   if (auto* health = server_->GetHealthCheckService())
     health->Shutdown();
   // Returns once every call is over: the queues' threads keep serving

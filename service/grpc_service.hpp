@@ -12,6 +12,7 @@
 
 namespace mm {
 
+class health_watch;
 class node;
 class completion_queues;
 class flush_clock;
@@ -106,6 +107,7 @@ private:
   std::unique_ptr<market_monitor_service> service_;
   std::unique_ptr<completion_queues> queues_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<health_watch> health_;
   std::string address_;
 };
 

@@ -155,7 +155,9 @@ bool stream_bridge::take_locked() {
   stats_.delivered += taken_.size();
   stats_.conflated += replaced;
   stats_.last_write = std::chrono::steady_clock::now();
-  cfg_.stats->count_batch(taken_.size(), replaced);
+  cfg_.stats->count_batch(taken_, replaced, [](const session_inbox::entry& x) {
+    return x.update.get_as<price_update>(0).ts;
+  });
   return true;
 }
 

@@ -309,6 +309,7 @@ std::string stats_text(const node_stats& x) {
   t.add({"history_entries", human_count(x.history_entries)});
   t.add({"history_bytes", human_count(x.history_bytes)});
   t.add({"uptime", human_duration(x.uptime_ms)});
+  t.add({"health", x.serving ? "SERVING" : "NOT_SERVING: " + x.health_reason});
   return t.render();
 }
 
@@ -331,7 +332,9 @@ std::string stats_json(const node_stats& x) {
                  {"redis_connected", boolean(x.redis_connected)},
                  {"uptime_ms", num(x.uptime_ms)},
                  {"history_entries", num(x.history_entries)},
-                 {"history_bytes", num(x.history_bytes)}})
+                 {"history_bytes", num(x.history_bytes)},
+                 {"serving", boolean(x.serving)},
+                 {"health_reason", json_string(x.health_reason)}})
          + "\n";
 }
 

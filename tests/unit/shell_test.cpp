@@ -114,7 +114,7 @@ TEST(shell_render, stats_json_has_the_api_keys) {
             "\"updates_delivered_total\":0,\"updates_conflated_total\":0,"
             "\"batches_sent_total\":0,\"redis_connected\":true,"
             "\"uptime_ms\":1500,\"history_entries\":0,"
-            "\"history_bytes\":0}\n");
+            "\"history_bytes\":0,\"serving\":true,\"health_reason\":\"\"}\n");
   auto text = stats_text(x);
   EXPECT_NE(text.find("  killed"), std::string::npos);
   EXPECT_NE(text.find("1.5s"), std::string::npos);
