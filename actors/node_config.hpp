@@ -98,6 +98,10 @@ struct node_config {
   bool metrics_allow_remote = false;
   /// One info line per session start and end.
   bool log_sessions = true;
+  /// The process' logging (logging/log.hpp): trace, debug, info, warn or
+  /// error; text or json.
+  std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 } // namespace mm

@@ -25,7 +25,9 @@
 #include "app/absl_mode.hpp"
 #include "app/options/host_port.hpp"
 #include "app/options/server_flags.hpp"
+#include "logging/log.hpp"
 #include "service/grpc_service.hpp"
+#include "service/metrics_endpoint.hpp"
 
 namespace {
 
@@ -105,6 +107,13 @@ int main(int argc, char** argv) {
   mm::declare_server_flags(flags, cfg);
   if (auto status = flags.parse(argc, argv))
     return *status;
+  {
+    auto level = mm::log::level::info;
+    auto format = mm::log::format::text;
+    mm::log::parse_level(cfg.log_level, level);
+    mm::log::parse_format(cfg.log_format, format);
+    mm::log::configure(level, format);
+  }
   // Block the signals before any thread exists: every thread inherits the
   // mask, and only sigwait below ever sees them.
   sigset_t signals;
@@ -138,6 +147,19 @@ int main(int argc, char** argv) {
     if (!is_hub)
       front.shutdown(std::chrono::system_clock::now());
     return 1;
+  }
+  // Up before the ready line, so that a scrape right after it finds it.
+  mm::metrics_endpoint metrics_http{sys, node};
+  if (!cfg.metrics_listen.empty()) {
+    if (auto what = metrics_http.start(); !what.empty()) {
+      std::cerr << "mm-server: " << what << std::endl;
+      node.shutdown();
+      if (!is_hub)
+        front.shutdown(std::chrono::system_clock::now());
+      return 1;
+    }
+    mm::log::info("mm-server", "serving /metrics and /healthz",
+                  {{"address", metrics_http.address()}});
   }
   std::string cluster;
   if (is_hub) {

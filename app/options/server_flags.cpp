@@ -87,6 +87,13 @@ void check(node_config& cfg) {
              + std::to_string(cfg.connection_timeout_ms)
              + " must exceed --heartbeat-interval-ms "
              + std::to_string(cfg.heartbeat_interval_ms));
+  if (!cfg.metrics_listen.empty()) {
+    auto metrics = host_port::parse(cfg.metrics_listen);
+    if (!metrics->is_loopback() && !cfg.metrics_allow_remote)
+      bad_flag("--metrics-listen: " + metrics->host
+               + " is not a loopback address; add --metrics-allow-remote "
+                 "to serve metrics to the network");
+  }
   if (cfg.flush_interval_ms > cfg.max_flush_interval_ms)
     bad_flag("--flush-interval-ms: " + std::to_string(cfg.flush_interval_ms)
              + " is above --max-flush-interval-ms "
@@ -200,6 +207,33 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
          "this often (0: never)");
   number("--actor-threads", cfg.actor_threads, 0,
          "actor scheduler threads (0: one per core)");
+  // Operations (docs/operations.md).
+  const std::string ops = "Operations (docs/operations.md)";
+  address("--metrics-listen", cfg.metrics_listen, 0,
+          "serves GET /metrics (Prometheus text format) and GET /healthz\n"
+          "here (default: off; port 0: any free port, logged)")
+    ->default_str("")
+    ->group(ops);
+  cl.add_switch("--metrics-allow-remote", cfg.metrics_allow_remote,
+                "allows a non-loopback --metrics-listen")
+    ->group(ops);
+  number("--health-grace-ms", cfg.health_grace_ms, 0,
+         "health says NOT_SERVING once Redis (on an edge: every hub)\n"
+         "has been unreachable this long")
+    ->group(ops);
+  cl.add("--log-level", cfg.log_level, "the lowest level logged")
+    ->check(one_of({"trace", "debug", "info", "warn", "error"}))
+    ->type_name("trace|debug|info|warn|error")
+    ->group(ops);
+  cl.add("--log-format", cfg.log_format,
+         "text, or json: one JSON object per line")
+    ->check(one_of({"text", "json"}))
+    ->type_name("text|json")
+    ->group(ops);
+  cl.add("--log-sessions", cfg.log_sessions,
+         "one info line per session start and end")
+    ->type_name("true|false")
+    ->group(ops);
   // Cluster (docs/cluster.md).
   const std::string cluster = "Cluster (docs/cluster.md)";
   cl.bind_environment(
