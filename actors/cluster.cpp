@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <iostream>
 #include <map>
 #include <memory>
 #include <random>
@@ -23,6 +22,7 @@
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/update_history.hpp"
+#include "logging/log.hpp"
 
 namespace mm {
 
@@ -118,8 +118,8 @@ node_info node_identity::describe(const caf::actor_system& sys,
 
 namespace {
 
-void log(const std::string& line) {
-  std::cerr << ("cluster: " + line + '\n');
+void log_line(const std::string& line, log::level lvl = log::level::info) {
+  log::write(lvl, "cluster", line);
 }
 
 std::chrono::milliseconds request_timeout(const node_config& cfg) {
@@ -199,8 +199,10 @@ void connect_failed(link_actor* self, const node_config* cfg,
     st.status = "connecting";
   if (st.logged != why) {
     st.logged = why;
-    log(refused ? why : "cannot reach hub " + st.address + ": " + why
-                          + " (retrying)");
+    log_line(refused
+               ? why
+               : "cannot reach hub " + st.address + ": " + why + " (retrying)",
+             log::level::warn);
   }
   flush_waiting(self);
   // A refusing hub may be upgraded meanwhile: ask again, but rarely.
@@ -256,7 +258,7 @@ void try_connect(link_actor* self, const node_config* cfg) {
               st.logged.clear();
               st.stats->count_hub_link(1);
               self->monitor(dir);
-              log("connected to hub " + st.address);
+              log_line("connected to hub " + st.address);
               flush_waiting(self);
             },
             [=](const caf::error& err) {
@@ -297,8 +299,9 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
     auto& st = self->state;
     if (!st.dir || dm.source != st.dir.address())
       return;
-    log("lost hub " + st.address + ": " + self->system().render(dm.reason)
-        + " (reconnecting)");
+    log_line("lost hub " + st.address + ": " + self->system().render(dm.reason)
+               + " (reconnecting)",
+             log::level::warn);
     st.dir = nullptr;
     st.stats->count_hub_link(-1);
     st.status = "connecting";

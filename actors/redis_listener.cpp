@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <iostream>
 #include <random>
 #include <string>
 #include <string_view>
@@ -24,6 +23,7 @@
 #include "actors/resp_feed.hpp"
 #include "actors/tcp_connect.hpp"
 #include "actors/tick_parser.hpp"
+#include "logging/log.hpp"
 
 namespace mm {
 
@@ -70,9 +70,8 @@ private:
   uint64_t held_ = 0;
 };
 
-void log_line(const std::string& line) {
-  // One write per line keeps lines whole when other threads log too.
-  std::cerr << ("redis_listener: " + line + '\n');
+void log_line(const std::string& line, log::level lvl = log::level::info) {
+  log::write(lvl, "redis_listener", line);
 }
 
 struct redis_listener_state {
@@ -145,7 +144,8 @@ void write_command(listener_actor* self, const char* verb, Iterator first,
   auto len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()),
                                     argv.data(), lens.data());
   if (len < 0) {
-    log_line(std::string{"cannot format "} + verb + ": out of memory");
+    log_line(std::string{"cannot format "} + verb + ": out of memory",
+             log::level::error);
     return;
   }
   self->write(st.conn, static_cast<size_t>(len), cmd);
@@ -199,7 +199,8 @@ void log_failure(redis_listener_state& st, const std::string& what) {
   if (st.failure_logged)
     return;
   st.failure_logged = true;
-  log_line(what + "; retrying in the background (ticks stop until then)");
+  log_line(what + "; retrying in the background (ticks stop until then)",
+           log::level::warn);
 }
 
 /// Forgets the connection (already closed or never opened) and retries.
@@ -324,7 +325,8 @@ void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
 void protocol_error(listener_actor* self, const std::string& why) {
   auto& st = self->state;
   log_line("RESP protocol error from " + endpoint(st) + ": " + why
-           + "; reconnecting");
+             + "; reconnecting",
+           log::level::warn);
   // Closing from our side produces no connection_closed_msg.
   self->close(st.conn);
   // Logged just now; the reconnect then says when Redis is back.
@@ -351,7 +353,7 @@ void on_message(listener_actor* self, std::string_view channel,
       auto line = "malformed tick on " + st.channel_buf + ": " + why;
       if (auto held = st.malformed_log.take_held(); held > 0)
         line += " (" + std::to_string(held) + " more not shown)";
-      log_line(line);
+      log::warn("redis_listener", line, {{"ticker", std::string{ticker}}});
     }
     return;
   }
@@ -366,7 +368,7 @@ void unexpected_reply(listener_actor* self, const std::string& what) {
   auto line = what;
   if (auto held = st.reply_log.take_held(); held > 0)
     line += " (" + std::to_string(held) + " more not shown)";
-  log_line(line);
+  log_line(line, log::level::warn);
 }
 
 void on_event(listener_actor* self, const pubsub_event& x) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <iostream>
 #include <memory>
 #include <type_traits>
 #include <unordered_map>
@@ -16,6 +15,7 @@
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/ticker_broadcaster.hpp"
+#include "logging/log.hpp"
 
 namespace mm {
 
@@ -117,8 +117,8 @@ void name_nodes(const directory_state& st, ticker_info& x) {
   x.remote_by_node = std::move(named);
 }
 
-void log(const std::string& line) {
-  std::cerr << ("cluster: " + line + '\n');
+void log_line(const std::string& line, log::level lvl = log::level::info) {
+  log::write(lvl, "cluster", line);
 }
 
 caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
@@ -132,7 +132,8 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
     if (auto e = st.edges.find(dm.source); e != st.edges.end()) {
       auto node = to_string(e->second.node());
       auto name = st.edge_names.count(node) > 0 ? st.edge_names[node] : node;
-      log("edge " + name + " gone: " + self->system().render(dm.reason));
+      log_line("edge " + name + " gone: " + self->system().render(dm.reason),
+               log::level::warn);
       st.edges.erase(e);
       // A reconnected edge may have said hello again before this down_msg.
       auto same_node = [&](const auto& kvp) {
@@ -177,8 +178,9 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       auto ours = protocol_of(*cfg);
       auto node = edge ? to_string(edge.node()) : std::string{"?"};
       if (version != ours) {
-        log("edge " + node + " speaks protocol " + std::to_string(version)
-            + ", we speak " + std::to_string(ours) + ": refusing");
+        log_line("edge " + node + " speaks protocol " + std::to_string(version)
+                   + ", we speak " + std::to_string(ours) + ": refusing",
+                 log::level::warn);
         return ours;
       }
       auto& st = self->state;
@@ -193,7 +195,7 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
               auto& st = self->state;
               if (st.edges.count(edge.address()) > 0) {
                 st.edge_names[node] = x.address;
-                log("edge " + x.address + " (" + node + ") joined");
+                log_line("edge " + x.address + " (" + node + ") joined");
               }
             },
             [](const caf::error&) {

@@ -45,15 +45,15 @@ void watch_shutdown(sigset_t signals, std::chrono::milliseconds bound) {
     ts.tv_nsec = static_cast<long>(ns.count() % 1000000000);
     int sig = sigtimedwait(&signals, nullptr, &ts);
     if (sig > 0) {
-      static const char msg[] = "mm-server: second signal, exiting now\n";
-      [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+      mm::log::error("mm-server", "second signal, exiting now");
       _exit(1);
     }
     if (errno != EINTR && errno != EAGAIN)
       break;
   }
-  std::cerr << "mm-server: shutdown did not complete within " << bound.count()
-            << " ms, exiting" << std::endl;
+  mm::log::error("mm-server", "shutdown did not complete within "
+                                + std::to_string(bound.count())
+                                + " ms, exiting");
   _exit(1);
 }
 
@@ -133,16 +133,16 @@ int main(int argc, char** argv) {
   mm::grpc_front front{sys, node};
   if (!is_hub) {
     if (auto what = front.start(); !what.empty()) {
-      std::cerr << "mm-server: " << what << std::endl;
+      mm::log::error("mm-server", what);
       node.shutdown();
       return 1;
     }
   }
   auto admin = publish_admin(sys, node);
   if (!admin) {
-    std::cerr << "mm-server: cannot open the admin endpoint "
-              << cfg.admin_listen << ": " << sys.render(admin.error())
-              << std::endl;
+    mm::log::error("mm-server", "cannot open the admin endpoint "
+                                  + cfg.admin_listen + ": "
+                                  + sys.render(admin.error()));
     node.shutdown();
     if (!is_hub)
       front.shutdown(std::chrono::system_clock::now());
@@ -152,7 +152,7 @@ int main(int argc, char** argv) {
   mm::metrics_endpoint metrics_http{sys, node};
   if (!cfg.metrics_listen.empty()) {
     if (auto what = metrics_http.start(); !what.empty()) {
-      std::cerr << "mm-server: " << what << std::endl;
+      mm::log::error("mm-server", what);
       node.shutdown();
       if (!is_hub)
         front.shutdown(std::chrono::system_clock::now());
@@ -165,9 +165,9 @@ int main(int argc, char** argv) {
   if (is_hub) {
     auto bound = publish_cluster(node);
     if (!bound) {
-      std::cerr << "mm-server: cannot open the cluster endpoint "
-                << cfg.cluster_listen << ": " << sys.render(bound.error())
-                << std::endl;
+      mm::log::error("mm-server", "cannot open the cluster endpoint "
+                                    + cfg.cluster_listen + ": "
+                                    + sys.render(bound.error()));
       node.shutdown();
       return 1;
     }
@@ -187,8 +187,8 @@ int main(int argc, char** argv) {
   int sig = 0;
   while (sigwait(&signals, &sig) != 0)
     ; // retry
-  std::cerr << "mm-server: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-            << ", shutting down" << std::endl;
+  mm::log::info("mm-server", std::string{sig == SIGINT ? "SIGINT" : "SIGTERM"}
+                               + ", shutting down");
   auto bound = std::chrono::milliseconds{cfg.shutdown_timeout_ms};
   std::thread{watch_shutdown, signals, bound}.detach();
   // Sessions end first (their streams with UNAVAILABLE); gRPC gets most of
