@@ -522,18 +522,10 @@ void deliver_waiting(relay_actor* self) {
 }
 
 ticker_health health_of(relay_actor* self) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
   auto& st = self->state;
-  ticker_health x;
-  x.ticker = st.ticker;
-  x.last = last_of(st);
-  if (!st.last.empty())
-    x.last_tick_age_ms
-      = duration_cast<milliseconds>(self->clock().now() - st.last_tick_at)
-          .count();
-  x.upstream_connected = static_cast<bool>(st.upstream);
-  return x;
+  return make_ticker_health(st.ticker, last_of(st), st.last_tick_at,
+                            self->clock().now(),
+                            static_cast<bool>(st.upstream));
 }
 
 /// Fans `msg` (one price_update) out to every subscriber and keeps it.

@@ -4,6 +4,7 @@
 // (the shell is another CAF node), each with an `inspect` overload, and the
 // errors of the admin endpoint.
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -121,6 +122,14 @@ struct ticker_health {
   /// Whether its upstream (Redis, or the hub on an edge) is connected now.
   bool upstream_connected = false;
 };
+
+/// The health of a publisher's feed (a broadcaster's or a relay's) for
+/// `ticker`: `last` its last update if any, which came at `last_tick_at`.
+ticker_health
+make_ticker_health(std::string ticker, std::vector<price_update> last,
+                   std::chrono::steady_clock::time_point last_tick_at,
+                   std::chrono::steady_clock::time_point now,
+                   bool upstream_connected);
 
 /// One node of a cluster as `nodes` shows it.
 struct node_info {

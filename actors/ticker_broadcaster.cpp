@@ -165,18 +165,9 @@ void drop_target(broadcaster_state& st, const caf::actor_addr& who) {
 }
 
 ticker_health health_of(broadcaster_actor* self) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
   auto& st = self->state;
-  ticker_health x;
-  x.ticker = st.ticker;
-  x.last = last_of(st);
-  if (st.seq > 0)
-    x.last_tick_age_ms
-      = duration_cast<milliseconds>(self->clock().now() - st.last_tick_at)
-          .count();
-  x.upstream_connected = st.upstream_connected;
-  return x;
+  return make_ticker_health(st.ticker, last_of(st), st.last_tick_at,
+                            self->clock().now(), st.upstream_connected);
 }
 
 void arm_linger(broadcaster_actor* self, const node_config& cfg) {
