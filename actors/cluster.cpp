@@ -35,12 +35,9 @@ uint32_t protocol_of(const node_config& cfg) {
 
 const char* to_string(node_role x) {
   switch (x) {
-    case node_role::hub:
-      return "hub";
-    case node_role::edge:
-      return "edge";
-    default:
-      return "standalone";
+    case node_role::hub: return "hub";
+    case node_role::edge: return "edge";
+    default: return "standalone";
   }
 }
 
@@ -87,9 +84,8 @@ size_t owner_of(const std::string& ticker,
 
 node_identity::node_identity(node_role role) : role_(role) {
   using namespace std::chrono;
-  up_since_ms_ = duration_cast<milliseconds>(
-                   system_clock::now().time_since_epoch())
-                   .count();
+  up_since_ms_ =
+    duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
 void node_identity::set_addresses(std::string address, std::string admin) {
@@ -143,8 +139,7 @@ std::minstd_rand seeded_rng() {
   return std::minstd_rand{rd()};
 }
 
-caf::error hub_unavailable(const std::string& address,
-                           const std::string& why) {
+caf::error hub_unavailable(const std::string& address, const std::string& why) {
   return caf::make_error(caf::sec::request_receiver_down,
                          "hub " + address + " unavailable: " + why);
 }
@@ -306,8 +301,8 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
     st.stats->count_hub_link(-1);
     st.status = "connecting";
     st.logged.clear();
-    self->delayed_send(self, backoff(st.attempt++, cfg->hub_retry_max_ms,
-                                     st.rng),
+    self->delayed_send(self,
+                       backoff(st.attempt++, cfg->hub_retry_max_ms, st.rng),
                        retry_atom::value);
   });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
@@ -493,8 +488,8 @@ ticker_info describe_relay(relay_actor* self) {
   x.history = st.history->size();
   x.last = last_of(st);
   if (!st.last.empty())
-    x.last_update_ms
-      = duration_cast<milliseconds>(now - st.last_tick_at).count();
+    x.last_update_ms =
+      duration_cast<milliseconds>(now - st.last_tick_at).count();
   auto sec = second_of(now);
   constexpr auto window = static_cast<int64_t>(relay_state::rate_window);
   for (auto s = sec - window + 1; s <= sec; ++s) {
@@ -558,8 +553,7 @@ void upstream_failed(relay_actor* self, const node_config* cfg) {
   // Sessions start anyway (without the hub's last price) and get ticks
   // once the hub is back.
   deliver_waiting(self);
-  self->delayed_send(self, backoff(st.attempt++, cfg->hub_retry_max_ms,
-                                   st.rng),
+  self->delayed_send(self, backoff(st.attempt++, cfg->hub_retry_max_ms, st.rng),
                      retry_atom::value);
 }
 
@@ -647,8 +641,8 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
       st.dead = st.upstream;
       st.upstream = nullptr;
       st.gap_pending = true;
-      self->delayed_send(self, backoff(st.attempt++, cfg->hub_retry_max_ms,
-                                       st.rng),
+      self->delayed_send(self,
+                         backoff(st.attempt++, cfg->hub_retry_max_ms, st.rng),
                          retry_atom::value);
       return;
     }
@@ -785,8 +779,7 @@ caf::behavior relay_directory(relay_directory_actor* self,
   for (auto& hub : cfg->hubs) {
     auto [host, port] = split_host_port(hub);
     st.links.push_back(self->spawn(hub_link, hub, host, port,
-                                   caf::actor_cast<caf::actor>(self), cfg,
-                                   m));
+                                   caf::actor_cast<caf::actor>(self), cfg, m));
   }
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -835,8 +828,9 @@ caf::behavior relay_directory(relay_directory_actor* self,
         by_hub[owner_of(t, cfg->hubs)].push_back(t);
       if (by_hub.empty())
         return std::vector<price_update>{};
-      auto acc = std::make_shared<collect<price_update>>(
-        self->make_response_promise(), by_hub.size());
+      auto acc =
+        std::make_shared<collect<price_update>>(self->make_response_promise(),
+                                                by_hub.size());
       auto less = [](const price_update& x, const price_update& y) {
         return x.ticker < y.ticker;
       };
@@ -868,8 +862,9 @@ caf::behavior relay_directory(relay_directory_actor* self,
       auto n = local.size() + by_hub.size();
       if (n == 0)
         return std::vector<ticker_health>{};
-      auto acc = std::make_shared<collect<ticker_health>>(
-        self->make_response_promise(), n);
+      auto acc =
+        std::make_shared<collect<ticker_health>>(self->make_response_promise(),
+                                                 n);
       auto less = [](const ticker_health& x, const ticker_health& y) {
         return x.ticker < y.ticker;
       };
@@ -898,8 +893,9 @@ caf::behavior relay_directory(relay_directory_actor* self,
       auto& st = self->state;
       if (st.relays.empty())
         return std::vector<ticker_info>{};
-      auto acc = std::make_shared<collect<ticker_info>>(
-        self->make_response_promise(), st.relays.size());
+      auto acc =
+        std::make_shared<collect<ticker_info>>(self->make_response_promise(),
+                                               st.relays.size());
       for (auto& kvp : st.relays)
         self->request(kvp.second, caf::infinite, describe_atom::value)
           .then(
@@ -910,8 +906,7 @@ caf::behavior relay_directory(relay_directory_actor* self,
             [acc](const caf::error&) { acc->done(by_ticker); });
       return caf::delegated<std::vector<ticker_info>>{};
     },
-    [=](describe_atom,
-        const std::string& ticker) -> caf::result<ticker_info> {
+    [=](describe_atom, const std::string& ticker) -> caf::result<ticker_info> {
       auto& st = self->state;
       auto i = st.relays.find(ticker);
       auto unknown = [ticker] {
@@ -934,15 +929,15 @@ caf::behavior relay_directory(relay_directory_actor* self,
       auto& st = self->state;
       if (st.links.empty())
         return std::vector<node_info>{};
-      auto acc = std::make_shared<collect<node_info>>(
-        self->make_response_promise(), st.links.size());
+      auto acc =
+        std::make_shared<collect<node_info>>(self->make_response_promise(),
+                                             st.links.size());
       auto less = [](const node_info& x, const node_info& y) {
         return x.address < y.address;
       };
       for (size_t i = 0; i < st.links.size(); ++i) {
         auto address = cfg->hubs[i];
-        self
-          ->request(st.links[i], request_timeout(*cfg) * 2, node_atom::value)
+        self->request(st.links[i], request_timeout(*cfg) * 2, node_atom::value)
           .then(
             [=](const node_info& x) {
               acc->result.push_back(x);
@@ -964,9 +959,8 @@ caf::behavior relay_directory(relay_directory_actor* self,
 
 } // namespace
 
-caf::actor spawn_relay_directory(caf::actor_system& sys,
-                                 const node_config& cfg, metrics& m,
-                                 const node_identity& id) {
+caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
+                                 metrics& m, const node_identity& id) {
   return sys.spawn(relay_directory, &cfg, &m, &id);
 }
 

@@ -109,9 +109,9 @@ node_stats make_stats(inspector_actor* self,
   auto health = check_health(m, self->state.n->config());
   x.serving = health.serving;
   x.health_reason = std::move(health.why);
-  x.uptime_ms = duration_cast<milliseconds>(self->clock().now()
-                                            - self->state.started)
-                  .count();
+  x.uptime_ms =
+    duration_cast<milliseconds>(self->clock().now() - self->state.started)
+      .count();
   return x;
 }
 
@@ -201,9 +201,9 @@ caf::behavior inspector(inspector_actor* self, node* n) {
             self->request(s, answer_timeout, describe_atom::value)
               .then([=](session_info& x) mutable { rp.deliver(std::move(x)); },
                     [=](const caf::error&) mutable {
-                      rp.deliver(caf::make_error(
-                        ec::unknown_session,
-                        "session " + id + " ended just now"));
+                      rp.deliver(
+                        caf::make_error(ec::unknown_session,
+                                        "session " + id + " ended just now"));
                     });
           },
           [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
@@ -290,15 +290,16 @@ caf::behavior inspector(inspector_actor* self, node* n) {
         return caf::make_error(admin_ec::bad_argument, what);
       if (!who)
         return caf::make_error(admin_ec::bad_argument, "no subscriber given");
-      auto acc = std::make_shared<gather<std::string>>(
-        self->make_response_promise(), tickers.size());
+      auto acc =
+        std::make_shared<gather<std::string>>(self->make_response_promise(),
+                                              tickers.size());
       for (auto& t : tickers) {
         auto fail = [acc](caf::error& err) {
           acc->failure = std::move(err);
           acc->done();
         };
-        self->request(directory, answer_timeout, get_atom::value, t,
-                      caf::actor{})
+        self
+          ->request(directory, answer_timeout, get_atom::value, t, caf::actor{})
           .then(
             [=](const caf::actor& b) {
               // The broadcaster monitors `who`: when it exits, or its node

@@ -6,10 +6,10 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
 #include <caf/send.hpp>
-#include <caf/exit_reason.hpp>
 
 #include "actors/cluster.hpp"
 #include "actors/errors.hpp"
@@ -54,8 +54,7 @@ void configure(caf::actor_system_config& cfg, const node_config& node) {
   cfg.set("middleman.heartbeat-interval",
           caf::timespan{std::chrono::milliseconds(node.heartbeat_interval_ms)});
   cfg.set("middleman.connection-timeout",
-          caf::timespan{
-            std::chrono::milliseconds(node.connection_timeout_ms)});
+          caf::timespan{std::chrono::milliseconds(node.connection_timeout_ms)});
   if (!node.cluster_cert.empty()) {
     cfg.load<caf::openssl::manager>();
     cfg.openssl_certificate = node.cluster_cert;
@@ -67,30 +66,29 @@ void configure(caf::actor_system_config& cfg, const node_config& node) {
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::marketmonitor>();
   // CAF 0.17.6's add_error_category<T> does not compile; pass a renderer.
-  cfg.add_error_category(
-    caf::atom("mm"),
-    [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-      std::string result = "mm::";
-      result += to_string(static_cast<ec>(code));
-      if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
-        result += " (";
-        result += ctx.get_as<std::string>(0);
-        result += ")";
-      }
-      return result;
-    });
-  cfg.add_error_category(
-    caf::atom("mm_admin"),
-    [](uint8_t code, caf::atom_value, const caf::message& ctx) {
-      std::string result = "mm_admin::";
-      result += to_string(static_cast<admin_ec>(code));
-      if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
-        result += " (";
-        result += ctx.get_as<std::string>(0);
-        result += ")";
-      }
-      return result;
-    });
+  cfg.add_error_category(caf::atom("mm"), [](uint8_t code, caf::atom_value,
+                                             const caf::message& ctx) {
+    std::string result = "mm::";
+    result += to_string(static_cast<ec>(code));
+    if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
+      result += " (";
+      result += ctx.get_as<std::string>(0);
+      result += ")";
+    }
+    return result;
+  });
+  cfg.add_error_category(caf::atom("mm_admin"), [](uint8_t code,
+                                                   caf::atom_value,
+                                                   const caf::message& ctx) {
+    std::string result = "mm_admin::";
+    result += to_string(static_cast<admin_ec>(code));
+    if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
+      result += " (";
+      result += ctx.get_as<std::string>(0);
+      result += ")";
+    }
+    return result;
+  });
 }
 
 node::node(caf::actor_system& sys, node_config cfg)
