@@ -611,7 +611,8 @@ void arm_linger(relay_actor* self, const node_config& cfg) {
 }
 
 /// Leaves the hub's broadcaster: it would notice our exit anyway (it
-/// monitors us), but rule 7 says a monitor on a long-lived actor must go.
+/// monitors us), but docs/architecture.md rule 7 says a monitor on a long-lived
+/// actor must go.
 void leave(relay_actor* self) {
   auto& st = self->state;
   if (!st.upstream)

@@ -32,17 +32,13 @@ void configure(caf::actor_system_config& cfg) {
   cfg.set("middleman.connection-timeout",
           caf::timespan{std::chrono::seconds(10)});
   add_message_types(cfg);
-  // CAF's work-stealing scheduler (its default, set here on purpose).
-  // "sharing" (one queue, workers sleep when idle) polls less and cost 0.1
-  // instead of 0.38 of a core at 2,000 updates/s, but under S1 load
-  // (scripts/bench --quick --scenario S1, 2026-11-22, quiet machine) it gave
-  // p99 2,248 ms where stealing gave 15-182 ms at the same CPU per update.
+  // CAF's work-stealing scheduler (its default, set here on purpose):
+  // "sharing" polls less but gave far worse p99 under load
+  // (docs/benchmarks.md, "Scheduler policy and worker count").
   cfg.set("scheduler.policy", caf::atom("stealing"));
   // One worker per core, not CAF 0.17's max(cores, 4): on two cores, four
-  // polling workers crowded out gRPC's threads and the clients. Paired S1
-  // runs (mm-bench, 1,000 sessions, 100k updates/s, 2026-11-22): p99
-  // 153-281 ms with two workers against 466-2,064 ms with four, at the
-  // same CPU per update.
+  // polling workers crowded out gRPC's threads and the clients (same
+  // section of docs/benchmarks.md).
   cfg.set("scheduler.max-threads",
           size_t{std::max(1u, std::thread::hardware_concurrency())});
 }

@@ -508,7 +508,7 @@ caf::behavior session(session_actor* self, std::string id,
                       const node_config* cfg, metrics* m) {
   // Watches nothing: broadcasters and the registry monitor *us*. Monitoring
   // them back would leave stale attachables on long-lived actors (CAF 0.17,
-  // ARCHITECTURE.md rule 7). Ends by quitting with an `ec` reason.
+  // docs/architecture.md rule 7). Ends by quitting with an `ec` reason.
   auto& st = self->state;
   st.id = std::move(id);
   st.created = self->clock().now();

@@ -178,8 +178,9 @@ void arm_linger(broadcaster_actor* self, const node_config& cfg) {
 
 caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
                                  const node_config* cfg, metrics* m) {
-  // Watches its subscribers (monitor, rule 3); ends on its own once nobody
-  // has subscribed for a linger period, so nobody has to stop it.
+  // Watches its subscribers (monitor, docs/architecture.md rule 3); ends on its
+  // own once nobody has subscribed for a linger period, so nobody has to stop
+  // it.
   self->state.ticker = std::move(ticker);
   metrics::add(m->broadcasters, 1);
   self->state.stats = m;

@@ -2,8 +2,8 @@
 // 2,000+ sessions end by Stop, client cancel, deadline, never attaching,
 // their client process killed with SIGKILL, and their peer vanishing without
 // a FIN or RST (a proxy that stops forwarding). Then, within the bound of
-// ARCHITECTURE.md rule 5 (keepalive + attach timeout + linger), the node is
-// idle again: no sessions, streams, broadcasters or Redis subscriptions, and
+// docs/architecture.md rule 5 (keepalive + attach timeout + linger), the node
+// is idle again: no sessions, streams, broadcasters or Redis subscriptions, and
 // the actor count and open file descriptors are back at their baseline.
 
 #include "tests/integration/harness.hpp"

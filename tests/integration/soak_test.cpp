@@ -1,5 +1,5 @@
-// Soak tests: memory under session churn (ARCHITECTURE.md rule 7). CAF 0.17
-// leaves a monitor's or link's attachable on the observed actor until that
+// Soak tests: memory under session churn (docs/architecture.md rule 7). CAF
+// 0.17 leaves a monitor's or link's attachable on the observed actor until that
 // actor ends; a short-lived session that monitored a long-lived broadcaster
 // or the registry would pin its dead memory there. So sessions are created
 // and ended by the hundred thousand against broadcasters and a registry that
