@@ -82,6 +82,35 @@ size_t owner_of(const std::string& ticker,
   return best;
 }
 
+std::vector<size_t> rendezvous_order(const std::string& ticker,
+                                     const std::vector<std::string>& hubs) {
+  std::vector<std::pair<uint64_t, size_t>> weighted;
+  for (size_t i = 0; i < hubs.size(); ++i)
+    weighted.emplace_back(
+      mix(fnv1a(fnv1a(14695981039346656037ull, ticker) ^ 0xff, hubs[i])), i);
+  // Highest weight first; ties to the smaller address, as in owner_of.
+  std::sort(weighted.begin(), weighted.end(),
+            [&](const auto& x, const auto& y) {
+              if (x.first != y.first)
+                return x.first > y.first;
+              return hubs[x.second] < hubs[y.second];
+            });
+  std::vector<size_t> result;
+  for (auto& x : weighted)
+    result.push_back(x.second);
+  return result;
+}
+
+size_t route_of(const std::string& ticker, const std::vector<std::string>& hubs,
+                const std::vector<bool>& alive) {
+  auto order = rendezvous_order(ticker, hubs);
+  for (auto i : order)
+    if (i < alive.size() && alive[i])
+      return i;
+  // No hub up: wait for the owner, as without failover.
+  return order.empty() ? 0 : order.front();
+}
+
 node_identity::node_identity(node_role role) : role_(role) {
   using namespace std::chrono;
   up_since_ms_ =
@@ -170,13 +199,28 @@ struct link_state {
   /// Requests that came while connecting; answered once that ends.
   std::vector<std::function<void(bool)>> waiting;
   std::minstd_rand rng = seeded_rng();
+  /// What the relay directory last heard from us (`hub_atom`): a hub counts
+  /// as up until an attempt fails or the connection is lost (failover).
+  bool reported_up = true;
 };
 
 using link_actor = caf::stateful_actor<link_state>;
 
 void try_connect(link_actor* self, const node_config* cfg);
 
+/// Tells the relay directory when the hub comes or goes, so that it moves
+/// the hub's tickers (failover, docs/cluster.md).
+void report(link_actor* self) {
+  auto& st = self->state;
+  bool up = static_cast<bool>(st.dir);
+  if (up == st.reported_up)
+    return;
+  st.reported_up = up;
+  self->send(st.peer, hub_atom::value, st.address, up);
+}
+
 void flush_waiting(link_actor* self) {
+  report(self);
   auto waiting = std::move(self->state.waiting);
   self->state.waiting.clear();
   bool up = static_cast<bool>(self->state.dir);
@@ -301,6 +345,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
     st.stats->count_hub_link(-1);
     st.status = "connecting";
     st.logged.clear();
+    report(self);
     self->delayed_send(self,
                        backoff(st.attempt++, cfg->hub_retry_max_ms, st.rng),
                        retry_atom::value);
@@ -407,6 +452,9 @@ struct relay_state {
   /// The last upstream that went down: the directory's dead_hint.
   caf::actor dead;
   bool subscribing = false;
+  /// Counts moves to another hub (failover): an attempt to subscribe that
+  /// started before the last move is stale.
+  uint64_t route_generation = 0;
   uint32_t attempt = 0;
   /// Of the last update: the hub's broadcaster stamps them, we pass them on.
   uint64_t seq = 0;
@@ -563,9 +611,15 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
     return;
   st.subscribing = true;
   auto timeout = request_timeout(*cfg);
+  // A move (failover) while this attempt is on its way makes it stale.
+  auto route = st.route_generation;
+  auto stale = [=] { return self->state.route_generation != route; };
+  auto via = st.link;
   self->request(st.link, timeout, get_atom::value, st.ticker, st.dead)
     .then(
       [=](const caf::actor& b) {
+        if (stale())
+          return;
         // Resumes where we stood: the hub replays what we missed from its
         // history, so that a short loss of the hub leaves no gap.
         auto& st = self->state;
@@ -575,6 +629,16 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
                     caf::actor_cast<caf::actor>(self), pos)
           .then(
             [=](const resume_reply& r) {
+              if (stale()) {
+                // Subscribed at a hub we moved away from: leave again, or
+                // it would keep the channel for nobody. (Moved away and
+                // back: the attempt on its way now gets this very
+                // broadcaster, unless it died; leaving would undo that.)
+                if (self->state.link != via)
+                  self->send(b, unsubscribe_atom::value,
+                             caf::actor_cast<caf::actor>(self));
+                return;
+              }
               auto& st = self->state;
               st.subscribing = false;
               st.upstream = b;
@@ -597,11 +661,38 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
               deliver_waiting(self);
             },
             [=](const caf::error&) {
+              if (stale())
+                return;
               self->state.dead = b;
               upstream_failed(self, cfg);
             });
       },
-      [=](const caf::error&) { upstream_failed(self, cfg); });
+      [=](const caf::error&) {
+        if (!stale())
+          upstream_failed(self, cfg);
+      });
+}
+
+void leave(relay_actor* self);
+
+/// Failover (docs/cluster.md): from now on subscribe through `link`. The
+/// old hub's broadcaster, if still there, is left (it lingers out and
+/// releases the Redis channel); the next update has gap and the new hub's
+/// epoch.
+void move_to(relay_actor* self, caf::actor link, const node_config* cfg) {
+  auto& st = self->state;
+  if (link == st.link)
+    return;
+  st.link = std::move(link);
+  ++st.route_generation;
+  st.subscribing = false;
+  st.dead = nullptr;
+  st.attempt = 0;
+  if (st.upstream) {
+    leave(self);
+    st.gap_pending = true;
+  }
+  subscribe_upstream(self, cfg);
 }
 
 void arm_linger(relay_actor* self, const node_config& cfg) {
@@ -660,9 +751,17 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
   return {
     // --- from the hub's broadcaster ---
     [=](const price_update&) {
+      // Only from the broadcaster we are subscribed at: after a move, the
+      // one we left may still have sent some.
+      auto& st = self->state;
+      auto sender = caf::actor_cast<caf::actor_addr>(self->current_sender());
+      if (!st.upstream || sender != st.upstream.address())
+        return;
       // The shared message as it came in, for all our subscribers.
       publish(self, self->current_mailbox_element()->copy_content_to_message());
     },
+    // --- from the relay directory (failover) ---
+    [=](move_atom, const caf::actor& link) { move_to(self, link, cfg); },
     // --- from sessions, as at a broadcaster ---
     [=](subscribe_atom,
         const caf::actor& who) -> caf::result<std::vector<price_update>> {
@@ -735,6 +834,10 @@ struct relay_directory_state {
   std::vector<caf::actor> links;
   std::unordered_map<std::string, caf::actor> relays;
   std::unordered_map<caf::actor_addr, std::string> tickers;
+  /// Per link: whether its hub is up as the link last said (failover).
+  std::vector<bool> alive;
+  /// Per relay's ticker: the index of the link it subscribes through.
+  std::unordered_map<std::string, size_t> routes;
 };
 
 using relay_directory_actor = caf::stateful_actor<relay_directory_state>;
@@ -771,13 +874,47 @@ bool by_ticker(const ticker_info& x, const ticker_info& y) {
   return x.ticker < y.ticker;
 }
 
+/// Failover (docs/cluster.md): `hub` is lost (`up` false) or back; every
+/// relay whose route changes with it moves to its new hub. Routes depend on
+/// the set of hubs that are up only, so edges that see the same hubs up
+/// route alike, and a returning hub gets its tickers back.
+void move_relays(relay_directory_actor* self, const node_config* cfg,
+                 const std::string& hub, bool up) {
+  auto& st = self->state;
+  auto i = std::find(cfg->hubs.begin(), cfg->hubs.end(), hub);
+  if (i == cfg->hubs.end())
+    return;
+  auto index = static_cast<size_t>(i - cfg->hubs.begin());
+  if (index >= st.links.size() || st.alive[index] == up)
+    return;
+  st.alive[index] = up;
+  size_t moved = 0;
+  for (auto& [ticker, r] : st.relays) {
+    auto to = route_of(ticker, cfg->hubs, st.alive);
+    auto& from = st.routes[ticker];
+    if (to == from)
+      continue;
+    from = to;
+    self->send(r, move_atom::value, st.links[to]);
+    ++moved;
+  }
+  log_line(up ? "hub " + hub + " is back: " + std::to_string(moved)
+                  + " tickers in use move back to it"
+              : "hub " + hub + " is down: " + std::to_string(moved)
+                  + " tickers in use move to the next hub",
+           up ? log::level::info : log::level::warn);
+}
+
 caf::behavior relay_directory(relay_directory_actor* self,
                               const node_config* cfg, metrics* m,
-                              const node_identity* id) {
+                              const node_identity* id,
+                              std::vector<caf::actor> test_links) {
   // Watches its relays (monitor) like the hub's directory watches its
   // broadcasters; links to hubs live as long as the directory.
   auto& st = self->state;
-  for (auto& hub : cfg->hubs) {
+  st.links = std::move(test_links); // tests bring their own
+  st.alive.assign(cfg->hubs.size(), true);
+  for (auto& hub : st.links.empty() ? cfg->hubs : std::vector<std::string>{}) {
     auto [host, port] = split_host_port(hub);
     st.links.push_back(self->spawn(hub_link, hub, host, port,
                                    caf::actor_cast<caf::actor>(self), cfg, m));
@@ -788,8 +925,10 @@ caf::behavior relay_directory(relay_directory_actor* self,
     if (i == st.tickers.end())
       return;
     auto j = st.relays.find(i->second);
-    if (j != st.relays.end() && j->second.address() == dm.source)
+    if (j != st.relays.end() && j->second.address() == dm.source) {
       st.relays.erase(j);
+      st.routes.erase(i->second);
+    }
     st.tickers.erase(i);
   });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
@@ -799,14 +938,19 @@ caf::behavior relay_directory(relay_directory_actor* self,
       self->send_exit(link, msg.reason);
     self->quit(msg.reason);
   });
-  auto link_of = [=](const std::string& ticker) {
-    return self->state.links[owner_of(ticker, cfg->hubs)];
+  // Failover: the first hub in the ticker's rendezvous order that is up.
+  auto hub_of = [=](const std::string& ticker) {
+    return route_of(ticker, cfg->hubs, self->state.alive);
   };
   return {
     // --- from the node, once it knows its addresses (hubs ask for them) ---
     [=](start_atom) {
       for (auto& link : self->state.links)
         self->send(link, start_atom::value);
+    },
+    // --- from a hub link: its hub is lost or back ---
+    [=](hub_atom, const std::string& hub, bool up) {
+      move_relays(self, cfg, hub, up);
     },
     // --- from sessions ---
     [=](get_atom, const std::string& ticker,
@@ -815,10 +959,12 @@ caf::behavior relay_directory(relay_directory_actor* self,
       auto i = st.relays.find(ticker);
       if (i != st.relays.end() && i->second != dead_hint)
         return i->second;
-      auto r = self->system().spawn(relay, ticker, link_of(ticker), cfg, m);
+      auto hub = hub_of(ticker);
+      auto r = self->system().spawn(relay, ticker, st.links[hub], cfg, m);
       self->monitor(r);
       st.relays[ticker] = r;
       st.tickers[r.address()] = ticker;
+      st.routes[ticker] = hub;
       return r;
     },
     // --- from the gRPC layer (GetLastPrices): asks the owning hubs ---
@@ -826,7 +972,7 @@ caf::behavior relay_directory(relay_directory_actor* self,
       -> caf::result<std::vector<price_update>> {
       std::map<size_t, std::vector<std::string>> by_hub;
       for (auto& t : tickers)
-        by_hub[owner_of(t, cfg->hubs)].push_back(t);
+        by_hub[hub_of(t)].push_back(t);
       if (by_hub.empty())
         return std::vector<price_update>{};
       auto acc =
@@ -858,7 +1004,7 @@ caf::behavior relay_directory(relay_directory_actor* self,
         if (auto i = st.relays.find(t); i != st.relays.end())
           local.push_back(i->second);
         else
-          by_hub[owner_of(t, cfg->hubs)].push_back(t);
+          by_hub[hub_of(t)].push_back(t);
       }
       auto n = local.size() + by_hub.size();
       if (n == 0)
@@ -962,7 +1108,13 @@ caf::behavior relay_directory(relay_directory_actor* self,
 
 caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
                                  metrics& m, const node_identity& id) {
-  return sys.spawn(relay_directory, &cfg, &m, &id);
+  return sys.spawn(relay_directory, &cfg, &m, &id, std::vector<caf::actor>{});
+}
+
+caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
+                                 metrics& m, const node_identity& id,
+                                 std::vector<caf::actor> links) {
+  return sys.spawn(relay_directory, &cfg, &m, &id, std::move(links));
 }
 
 } // namespace mm

@@ -35,6 +35,18 @@ const char* to_string(node_role x);
 size_t owner_of(const std::string& ticker,
                 const std::vector<std::string>& hubs);
 
+/// All hubs in rendezvous order for `ticker`: indexes into `hubs`, highest
+/// weight first (the first is `owner_of`). Failover walks down this list.
+std::vector<size_t> rendezvous_order(const std::string& ticker,
+                                     const std::vector<std::string>& hubs);
+
+/// The hub that serves `ticker` while `alive[i]` says whether `hubs[i]` is
+/// up: the first alive hub in rendezvous order, or the owner when none is
+/// (docs/cluster.md, "Failover"). Every edge that considers the same hubs
+/// alive routes every ticker to the same hub.
+size_t route_of(const std::string& ticker, const std::vector<std::string>& hubs,
+                const std::vector<bool>& alive);
+
 /// What a node tells others about itself. Addresses are known only once the
 /// node listens, after its actors started, hence the lock.
 class node_identity {
@@ -57,11 +69,20 @@ private:
 
 /// Spawns an edge's relay directory: the `directory` of its sessions and of
 /// GetLastPrices. Answers `(get_atom, ticker, dead_hint)` with a local relay
-/// per ticker, which subscribes at the owning hub's broadcaster; spawns one
+/// per ticker, which subscribes at the broadcaster of the hub `route_of`
+/// picks, and moves it when that hub is lost or returns; spawns one
 /// hub link per `cfg.hubs` entry once told `(start_atom)` (node::announce).
 /// `cfg`, `m` and `id` must outlive it.
 caf::actor spawn_relay_directory(caf::actor_system& sys,
                                  const node_config& cfg, metrics& m,
                                  const node_identity& id);
+
+/// For tests: the same with `links` (one per `cfg.hubs` entry, same order)
+/// in place of hub links; they answer the relays' `(get_atom, ticker,
+/// dead_hint)`, and the test tells the directory `(hub_atom, address, up)`
+/// as a link does.
+caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
+                                 metrics& m, const node_identity& id,
+                                 std::vector<caf::actor> links);
 
 } // namespace mm

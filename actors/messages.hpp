@@ -118,6 +118,12 @@
 //     towards sessions; price_update from the hub's broadcaster
 //   hub link (edge; one per --hub): (get_atom, ...) and (last_atom, ...)
 //     delegated to the hub's directory while connected; (node_atom)
+// Within an edge (failover, docs/cluster.md):
+//   relay_directory: (hub_atom, std::string hub, bool up)   from a hub link
+//       when its hub is lost or back; moves the relays whose route changes
+//   relay: (move_atom, caf::actor link)   subscribe through `link` from now
+//       on: leaves the old hub's broadcaster, resubscribes (next update has
+//       gap and the new hub's epoch)
 
 CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
 
@@ -165,6 +171,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
   CAF_ADD_ATOM(marketmonitor, mm, node_atom, "node")
   CAF_ADD_ATOM(marketmonitor, mm, nodes_atom, "nodes")
   CAF_ADD_ATOM(marketmonitor, mm, retry_atom, "retry")
+  CAF_ADD_ATOM(marketmonitor, mm, hub_atom, "hub")
+  CAF_ADD_ATOM(marketmonitor, mm, move_atom, "move")
   CAF_ADD_ATOM(marketmonitor, mm, wake_atom, "wake")
   CAF_ADD_ATOM(marketmonitor, mm, ping_atom, "ping")
   CAF_ADD_ATOM(marketmonitor, mm, upstream_atom, "upstream")

@@ -13,7 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <algorithm>
+#include <optional>
 #include <regex>
+#include <set>
 
 namespace mm::test {
 namespace {
@@ -32,6 +35,14 @@ constexpr milliseconds notice_bound{connection_timeout_ms + heartbeat_ms
 /// (at most the cap), the handshake and the relay's re-subscribe (one more
 /// backoff step at most), plus slack.
 constexpr milliseconds resume_bound{2 * retry_max_ms + 3000};
+
+/// A lost hub's tickers deliver again on every edge within this
+/// (docs/cluster.md, "Failover"): the loss is noticed within connection
+/// timeout + heartbeat interval, the move itself takes one round trip to
+/// the next hub; one more second of slack. Not scaled for sanitizers: this
+/// is the bound the failover test exists to prove.
+constexpr milliseconds failover_bound{connection_timeout_ms + heartbeat_ms
+                                      + 1000};
 
 std::vector<std::string> cluster_flags() {
   return {"--heartbeat-interval-ms", std::to_string(heartbeat_ms),
@@ -286,6 +297,304 @@ TEST(cluster, two_hubs_subscribe_each_channel_once) {
   }
 }
 
+/// Whether every stream has an update of every ticker with a price of at
+/// least `min_price`.
+bool all_reached(const std::vector<stream_reader*>& streams,
+                 const std::vector<std::string>& tickers, double min_price) {
+  for (auto* s : streams)
+    for (auto& t : tickers) {
+      auto ups = s->updates_of(t);
+      if (std::none_of(ups.begin(), ups.end(),
+                       [&](auto& u) { return u.price() >= min_price; }))
+        return false;
+    }
+  return true;
+}
+
+/// Publishes a tick of every ticker at `price` every 50 ms until every
+/// stream got one at least that high; returns how long it took, or nothing
+/// after `bound`.
+std::optional<milliseconds>
+publish_until_reached(publisher& pub,
+                      const std::vector<stream_reader*>& streams,
+                      const std::vector<std::string>& tickers, double price,
+                      milliseconds bound, clock_type::time_point since) {
+  while (clock_type::now() - since < bound) {
+    for (auto& t : tickers)
+      pub.publish_tick(t, price, 1, 1700000000000000000);
+    auto round = clock_type::now();
+    while (clock_type::now() - round < milliseconds{50}) {
+      if (all_reached(streams, tickers, price))
+        return std::chrono::duration_cast<milliseconds>(clock_type::now()
+                                                        - since);
+      std::this_thread::sleep_for(milliseconds{5});
+    }
+  }
+  return std::nullopt;
+}
+
+/// The first update of `ticker` in `s` priced at least `min_price` and the
+/// one before it; fails the test if there are not both.
+std::pair<pb::PriceUpdate, pb::PriceUpdate>
+around(stream_reader& s, const std::string& ticker, double min_price) {
+  auto ups = s.updates_of(ticker);
+  for (size_t i = 1; i < ups.size(); ++i)
+    if (ups[i].price() >= min_price && ups[i - 1].price() < min_price)
+      return {ups[i - 1], ups[i]};
+  ADD_FAILURE() << "no update of " << ticker << " crossing " << min_price;
+  return {};
+}
+
+TEST(cluster, a_lost_hubs_tickers_move_to_the_other_hub_within_the_bound) {
+  redis_process redis;
+  auto h1 = std::make_unique<server_process>(redis, hub_flags());
+  server_process h2{redis, hub_flags()};
+  auto a = h1->cluster_address();
+  auto b = h2.cluster_address();
+  server_process e1{redis, edge_flags({a, b})};
+  server_process e2{redis, edge_flags({b, a})};
+  ASSERT_TRUE(wait_until([&] { return hubs_connected(e1, 2); }));
+  ASSERT_TRUE(wait_until([&] { return hubs_connected(e2, 2); }));
+  std::vector<server_process*> survivors{&h2, &e1, &e2};
+  std::vector<int64_t> baseline;
+  for (auto* n : survivors)
+    baseline.push_back(admin_client{n->admin_address()}.stats().actors_running);
+  std::vector<std::string> tickers;
+  for (int i = 0; i < 12; ++i)
+    tickers.push_back("FO" + std::to_string(i));
+  std::vector<std::string> half(tickers.begin(), tickers.begin() + 6);
+  publisher pub{redis.port()};
+  {
+    // Two clients on each edge.
+    auto stub1 = make_stub(e1.grpc_address());
+    auto stub2 = make_stub(e2.grpc_address());
+    auto s1 = stream_reader::subscribe(*stub1, subscribe_to(tickers));
+    auto s2 = stream_reader::subscribe(*stub2, subscribe_to(tickers));
+    auto s3 = stream_reader::subscribe(*stub1, subscribe_to(half));
+    auto s4 = stream_reader::subscribe(*stub2, subscribe_to(half));
+    std::vector<stream_reader*> all{s1.get(), s2.get()};
+    std::vector<stream_reader*> some{s3.get(), s4.get()};
+    // Each ticker at its owner, with both edges' relays there.
+    std::set<std::string> on_h1;
+    ASSERT_TRUE(wait_until([&] {
+      on_h1.clear();
+      for (auto& t : tickers) {
+        if (remote_subscribers(*h1, t) == 2)
+          on_h1.insert(t);
+        else if (remote_subscribers(h2, t) != 2)
+          return false;
+      }
+      return true;
+    }));
+    ASSERT_FALSE(on_h1.empty());
+    ASSERT_LT(on_h1.size(), tickers.size());
+    for (auto& t : tickers)
+      ASSERT_TRUE(pub.wait_subscribed(t)) << t;
+    auto start = clock_type::now();
+    ASSERT_TRUE(
+      publish_until_reached(pub, all, tickers, 1, default_wait, start));
+    ASSERT_TRUE(publish_until_reached(pub, some, half, 1, default_wait, start));
+    // h1 dies without a goodbye and stays dead.
+    h1->send_signal(SIGKILL);
+    auto killed = clock_type::now();
+    ASSERT_TRUE(h1->wait_exit(milliseconds{5000}));
+    h1.reset();
+    auto took = publish_until_reached(pub, all, tickers, 1000, failover_bound,
+                                      killed);
+    auto took_some = publish_until_reached(pub, some, half, 1000,
+                                           failover_bound, killed);
+    ASSERT_TRUE(took && took_some)
+      << "not every ticker delivers again within " << failover_bound.count()
+      << " ms of the hub's death";
+    std::cerr << "every ticker delivers again " << took->count()
+              << " ms after the hub's death\n";
+    // The first update after the move: the new hub's epoch, marked gap. The
+    // surviving hub's tickers go on as before.
+    for (auto* s : {s1.get(), s2.get(), s3.get(), s4.get()}) {
+      auto& ts = s == s1.get() || s == s2.get() ? tickers : half;
+      for (auto& t : ts) {
+        auto [before, after] = around(*s, t, 1000);
+        if (on_h1.count(t) > 0) {
+          EXPECT_TRUE(after.gap()) << t;
+          EXPECT_NE(after.epoch(), before.epoch()) << t;
+          EXPECT_NE(after.epoch(), 0u) << t;
+        } else {
+          EXPECT_FALSE(after.gap()) << t;
+          EXPECT_EQ(after.epoch(), before.epoch()) << t;
+        }
+      }
+      EXPECT_FALSE(s->finished());
+    }
+    // Every channel subscribed exactly once, by h2, which has both edges'
+    // relays for every ticker. (Redis may take a moment to read the dead
+    // hub's closed connection; a second subscription would stay.)
+    auto once = [&] {
+      for (auto& t : tickers)
+        if (pub.subscribers(t) != 1)
+          return false;
+      return true;
+    };
+    EXPECT_TRUE(wait_until(once, milliseconds{1000}));
+    for (auto& t : tickers) {
+      EXPECT_EQ(pub.subscribers(t), 1) << t;
+      EXPECT_EQ(remote_subscribers(h2, t), 2) << t;
+    }
+    EXPECT_EQ(json_int(shell_json(h2, "stats"), "broadcasters"),
+              static_cast<int64_t>(tickers.size()));
+    // Leaving scope cancels every stream.
+  }
+  // Quiescence on the survivors, as in every_node_is_idle_after_...
+  for (size_t i = 0; i < survivors.size(); ++i) {
+    admin_client admin{survivors[i]->admin_address()};
+    node_stats last;
+    bool idle = wait_until(
+      [&] {
+        last = admin.stats();
+        return last.idle() && last.actors_running == baseline[i];
+      },
+      milliseconds{10000});
+    EXPECT_TRUE(idle) << "node " << i << ": " << last.describe()
+                      << " baseline actors " << baseline[i];
+    EXPECT_EQ(json_int(shell_json(*survivors[i], "nodes"), "relays"), 0)
+      << shell_json(*survivors[i], "nodes");
+  }
+  EXPECT_TRUE(redis_channels(redis.port(), "prices:*").empty());
+}
+
+TEST(cluster, a_returning_hub_gets_its_tickers_back) {
+  redis_process redis;
+  auto h1 = std::make_unique<server_process>(redis, hub_flags());
+  server_process h2{redis, hub_flags()};
+  auto a = h1->cluster_address();
+  auto b = h2.cluster_address();
+  server_process e1{redis, edge_flags({a, b})};
+  server_process e2{redis, edge_flags({b, a})};
+  std::vector<std::string> tickers;
+  for (int i = 0; i < 8; ++i)
+    tickers.push_back("FB" + std::to_string(i));
+  auto stub1 = make_stub(e1.grpc_address());
+  auto stub2 = make_stub(e2.grpc_address());
+  auto s1 = stream_reader::subscribe(*stub1, subscribe_to(tickers));
+  auto s2 = stream_reader::subscribe(*stub2, subscribe_to(tickers));
+  std::vector<stream_reader*> all{s1.get(), s2.get()};
+  std::set<std::string> on_h1;
+  ASSERT_TRUE(wait_until([&] {
+    on_h1.clear();
+    for (auto& t : tickers) {
+      if (remote_subscribers(*h1, t) == 2)
+        on_h1.insert(t);
+      else if (remote_subscribers(h2, t) != 2)
+        return false;
+    }
+    return true;
+  }));
+  ASSERT_FALSE(on_h1.empty());
+  publisher pub{redis.port()};
+  ASSERT_TRUE(publish_until_reached(pub, all, tickers, 1, default_wait,
+                                    clock_type::now()));
+  h1->send_signal(SIGKILL);
+  ASSERT_TRUE(h1->wait_exit(milliseconds{5000}));
+  h1.reset();
+  ASSERT_TRUE(publish_until_reached(pub, all, tickers, 1000, failover_bound,
+                                    clock_type::now()));
+  // h1 back on its port: the edges reconnect and move its tickers back.
+  h1 = std::make_unique<server_process>(redis, hub_flags(a));
+  ASSERT_TRUE(wait_until([&] {
+    for (auto& t : on_h1)
+      if (remote_subscribers(*h1, t) != 2)
+        return false;
+    return true;
+  }))
+    << shell_json(*h1, "tickers");
+  ASSERT_TRUE(publish_until_reached(pub, all, tickers, 2000, resume_bound,
+                                    clock_type::now()));
+  for (auto* s : all)
+    for (auto& t : on_h1) {
+      auto [before, after] = around(*s, t, 2000);
+      EXPECT_TRUE(after.gap()) << t;
+      EXPECT_NE(after.epoch(), before.epoch()) << t;
+    }
+  // h2 lets go of them after --linger-ms: each channel once again.
+  EXPECT_TRUE(wait_until([&] {
+    for (auto& t : tickers)
+      if (pub.subscribers(t) != 1)
+        return false;
+    return json_int(shell_json(h2, "stats"), "broadcasters")
+           == static_cast<int64_t>(tickers.size() - on_h1.size());
+  }))
+    << shell_json(h2, "tickers");
+  for (auto& t : on_h1)
+    EXPECT_EQ(remote_subscribers(h2, t), -1) << t;
+}
+TEST(cluster, a_frozen_hubs_tickers_move_within_the_heartbeat_bound) {
+  redis_process redis;
+  server_process h1{redis, hub_flags()};
+  server_process h2{redis, hub_flags()};
+  server_process e1{redis,
+                    edge_flags({h1.cluster_address(), h2.cluster_address()})};
+  server_process e2{redis,
+                    edge_flags({h2.cluster_address(), h1.cluster_address()})};
+  std::vector<std::string> tickers;
+  for (int i = 0; i < 8; ++i)
+    tickers.push_back("FZ" + std::to_string(i));
+  auto stub1 = make_stub(e1.grpc_address());
+  auto stub2 = make_stub(e2.grpc_address());
+  auto s1 = stream_reader::subscribe(*stub1, subscribe_to(tickers));
+  auto s2 = stream_reader::subscribe(*stub2, subscribe_to(tickers));
+  std::vector<stream_reader*> all{s1.get(), s2.get()};
+  std::set<std::string> on_h1;
+  ASSERT_TRUE(wait_until([&] {
+    on_h1.clear();
+    for (auto& t : tickers) {
+      if (remote_subscribers(h1, t) == 2)
+        on_h1.insert(t);
+      else if (remote_subscribers(h2, t) != 2)
+        return false;
+    }
+    return true;
+  }));
+  ASSERT_FALSE(on_h1.empty());
+  publisher pub{redis.port()};
+  ASSERT_TRUE(publish_until_reached(pub, all, tickers, 1, default_wait,
+                                    clock_type::now()));
+  // h1 freezes: no FIN, only the heartbeats tell.
+  h1.send_signal(SIGSTOP);
+  auto frozen = clock_type::now();
+  auto took = publish_until_reached(pub, all, tickers, 1000, failover_bound,
+                                    frozen);
+  // The frozen hub still holds its Redis subscriptions: the documented
+  // window in which a channel is subscribed at two hubs.
+  size_t doubled = 0;
+  for (auto& t : on_h1)
+    if (pub.subscribers(t) == 2)
+      ++doubled;
+  h1.send_signal(SIGCONT);
+  ASSERT_TRUE(took) << "not every ticker delivers again within "
+                    << failover_bound.count() << " ms of the hub's freeze";
+  std::cerr << "a frozen hub's tickers deliver again " << took->count()
+            << " ms after the freeze; " << doubled << " of " << on_h1.size()
+            << " channels at both hubs meanwhile\n";
+  for (auto* s : all)
+    for (auto& t : on_h1) {
+      auto [before, after] = around(*s, t, 1000);
+      EXPECT_TRUE(after.gap()) << t;
+      EXPECT_NE(after.epoch(), before.epoch()) << t;
+    }
+  // Thawed, h1 drops the edges' old relays and gets its tickers back; h2
+  // lets go of them after --linger-ms: each channel once again.
+  EXPECT_TRUE(wait_until([&] {
+    for (auto& t : tickers)
+      if (pub.subscribers(t) != 1)
+        return false;
+    for (auto& t : on_h1)
+      if (remote_subscribers(h1, t) != 2 || remote_subscribers(h2, t) != -1)
+        return false;
+    return true;
+  }))
+    << shell_json(h1, "tickers") << shell_json(h2, "tickers");
+  EXPECT_TRUE(publish_until_reached(pub, all, tickers, 2000, resume_bound,
+                                    clock_type::now()));
+}
 TEST(cluster, frozen_hub_is_noticed_within_the_heartbeat_bound) {
   redis_process redis;
   server_process hub{redis, hub_flags()};
