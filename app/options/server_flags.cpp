@@ -18,7 +18,7 @@ once it serves (a hub prints
   marketmonitor ready grpc=none admin=HOST:PORT cluster=HOST:PORT
 instead). SIGTERM / SIGINT end every session (streams end with
 UNAVAILABLE) and exit within --shutdown-timeout-ms; a second signal exits at
-once. Exit status: 0 after a clean shutdown, 1 if it cannot serve (e.g. the
+once. SIGHUP rereads the TLS files and the token key (docs/security.md). Exit status: 0 after a clean shutdown, 1 if it cannot serve (e.g. the
 port is taken) or shutdown was forced, 2 on bad flags.)";
 
 namespace {
