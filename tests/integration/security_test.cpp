@@ -582,6 +582,24 @@ TEST_F(token_test, rs256_keys_refuse_the_hs256_confusion) {
                 grpc::StatusCode::UNAUTHENTICATED, "bad signature");
 }
 
+TEST_F(token_test, sighup_rereads_the_token_key) {
+  start_server();
+  auto old_token = token_for("alice");
+  auto old_stub = stub(bearer(old_token));
+  ASSERT_TRUE(start_on(*old_stub, {"AAPL"}).ok());
+  // A key file that does not load is refused and the old key stays.
+  spit(p.path("secret.txt"), "short\n");
+  server->send_signal(SIGHUP);
+  std::this_thread::sleep_for(milliseconds{500});
+  EXPECT_TRUE(start_on(*old_stub, {"AAPL"}).ok());
+  spit(p.path("secret.txt"), "another-secret-of-at-least-32-bytes-0123\n");
+  server->send_signal(SIGHUP);
+  auto new_stub = stub(bearer(token_for("alice")));
+  EXPECT_TRUE(wait_until([&] { return start_on(*new_stub, {"AAPL"}).ok(); }));
+  expect_status(start_on(*old_stub, {"AAPL"}),
+                grpc::StatusCode::UNAUTHENTICATED, "bad signature");
+}
+
 TEST(security, tokens_over_mutual_tls_name_the_token_subject) {
   pki p;
   redis_process redis;
