@@ -61,8 +61,16 @@ std::string authenticator::reload() {
 call_auth authenticator::check(const grpc::ServerContextBase& ctx) const {
   call_auth result;
   result.who.peer_host = peer_host_of(ctx.peer());
-  if (mtls_)
+  if (mtls_) {
     result.who.identity = certificate_subject(ctx);
+    // The handshake requires a verified certificate; one without a
+    // subject would make its sessions everybody's.
+    if (result.who.identity.empty()) {
+      result.status = {grpc::StatusCode::UNAUTHENTICATED,
+                       "missing credentials: no client certificate subject"};
+      return result;
+    }
+  }
   if (!jwt_)
     return result;
   std::shared_ptr<const token_key> key;
