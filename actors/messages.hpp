@@ -69,7 +69,12 @@
 //   (start_atom, tickers, session_options) -> (id, tickers)
 //   (start_atom, tickers, session_options, stream_sink_ptr) -> (id, tickers)
 //       Subscribe: a session whose stream is attached from the start
+//   (start_atom, tickers, session_options, std::string owner) and
+//   (start_atom, tickers, session_options, stream_sink_ptr, std::string owner)
+//       the same, for a caller with an identity: the session is its own
 //   (find_atom, std::string id) -> caf::actor  or ec::unknown_session
+//   (find_atom, std::string id, std::string owner) -> caf::actor  or
+//       ec::unknown_session, also when the session belongs to another owner
 //   (shutdown_atom)                        end every session with
 //                                          ec::shutting_down, refuse new ones
 //   (stats_atom) -> (std::vector<std::string> reasons,

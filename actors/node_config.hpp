@@ -37,6 +37,18 @@ struct node_config {
   /// The cluster protocol version this node claims; only tests change it.
   uint32_t cluster_protocol = 0;
   std::string grpc_listen = "0.0.0.0:50051";
+  /// TLS on the gRPC port (PEM files; cert and key go together; reread on
+  /// SIGHUP). With `tls_client_ca`, every client must present a certificate
+  /// signed by it, and its subject is the caller's identity (mutual TLS).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  /// Token authentication on the gRPC port: "none" or "jwt" (HS256 with a
+  /// shared secret, RS256 or ES256 with a public key; `jwt_key_file`).
+  std::string auth = "none";
+  std::string jwt_key_file;
+  /// Allows a non-loopback listen address without TLS and without auth.
+  bool insecure = false;
   std::string redis_host = "127.0.0.1";
   uint16_t redis_port = 6379;
   std::string redis_prefix = "prices:";

@@ -34,6 +34,9 @@ struct registry_state {
 
   caf::actor directory;
   std::unordered_map<std::string, caf::actor> sessions;
+  /// The identity that started each session (by id), when it had one:
+  /// only it finds the session (docs/security.md).
+  std::unordered_map<std::string, std::string> owners;
   std::unordered_map<caf::actor_addr, session_entry> ids;
   /// sessions_ended_total by exit reason.
   std::map<std::string, uint64_t> ended;
@@ -113,6 +116,7 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
                     .count()}});
     }
     st.sessions.erase(i->second.id);
+    st.owners.erase(i->second.id);
     st.ids.erase(i);
     ++st.ended[name];
     m->count_end(end_reason_of(dm.reason));
@@ -126,7 +130,8 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
     self->quit(msg.reason);
   });
   auto create = [=](const std::vector<std::string>& tickers,
-                    const session_options& opts, stream_sink_ptr sink)
+                    const session_options& opts, stream_sink_ptr sink,
+                    const std::string& owner)
     -> caf::result<std::string, std::vector<std::string>> {
     auto& st = self->state;
     if (st.shutting_down)
@@ -142,6 +147,8 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
     self->monitor(s);
     st.ids.emplace(s.address(),
                    session_entry{id, self->clock().now(), tickers.size()});
+    if (!owner.empty())
+      st.owners.emplace(id, owner);
     st.sessions.emplace(std::move(id), s);
     metrics::add(m->sessions, 1);
     metrics::add(m->sessions_created_total);
@@ -153,16 +160,39 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
   return {
     [=](start_atom, const std::vector<std::string>& tickers,
         const session_options& opts) {
-      return create(tickers, opts, nullptr);
+      return create(tickers, opts, nullptr, std::string{});
+    },
+    [=](start_atom, const std::vector<std::string>& tickers,
+        const session_options& opts, const std::string& owner) {
+      return create(tickers, opts, nullptr, owner);
     },
     [=](start_atom, const std::vector<std::string>& tickers,
         const session_options& opts, const stream_sink_ptr& sink) {
-      return create(tickers, opts, sink);
+      return create(tickers, opts, sink, std::string{});
+    },
+    [=](start_atom, const std::vector<std::string>& tickers,
+        const session_options& opts, const stream_sink_ptr& sink,
+        const std::string& owner) {
+      return create(tickers, opts, sink, owner);
     },
     [=](find_atom, const std::string& id) -> caf::result<caf::actor> {
       auto& st = self->state;
       auto i = st.sessions.find(id);
       if (i == st.sessions.end())
+        return caf::make_error(ec::unknown_session,
+                               "no session with id \"" + id
+                                 + "\": unknown, expired or ended");
+      return i->second;
+    },
+    [=](find_atom, const std::string& id,
+        const std::string& owner) -> caf::result<caf::actor> {
+      // Another identity's session is answered exactly like an unknown id,
+      // so that ids leak nothing.
+      auto& st = self->state;
+      auto i = st.sessions.find(id);
+      auto o = st.owners.find(id);
+      auto session_owner = o == st.owners.end() ? std::string{} : o->second;
+      if (i == st.sessions.end() || session_owner != owner)
         return caf::make_error(ec::unknown_session,
                                "no session with id \"" + id
                                  + "\": unknown, expired or ended");

@@ -120,7 +120,10 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // SIGHUP rereads the TLS files and the token key (docs/security.md).
+  sigset_t waited = signals;
+  sigaddset(&waited, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &waited, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   // CAF's own command-line parsing never sees our flags.
   caf::actor_system_config sys_cfg;
@@ -132,6 +135,12 @@ int main(int argc, char** argv) {
   auto is_hub = cfg.role == mm::node_role::hub;
   mm::grpc_front front{sys, node};
   if (!is_hub) {
+    // Unreadable or mismatched TLS files and bad token keys are bad flags.
+    if (auto what = front.configure_security(); !what.empty()) {
+      std::cerr << "mm-server: " << what << std::endl;
+      node.shutdown();
+      return 2;
+    }
     if (auto what = front.start(); !what.empty()) {
       mm::log::error("mm-server", what);
       node.shutdown();
@@ -185,8 +194,20 @@ int main(int argc, char** argv) {
                 std::chrono::milliseconds{cfg.malloc_trim_interval_ms}}
       .detach();
   int sig = 0;
-  while (sigwait(&signals, &sig) != 0)
-    ; // retry
+  for (;;) {
+    if (sigwait(&waited, &sig) != 0)
+      continue;
+    if (sig != SIGHUP)
+      break;
+    if (is_hub) {
+      mm::log::info("mm-server", "SIGHUP: a hub has no gRPC credentials");
+      continue;
+    }
+    if (auto what = front.reload_security(); !what.empty())
+      mm::log::error("mm-server", "SIGHUP: kept the old credentials: " + what);
+    else
+      mm::log::info("mm-server", "SIGHUP: reread the TLS files and token key");
+  }
   mm::log::info("mm-server", std::string{sig == SIGINT ? "SIGINT" : "SIGTERM"}
                                + ", shutting down");
   auto bound = std::chrono::milliseconds{cfg.shutdown_timeout_ms};

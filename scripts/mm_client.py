@@ -11,6 +11,11 @@ stubs are generated at run time from the project's .proto with protoc and
   mm_client.py --target HOST:PORT subscribe AAPL [same options]
   mm_client.py --target HOST:PORT last AAPL MSFT
 
+Security (docs/security.md): --tls-ca FILE connects over TLS and trusts that
+CA for the server's certificate; --tls-cert FILE --tls-key FILE add a client
+certificate (mutual TLS); --token TOKEN (or the environment variable
+MM_TOKEN) sends "authorization: Bearer TOKEN" with every call.
+
 Every update line shows its epoch and seq, and "gap" when ticks of that
 ticker may have been lost just before it. When it ends, the client prints
 (on stderr) one "resume TICKER:EPOCH:SEQ" line per ticker: pass them back
@@ -155,11 +160,12 @@ def cmd_watch(pb2, stub, args):
     res = stub.StartPriceMonitoring(pb2.StartPriceMonitoringRequest(
         tickers=args.tickers, options=session_options(pb2, args),
         resume_from=resume_positions(pb2, args)),
-        timeout=args.timeout)
+        timeout=args.timeout, metadata=args.metadata)
     print("session %s tickers %s" % (res.session_id, ",".join(res.tickers)),
           file=sys.stderr, flush=True)
     stream = stub.StreamPriceUpdates(
-        pb2.StreamPriceUpdatesRequest(session_id=res.session_id))
+        pb2.StreamPriceUpdatesRequest(session_id=res.session_id),
+        metadata=args.metadata)
     positions = {}
     try:
         print_batches(stream, args.count, positions)
@@ -173,7 +179,7 @@ def cmd_watch(pb2, stub, args):
         try:
             stub.StopPriceMonitoring(
                 pb2.StopPriceMonitoringRequest(session_id=res.session_id),
-                timeout=args.timeout)
+                timeout=args.timeout, metadata=args.metadata)
         except Exception as err:  # noqa: BLE001 (report, do not mask)
             import grpc
             if not (isinstance(err, grpc.RpcError)
@@ -185,7 +191,7 @@ def cmd_watch(pb2, stub, args):
 def cmd_subscribe(pb2, stub, args):
     stream = stub.Subscribe(pb2.SubscribeRequest(
         tickers=args.tickers, options=session_options(pb2, args),
-        resume_from=resume_positions(pb2, args)))
+        resume_from=resume_positions(pb2, args)), metadata=args.metadata)
     positions = {}
     try:
         print_batches(stream, args.count, positions)
@@ -199,7 +205,7 @@ def cmd_subscribe(pb2, stub, args):
 
 def cmd_last(pb2, stub, args):
     res = stub.GetLastPrices(pb2.GetLastPricesRequest(tickers=args.tickers),
-                             timeout=args.timeout)
+                             timeout=args.timeout, metadata=args.metadata)
     for update in res.prices:
         print(format_update(update, False))
     for health in res.health:
@@ -216,6 +222,17 @@ def parse_args(argv):
                         help="HOST:PORT of the gRPC endpoint")
     parser.add_argument("--timeout", type=float, default=10.0,
                         help="deadline of unary calls in seconds")
+    parser.add_argument("--tls-ca", metavar="FILE",
+                        help="connect over TLS, trusting this CA (PEM) for "
+                        "the server's certificate")
+    parser.add_argument("--tls-cert", metavar="FILE",
+                        help="client certificate for mutual TLS (PEM; with "
+                        "--tls-key and --tls-ca)")
+    parser.add_argument("--tls-key", metavar="FILE",
+                        help="the client certificate's private key (PEM)")
+    parser.add_argument("--token", default=os.environ.get("MM_TOKEN"),
+                        help="send 'authorization: Bearer TOKEN' with every "
+                        "call (default: $MM_TOKEN)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("watch", "subscribe"):
         p = sub.add_parser(name)
@@ -235,7 +252,28 @@ def parse_args(argv):
                        "(repeatable; the client prints them when it ends)")
     p = sub.add_parser("last")
     p.add_argument("tickers", nargs="+")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_cert and not args.tls_ca:
+        parser.error("--tls-cert needs --tls-ca")
+    return args
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def make_channel(grpc, args):
+    """A TLS channel with --tls-ca, else a plain-text one."""
+    if not args.tls_ca:
+        return grpc.insecure_channel(args.target)
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=read_file(args.tls_ca),
+        private_key=read_file(args.tls_key) if args.tls_key else None,
+        certificate_chain=read_file(args.tls_cert) if args.tls_cert else None)
+    return grpc.secure_channel(args.target, creds)
 
 
 def main(argv=None):
@@ -247,7 +285,13 @@ def main(argv=None):
         print("error: cannot generate the gRPC stubs: %s" % err,
               file=sys.stderr)
         return 1
-    channel = grpc.insecure_channel(args.target)
+    args.metadata = (("authorization", "Bearer " + args.token),) \
+        if args.token else ()
+    try:
+        channel = make_channel(grpc, args)
+    except OSError as err:
+        print("error: %s" % err, file=sys.stderr)
+        return 2
     stub = pb2_grpc.MarketMonitorStub(channel)
     commands = {"watch": cmd_watch, "subscribe": cmd_subscribe,
                 "last": cmd_last}

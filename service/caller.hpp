@@ -26,8 +26,10 @@ struct caller {
 /// "ipv6:[::1]:5000", "unix:/path"): "127.0.0.1", "::1", "unix:/path".
 std::string peer_host_of(const std::string& grpc_peer);
 
-/// The caller of `ctx` as far as the transport knows it (no identity yet:
-/// authentication fills it in).
+/// The caller of `ctx`: its peer host and, when the node authenticates
+/// (--auth jwt or --tls-client-ca), the identity its credentials prove
+/// (empty if they prove none; the handlers refuse such calls before they
+/// act). Runs the same checks as `authenticator::check` (service/auth.hpp).
 caller caller_of(const grpc::ServerContextBase& ctx);
 
 } // namespace mm

@@ -17,15 +17,17 @@
 #include "actors/node.hpp"
 #include "actors/session_options.hpp"
 #include "actors/tickers.hpp"
+#include "logging/log.hpp"
 #include "service/ask.hpp"
-#include "service/health_watch.hpp"
-#include "service/rpc_metrics.hpp"
+#include "service/auth.hpp"
 #include "service/completion_queues.hpp"
 #include "service/flush_clock.hpp"
+#include "service/health_watch.hpp"
+#include "service/rpc_metrics.hpp"
 #include "service/status.hpp"
 #include "service/stream_bridge.hpp"
 #include "service/stream_call.hpp"
-#include "logging/log.hpp"
+#include "service/tls_files.hpp"
 
 namespace mm {
 
@@ -120,9 +122,9 @@ grpc::Status check_positions(const raw_positions& in,
   for (const auto& x : in) {
     auto ticker = normalize_ticker(x.ticker());
     if (ticker.empty())
-      return {StatusCode::INVALID_ARGUMENT,
-              "resume_from: malformed ticker \"" + x.ticker().substr(0, 32)
-                + "\""};
+      return {StatusCode::INVALID_ARGUMENT, "resume_from: malformed ticker \""
+                                              + x.ticker().substr(0, 32)
+                                              + "\""};
     if (!std::binary_search(tickers.begin(), tickers.end(), ticker))
       return {StatusCode::INVALID_ARGUMENT,
               "resume_from: ticker " + ticker
@@ -139,8 +141,7 @@ grpc::Status check_positions(const raw_positions& in,
 /// Checks the tickers, options and positions of a request that starts a
 /// session.
 grpc::Status check_start(const raw_tickers& raw, const v1::SessionOptions& in,
-                         const raw_positions& positions,
-                         const node_config& cfg,
+                         const raw_positions& positions, const node_config& cfg,
                          std::vector<std::string>& tickers,
                          session_options& opts) {
   auto st = check_tickers(raw, cfg.max_tickers_per_session, tickers);
@@ -163,25 +164,33 @@ auto fail_call(grpc::CallbackServerContext* ctx,
 
 /// The info line of a session start (--log-sessions); its end is the
 /// registry's line.
-void log_start(const std::string& id, const std::string& peer, size_t tickers,
-               const char* rpc) {
-  log::info("session", "started",
-            {{"session", id}, {"peer", peer}, {"tickers", tickers},
-             {"rpc", rpc}});
+void log_start(const std::string& id, const std::string& peer,
+               const std::string& identity, size_t tickers, const char* rpc) {
+  if (identity.empty())
+    log::info(
+      "session", "started",
+      {{"session", id}, {"peer", peer}, {"tickers", tickers}, {"rpc", rpc}});
+  else
+    log::info("session", "started",
+              {{"session", id},
+               {"peer", peer},
+               {"identity", identity},
+               {"tickers", tickers},
+               {"rpc", rpc}});
 }
 
 grpc::Status no_session_id() {
   return {StatusCode::NOT_FOUND, "no session id given"};
 }
 
-/// Finds the session `id` at `registry`, then calls `with_session` with it;
-/// failures of the lookup finish `reactor`.
+/// Finds the session `id` of `owner` at `registry`, then calls
+/// `with_session` with it; failures of the lookup finish `reactor`.
 template <class F>
 void with_session(caf::actor_system& sys, const caf::actor& registry,
                   grpc::CallbackServerContext* ctx,
                   grpc::ServerUnaryReactor* reactor, const std::string& id,
-                  F with_session) {
-  ask(sys, registry, request_timeout(ctx), find_atom_v, id)
+                  const std::string& owner, F with_session) {
+  ask(sys, registry, request_timeout(ctx), find_atom_v, id, owner)
     .then([with_session](const caf::actor& session) { with_session(session); },
           fail_call(ctx, reactor, true));
 }
@@ -258,8 +267,9 @@ private:
 // --- market_monitor_service --------------------------------------------------
 
 market_monitor_service::market_monitor_service(caf::actor_system& sys, node& n,
-                                               flush_clock& clock)
-  : sys_(sys), node_(n), clock_(clock) {
+                                               flush_clock& clock,
+                                               const authenticator& auth)
+  : sys_(sys), node_(n), clock_(clock), auth_(auth) {
   // nop
 }
 
@@ -285,22 +295,31 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
   grpc::CallbackServerContext* ctx, const v1::StartPriceMonitoringRequest* req,
   v1::StartPriceMonitoringResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  auto auth = auth_.check(*ctx);
+  if (!auth.status.ok()) {
+    reactor->Finish(auth.status);
+    return reactor;
+  }
   std::vector<std::string> tickers;
   session_options opts;
   auto st = check_start(req->tickers(), req->options(), req->resume_from(),
                         node_.config(), tickers, opts);
+  if (st.ok())
+    st = auth.allows(tickers);
   if (!st.ok()) {
     reactor->Finish(st);
     return reactor;
   }
   auto peer = node_.config().log_sessions ? ctx->peer() : std::string{};
+  auto identity = auth.who.identity;
   ask(sys_, node_.registry(), request_timeout(ctx), start_atom_v,
-      std::move(tickers), opts)
+      std::move(tickers), opts, std::move(auth.who.identity))
     .then(
-      [reactor, resp, peer](const std::string& id,
-                            const std::vector<std::string>& subscribed) {
+      [reactor, resp, peer, identity](
+        const std::string& id, const std::vector<std::string>& subscribed) {
         if (!peer.empty())
-          log_start(id, peer, subscribed.size(), "StartPriceMonitoring");
+          log_start(id, peer, identity, subscribed.size(),
+                    "StartPriceMonitoring");
         resp->set_session_id(id);
         for (const auto& x : subscribed)
           resp->add_tickers(x);
@@ -313,13 +332,21 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
 void market_monitor_service::stream_price_updates(
   const v1::StreamPriceUpdatesRequest& req, stream_call& call) {
   auto bridge = call.bridge();
+  auto auth = auth_.check(call.context());
+  if (!auth.status.ok()) {
+    bridge->finish(auth.status);
+    return;
+  }
   if (req.session_id().empty()) {
     bridge->finish(no_session_id());
     return;
   }
+  if (auth.expires)
+    bridge->expire_at(*auth.expires);
   auto& sys = sys_;
   auto timeout = request_timeout(&call.context());
-  ask(sys, node_.registry(), timeout, find_atom_v, req.session_id())
+  ask(sys, node_.registry(), timeout, find_atom_v, req.session_id(),
+      auth.who.identity)
     .then(
       [&sys, timeout, bridge](const caf::actor& session) {
         ask(sys, session, timeout, attach_atom_v, stream_sink_ptr{bridge})
@@ -333,6 +360,11 @@ grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
   grpc::CallbackServerContext* ctx, const v1::UpdateSubscriptionRequest* req,
   v1::UpdateSubscriptionResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  auto auth = auth_.check(*ctx);
+  if (!auth.status.ok()) {
+    reactor->Finish(auth.status);
+    return reactor;
+  }
   if (req->session_id().empty()) {
     reactor->Finish(no_session_id());
     return reactor;
@@ -342,6 +374,8 @@ grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
   auto st = normalize(req->add(), add);
   if (st.ok())
     st = normalize(req->remove(), remove);
+  if (st.ok())
+    st = auth.allows(add);
   if (!st.ok()) {
     reactor->Finish(st);
     return reactor;
@@ -354,6 +388,7 @@ grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
   auto& sys = sys_;
   auto timeout = request_timeout(ctx);
   with_session(sys, node_.registry(), ctx, reactor, req->session_id(),
+               auth.who.identity,
                [&sys, timeout, ctx, reactor, resp, add{std::move(add)},
                 remove{std::move(remove)}](const caf::actor& session) {
                  ask(sys, session, timeout, caf::update_atom_v, add, remove)
@@ -372,6 +407,11 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
   grpc::CallbackServerContext* ctx, const v1::StopPriceMonitoringRequest* req,
   v1::StopPriceMonitoringResponse*) {
   auto* reactor = ctx->DefaultReactor();
+  auto auth = auth_.check(*ctx);
+  if (!auth.status.ok()) {
+    reactor->Finish(auth.status);
+    return reactor;
+  }
   if (req->session_id().empty()) {
     reactor->Finish(no_session_id());
     return reactor;
@@ -379,6 +419,7 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
   auto& sys = sys_;
   auto timeout = request_timeout(ctx);
   with_session(sys, node_.registry(), ctx, reactor, req->session_id(),
+               auth.who.identity,
                [&sys, timeout, ctx, reactor](const caf::actor& session) {
                  ask(sys, session, timeout, stop_atom_v)
                    .then([reactor] { reactor->Finish(grpc::Status::OK); },
@@ -390,23 +431,34 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
 void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
                                        stream_call& call) {
   auto bridge = call.bridge();
+  auto auth = auth_.check(call.context());
+  if (!auth.status.ok()) {
+    bridge->finish(auth.status);
+    return;
+  }
   std::vector<std::string> tickers;
   session_options opts;
   auto st = check_start(req.tickers(), req.options(), req.resume_from(),
                         node_.config(), tickers, opts);
+  if (st.ok())
+    st = auth.allows(tickers);
   if (!st.ok()) {
     bridge->finish(std::move(st));
     return;
   }
+  if (auth.expires)
+    bridge->expire_at(*auth.expires);
   auto peer = node_.config().log_sessions ? call.context().peer()
                                           : std::string{};
+  auto identity = auth.who.identity;
   ask(sys_, node_.registry(), request_timeout(&call.context()), start_atom_v,
-      std::move(tickers), opts, stream_sink_ptr{bridge})
+      std::move(tickers), opts, stream_sink_ptr{bridge},
+      std::move(auth.who.identity))
     .then(
-      [bridge, peer](const std::string& id,
-                     const std::vector<std::string>& subscribed) {
+      [bridge, peer, identity](const std::string& id,
+                               const std::vector<std::string>& subscribed) {
         if (!peer.empty())
-          log_start(id, peer, subscribed.size(), "Subscribe");
+          log_start(id, peer, identity, subscribed.size(), "Subscribe");
         bridge->attached();
       },
       [bridge](caf::error& err) { bridge->finish(node_status(err)); });
@@ -417,8 +469,16 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
                                       const v1::GetLastPricesRequest* req,
                                       v1::GetLastPricesResponse* resp) {
   auto* reactor = ctx->DefaultReactor();
+  auto auth = auth_.check(*ctx);
+  if (!auth.status.ok()) {
+    reactor->Finish(auth.status);
+    return reactor;
+  }
   std::vector<std::string> tickers;
-  if (auto st = check_tickers(req->tickers(), 0, tickers); !st.ok()) {
+  auto st = check_tickers(req->tickers(), 0, tickers);
+  if (st.ok())
+    st = auth.allows(tickers);
+  if (!st.ok()) {
     reactor->Finish(st);
     return reactor;
   }
@@ -444,15 +504,46 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
 
 grpc_front::grpc_front(caf::actor_system& sys, node& n)
   : node_(n),
+    auth_(std::make_unique<authenticator>()),
+    tls_(std::make_unique<tls_credentials>()),
     clock_(std::make_unique<flush_clock>(
       std::max<size_t>(1, n.config().grpc_queues))),
-    service_(std::make_unique<market_monitor_service>(sys, n, *clock_)) {
+    service_(
+      std::make_unique<market_monitor_service>(sys, n, *clock_, *auth_)) {
   // nop
 }
 
 grpc_front::~grpc_front() {
   if (server_)
     shutdown(std::chrono::system_clock::now());
+  set_call_authenticator(nullptr);
+}
+
+std::string grpc_front::configure_security() {
+  const auto& cfg = node_.config();
+  if (auto what = auth_->configure(cfg); !what.empty())
+    return what;
+  if (!cfg.tls_cert.empty())
+    if (auto what = tls_->start(cfg); !what.empty())
+      return what;
+  set_call_authenticator(auth_.get());
+  return {};
+}
+
+std::string grpc_front::reload_security() {
+  const auto& cfg = node_.config();
+  std::string result;
+  auto add = [&result](std::string what) {
+    if (what.empty())
+      return;
+    if (!result.empty())
+      result += "; ";
+    result += what;
+  };
+  add(auth_->reload());
+  if (!cfg.tls_cert.empty())
+    add(tls_->reload());
+  return result;
 }
 
 std::string grpc_front::start() {
@@ -461,7 +552,10 @@ std::string grpc_front::start() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(cfg.grpc_listen, grpc::InsecureServerCredentials(),
+  builder.AddListeningPort(cfg.grpc_listen,
+                           cfg.tls_cert.empty()
+                             ? grpc::InsecureServerCredentials()
+                             : tls_->credentials(),
                            &port);
   builder.RegisterService(service_.get());
   // Without this, a second server could bind the same port and share calls.

@@ -12,7 +12,9 @@
 
 namespace mm {
 
+class authenticator;
 class health_watch;
+class tls_credentials;
 class node;
 class completion_queues;
 class flush_clock;
@@ -22,21 +24,24 @@ class stream_call;
 /// API (see `completion_queues`), the unary ones on the callback API.
 /// (Marking a method async after it was marked callback would keep its
 /// callback handler, so the four unary methods are listed one by one.)
-using market_monitor_base = marketmonitor::v1::MarketMonitor::
-  WithAsyncMethod_StreamPriceUpdates<
+using market_monitor_base =
+  marketmonitor::v1::MarketMonitor::WithAsyncMethod_StreamPriceUpdates<
     marketmonitor::v1::MarketMonitor::WithAsyncMethod_Subscribe<
       marketmonitor::v1::MarketMonitor::WithCallbackMethod_StartPriceMonitoring<
         marketmonitor::v1::MarketMonitor::WithCallbackMethod_UpdateSubscription<
-          marketmonitor::v1::MarketMonitor::WithCallbackMethod_StopPriceMonitoring<
-            marketmonitor::v1::MarketMonitor::WithCallbackMethod_GetLastPrices<
-              marketmonitor::v1::MarketMonitor::Service>>>>>>;
+          marketmonitor::v1::MarketMonitor::
+            WithCallbackMethod_StopPriceMonitoring<
+              marketmonitor::v1::MarketMonitor::
+                WithCallbackMethod_GetLastPrices<
+                  marketmonitor::v1::MarketMonitor::Service>>>>>>;
 
 /// The MarketMonitor service: checks each request, turns it into messages to
 /// the node's actors and their replies or errors into responses and status.
 /// Reactions never block: actors are asked through short-lived actors.
 class market_monitor_service final : public market_monitor_base {
 public:
-  market_monitor_service(caf::actor_system& sys, node& n, flush_clock& clock);
+  market_monitor_service(caf::actor_system& sys, node& n, flush_clock& clock,
+                         const authenticator& auth);
 
   grpc::ServerUnaryReactor* StartPriceMonitoring(
     grpc::CallbackServerContext* ctx,
@@ -64,9 +69,9 @@ public:
 
   // --- the streaming methods, called when a call arrived -------------------
 
-  void stream_price_updates(
-    const marketmonitor::v1::StreamPriceUpdatesRequest& req,
-    stream_call& call);
+  void
+  stream_price_updates(const marketmonitor::v1::StreamPriceUpdatesRequest& req,
+                       stream_call& call);
 
   void subscribe(const marketmonitor::v1::SubscribeRequest& req,
                  stream_call& call);
@@ -75,6 +80,7 @@ private:
   caf::actor_system& sys_;
   node& node_;
   flush_clock& clock_;
+  const authenticator& auth_;
 };
 
 /// The node's gRPC front: the MarketMonitor service, the health service and
@@ -88,9 +94,19 @@ public:
   grpc_front(const grpc_front&) = delete;
   grpc_front& operator=(const grpc_front&) = delete;
 
+  /// Loads what the security flags name (TLS files, the token key) and
+  /// checks it; call before `start`. Returns an empty string on success,
+  /// otherwise what is wrong (a bad flag: mm-server exits 2).
+  std::string configure_security();
+
   /// Serves on the node's `grpc_listen` address. Returns an empty string on
   /// success, otherwise what went wrong.
   std::string start();
+
+  /// Rereads the TLS files and the token key (SIGHUP). What fails to load
+  /// keeps its old version; returns what went wrong, or an empty string.
+  /// Open connections and streams are not touched.
+  std::string reload_security();
 
   /// The address actually bound (with port 0, the port the system picked).
   const std::string& address() const {
@@ -103,6 +119,8 @@ public:
 
 private:
   node& node_;
+  std::unique_ptr<authenticator> auth_;
+  std::unique_ptr<tls_credentials> tls_;
   std::unique_ptr<flush_clock> clock_;
   std::unique_ptr<market_monitor_service> service_;
   std::unique_ptr<completion_queues> queues_;

@@ -252,7 +252,8 @@ void stream_bridge::attached() {
 // --- events of the call ------------------------------------------------------
 
 stream_call* stream_bridge::release_locked() {
-  if (!done_ || writing_ || phase_ == phase::finish_sent || cut_armed_)
+  if (!done_ || writing_ || phase_ == phase::finish_sent || cut_armed_
+      || expiry_armed_)
     return nullptr;
   auto* call = call_;
   call_ = nullptr;
@@ -325,6 +326,30 @@ bool stream_bridge::on_cut(bool fired) {
   return release_locked() != nullptr;
 }
 
+void stream_bridge::expire_at(std::chrono::system_clock::time_point deadline) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (expiry_armed_ || done_ || phase_ != phase::open || call_ == nullptr)
+    return;
+  expiry_armed_ = true;
+  call_->arm_expiry(deadline);
+}
+
+bool stream_bridge::on_expiry(bool fired) {
+  bool expire;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    expiry_armed_ = false;
+    expire = fired && phase_ == phase::open && !done_;
+    if (!expire)
+      return release_locked() != nullptr;
+  }
+  // On the call's queue thread, like on_done: the call cannot be done
+  // meanwhile, and the finish keeps it alive until its completion.
+  finish(grpc::Status{grpc::StatusCode::UNAUTHENTICATED, "token expired"});
+  std::lock_guard<std::mutex> guard{mtx_};
+  return release_locked() != nullptr;
+}
+
 bool stream_bridge::on_done(bool cancelled) {
   caf::actor_addr session;
   bool tell = false;
@@ -345,6 +370,8 @@ bool stream_bridge::on_done(bool cancelled) {
     }
     if (cut_armed_)
       call_->cancel_cut();
+    if (expiry_armed_)
+      call_->cancel_expiry();
     release = release_locked() != nullptr;
   }
   if (tell)

@@ -90,6 +90,12 @@ public:
   /// the call is already over.
   void attached();
 
+  /// Ends the stream with UNAUTHENTICATED "token expired" at `deadline`
+  /// (the expiry of the token that opened it), through the session like
+  /// any end the session did not ask for. Call on the call's queue thread
+  /// while the call is being served (arrival).
+  void expire_at(std::chrono::system_clock::time_point deadline);
+
   /// Ends the stream with `status` (e.g. the attach request failed) and
   /// tells the bound session, if any; a no-op if it is already finishing.
   void finish(grpc::Status status);
@@ -106,6 +112,8 @@ public:
   bool on_finish_done();
 
   bool on_cut(bool fired);
+
+  bool on_expiry(bool fired);
 
   /// gRPC is done with the call; `cancelled`: the client's side ended it.
   bool on_done(bool cancelled);
@@ -155,6 +163,8 @@ private:
   bool writing_ = false;
   /// The cut alarm is pending.
   bool cut_armed_ = false;
+  /// The expiry alarm is pending.
+  bool expiry_armed_ = false;
   /// Counted in metrics `streams`.
   bool counted_ = false;
   /// Fixed interval: a flush is on the clock; one came due during a write.

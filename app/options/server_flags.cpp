@@ -18,7 +18,7 @@ once it serves (a hub prints
   marketmonitor ready grpc=none admin=HOST:PORT cluster=HOST:PORT
 instead). SIGTERM / SIGINT end every session (streams end with
 UNAVAILABLE) and exit within --shutdown-timeout-ms; a second signal exits at
-once. Exit status: 0 after a clean shutdown, 1 if it cannot serve (e.g. the
+once. SIGHUP rereads the TLS files and the token key (docs/security.md). Exit status: 0 after a clean shutdown, 1 if it cannot serve (e.g. the
 port is taken) or shutdown was forced, 2 on bad flags.)";
 
 namespace {
@@ -43,6 +43,28 @@ std::string read_secret(const std::string& path) {
              + "\" is empty");
   auto last = line.find_last_not_of(" \t\r\n");
   return line.substr(first, last - first + 1);
+}
+
+/// The gRPC port's security flags (docs/security.md); the files' contents
+/// are checked when mm-server loads them.
+void check_security(const node_config& cfg) {
+  if (cfg.tls_cert.empty() != cfg.tls_key.empty())
+    bad_flag("--tls-cert and --tls-key go together: give both or none");
+  if (!cfg.tls_client_ca.empty() && cfg.tls_cert.empty())
+    bad_flag("--tls-client-ca: mutual TLS needs --tls-cert and --tls-key");
+  if (cfg.auth == "jwt" && cfg.jwt_key_file.empty())
+    bad_flag("--auth jwt: needs --jwt-key-file F");
+  if (cfg.auth != "jwt" && !cfg.jwt_key_file.empty())
+    bad_flag("--jwt-key-file: only used with --auth jwt");
+  // A hub serves no gRPC.
+  if (cfg.role == node_role::hub || cfg.insecure)
+    return;
+  auto grpc = host_port::parse(cfg.grpc_listen);
+  if (!grpc->is_loopback() && cfg.tls_cert.empty() && cfg.auth == "none")
+    bad_flag("--grpc-listen: " + grpc->host
+             + " is not a loopback address and neither TLS (--tls-cert, "
+               "--tls-key) nor --auth jwt is configured; add one, or "
+               "--insecure to serve anyone in clear text");
 }
 
 /// The checks across flags.
@@ -94,6 +116,7 @@ void check(node_config& cfg) {
                + " is not a loopback address; add --metrics-allow-remote "
                  "to serve metrics to the network");
   }
+  check_security(cfg);
   if (cfg.flush_interval_ms > cfg.max_flush_interval_ms)
     bad_flag("--flush-interval-ms: " + std::to_string(cfg.flush_interval_ms)
              + " is above --max-flush-interval-ms "
@@ -118,6 +141,40 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
   auto& app = cl.app();
   address("--grpc-listen", cfg.grpc_listen, 0,
           "gRPC address (port 0: any free port, printed in the ready line)");
+  // Security of the gRPC port (docs/security.md).
+  const std::string security = "Security of the gRPC port (docs/security.md)";
+  cl.add("--tls-cert", cfg.tls_cert,
+         "serve gRPC over TLS with this certificate chain (PEM; with\n"
+         "--tls-key; both reread on SIGHUP)")
+    ->check(readable_file())
+    ->type_name("F")
+    ->group(security);
+  cl.add("--tls-key", cfg.tls_key, "the certificate's private key (PEM)")
+    ->check(readable_file())
+    ->type_name("F")
+    ->group(security);
+  cl.add("--tls-client-ca", cfg.tls_client_ca,
+         "mutual TLS: clients must present a certificate signed by\n"
+         "this CA (PEM); its subject is the caller's identity")
+    ->check(readable_file())
+    ->type_name("F")
+    ->group(security);
+  cl.add("--auth", cfg.auth,
+         "jwt: every call needs \"authorization: Bearer <token>\"\n"
+         "metadata; the token's sub is the caller's identity")
+    ->check(one_of({"none", "jwt"}))
+    ->type_name("none|jwt")
+    ->group(security);
+  cl.add("--jwt-key-file", cfg.jwt_key_file,
+         "--auth jwt: an RSA or EC public key (PEM; RS256 or ES256\n"
+         "tokens) or else a shared secret of at least 32 bytes (HS256)")
+    ->check(readable_file())
+    ->type_name("F")
+    ->group(security);
+  cl.add_switch("--insecure", cfg.insecure,
+                "allows a non-loopback --grpc-listen without TLS and\n"
+                "without --auth (anyone who reaches it may use it)")
+    ->group(security);
   cl.bind_environment(
     app
       .add_option_function<std::string>(
@@ -169,8 +226,7 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
   number("--history-size", cfg.history_size, 0,
          "updates each broadcaster (and edge relay) keeps for sessions\n"
          "that resume (0: none)");
-  number("--history-ttl-ms", cfg.history_ttl_ms, 1,
-         "... none older than this");
+  number("--history-ttl-ms", cfg.history_ttl_ms, 1, "... none older than this");
   number("--keepalive-time-ms", cfg.keepalive_time_ms, 1,
          "gRPC keepalive ping interval");
   number("--keepalive-timeout-ms", cfg.keepalive_timeout_ms, 1,

@@ -407,5 +407,114 @@ class ClientTest(unittest.TestCase):
             stream.cancel()
 
 
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def hs256_token(secret, claims):
+    """A JWT made with the standard library only (not libjwt)."""
+    import hashlib
+    import hmac
+    import json
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), ("%s.%s" % (head, body)).encode(),
+                   hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, body, b64url(sig))
+
+
+class SecureClientTest(unittest.TestCase):
+    """mm_client.py --tls-ca/--tls-cert/--tls-key/--token against a node
+    with mutual TLS and --auth jwt (docs/security.md)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import tempfile
+        cls.dir = tempfile.TemporaryDirectory()
+        d = cls.dir.name
+        script = """set -e
+cd "%s"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout ca.key -out ca.pem -days 2 -subj "/CN=test CA"
+for name in server client; do
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout $name.key -out $name.csr -subj "/CN=$name"
+done
+printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >server.ext
+printf 'extendedKeyUsage=clientAuth\n' >client.ext
+for name in server client; do
+  openssl x509 -req -in $name.csr -CA ca.pem -CAkey ca.key \
+    -CAcreateserial -days 2 -extfile $name.ext -out $name.pem
+done
+""" % d
+        subprocess.run(["bash", "-c", script], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cls.secret = "python-client-test-secret-0123456789abcdef"
+        with open(os.path.join(d, "secret"), "w") as f:
+            f.write(cls.secret + "\n")
+        cls.redis = Redis()
+        try:
+            cls.server = Server(cls.redis, [
+                "--tls-cert", os.path.join(d, "server.pem"),
+                "--tls-key", os.path.join(d, "server.key"),
+                "--tls-client-ca", os.path.join(d, "ca.pem"),
+                "--auth", "jwt", "--jwt-key-file", os.path.join(d, "secret")])
+        except Exception:
+            cls.redis.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        code = cls.server.stop()
+        cls.redis.stop()
+        cls.dir.cleanup()
+        assert code == 0, "mm-server exited with %s on SIGTERM" % code
+
+    def run_client(self, *args, env=None):
+        d = self.dir.name
+        return subprocess.run(
+            ["/usr/bin/python3", CLIENT, "--target", self.server.target,
+             "--tls-ca", os.path.join(d, "ca.pem"),
+             "--tls-cert", os.path.join(d, "client.pem"),
+             "--tls-key", os.path.join(d, "client.key")] + list(args),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            timeout=WAIT * 4, env=env)
+
+    def token(self, sub="alice", ttl=600, **extra):
+        claims = {"sub": sub, "exp": int(time.time()) + ttl}
+        claims.update(extra)
+        return hs256_token(self.secret, claims)
+
+    def test_token_and_client_certificate(self):
+        res = self.run_client("--token", self.token(), "last", "AAPL")
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_token_from_the_environment(self):
+        env = dict(os.environ, MM_TOKEN=self.token())
+        res = self.run_client("last", "AAPL", env=env)
+        self.assertEqual(res.returncode, 0, res.stderr)
+
+    def test_refusals(self):
+        res = self.run_client("last", "AAPL")
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("UNAUTHENTICATED: missing credentials", res.stderr)
+        res = self.run_client("--token", self.token(ttl=-10), "last", "AAPL")
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("UNAUTHENTICATED: token expired", res.stderr)
+        res = self.run_client(
+            "--token", self.token(tickers=["MS*"]), "last", "AAPL")
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("PERMISSION_DENIED: ticker AAPL", res.stderr)
+        # Plain text reaches nothing.
+        res = subprocess.run(
+            ["/usr/bin/python3", CLIENT, "--target", self.server.target,
+             "--timeout", "2", "--token", self.token(), "last", "AAPL"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            timeout=WAIT * 4)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("UNAVAILABLE", res.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

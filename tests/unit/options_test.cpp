@@ -28,11 +28,16 @@ struct outcome {
   mm::node_config cfg;
 };
 
-outcome parse(std::vector<std::string> args) {
+/// Parses `args`. The default --grpc-listen (0.0.0.0) needs TLS, auth or
+/// --insecure (docs/security.md); `insecure` adds the latter for the tests
+/// that are about something else, the security tests below pass false.
+outcome parse(std::vector<std::string> args, bool insecure = true) {
   outcome result;
   mm::command_line cl{"mm-server", mm::server_description};
   mm::declare_server_flags(cl, result.cfg);
   args.insert(args.begin(), "mm-server");
+  if (insecure)
+    args.push_back("--insecure");
   std::vector<const char*> argv;
   for (auto& x : args)
     argv.push_back(x.c_str());
@@ -325,3 +330,50 @@ TEST(host_port, refuses_a_missing_or_bad_port) {
 }
 
 } // namespace
+
+// --- the gRPC port's security flags (docs/security.md) -----------------------
+
+TEST(options, a_public_grpc_listen_needs_tls_auth_or_insecure) {
+  auto r = parse({}, false);
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err,
+            "mm-server: --grpc-listen: 0.0.0.0 is not a loopback address and "
+            "neither TLS (--tls-cert, --tls-key) nor --auth jwt is "
+            "configured; add one, or --insecure to serve anyone in clear "
+            "text\n");
+  EXPECT_EQ(parse({"--grpc-listen", "127.0.0.1:50051"}, false).status, -1);
+  EXPECT_EQ(parse({"--grpc-listen", "[::1]:50051"}, false).status, -1);
+  EXPECT_EQ(parse({"--insecure"}, false).status, -1);
+  config_file key{"0123456789abcdef0123456789abcdef\n"};
+  auto jwt = parse({"--auth", "jwt", "--jwt-key-file", key.path()}, false);
+  EXPECT_EQ(jwt.status, -1) << jwt.err;
+  EXPECT_EQ(jwt.cfg.auth, "jwt");
+  auto tls = parse({"--tls-cert", key.path(), "--tls-key", key.path()}, false);
+  EXPECT_EQ(tls.status, -1) << tls.err;
+  // A hub serves no gRPC.
+  EXPECT_EQ(
+    parse({"--role", "hub", "--cluster-listen", "127.0.0.1:0"}, false).status,
+    -1);
+  scoped_env env{"MM_INSECURE", "true"};
+  EXPECT_EQ(parse({}, false).status, -1);
+}
+
+TEST(options, security_flags_that_go_together) {
+  config_file f{"x\n"};
+  auto only_cert = parse({"--tls-cert", f.path()});
+  EXPECT_EQ(only_cert.status, 2);
+  EXPECT_TRUE(contains(only_cert.err, "--tls-cert and --tls-key go together"))
+    << only_cert.err;
+  auto ca = parse({"--tls-client-ca", f.path()});
+  EXPECT_EQ(ca.status, 2);
+  EXPECT_TRUE(contains(ca.err, "--tls-client-ca")) << ca.err;
+  auto jwt = parse({"--auth", "jwt"});
+  EXPECT_EQ(jwt.status, 2);
+  EXPECT_TRUE(contains(jwt.err, "--jwt-key-file")) << jwt.err;
+  auto key = parse({"--jwt-key-file", f.path()});
+  EXPECT_EQ(key.status, 2);
+  EXPECT_TRUE(contains(key.err, "only used with --auth jwt")) << key.err;
+  EXPECT_EQ(parse({"--auth", "basic"}).status, 2);
+  EXPECT_EQ(
+    parse({"--tls-cert", "/nonexistent.pem", "--tls-key", f.path()}).status, 2);
+}

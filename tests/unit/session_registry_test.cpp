@@ -2,6 +2,7 @@
 
 #include <regex>
 
+#include "actors/errors.hpp"
 #include "actors/ticker_directory.hpp"
 
 #include "actor_fixture.hpp"
@@ -33,15 +34,13 @@ public:
       self->send(registry, start_atom::value, std::move(tickers), opts);
     run();
     std::string result;
-    self->receive(
-      [&](const std::string& id, const std::vector<std::string>&) {
-        result = id;
-      },
-      [&](const caf::error& e) {
-        if (err)
-          *err = e;
-      },
-      caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE(); });
+    self->receive([&](const std::string& id,
+                      const std::vector<std::string>&) { result = id; },
+                  [&](const caf::error& e) {
+                    if (err)
+                      *err = e;
+                  },
+                  caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE(); });
     return result;
   }
 
@@ -151,3 +150,60 @@ TEST_F(registry_test, idle_again_after_all_sessions_end) {
 }
 
 } // namespace
+
+namespace {
+
+class owned_registry_test : public registry_test {
+public:
+  std::string start_owned(const std::string& owner) {
+    session_options opts;
+    opts.max_batch = ncfg.max_batch;
+    self->send(registry, start_atom::value, std::vector<std::string>{"AAPL"},
+               opts, owner);
+    run();
+    std::string result;
+    self->receive([&](const std::string& id,
+                      const std::vector<std::string>&) { result = id; },
+                  caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE(); });
+    return result;
+  }
+
+  caf::expected<caf::actor> find_as(const std::string& id,
+                                    const std::string& owner) {
+    self->send(registry, find_atom::value, id, owner);
+    run();
+    caf::expected<caf::actor> result{caf::actor{}};
+    self->receive([&](const caf::actor& s) { result = s; },
+                  [&](const caf::error& e) { result = e; },
+                  caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
+    return result;
+  }
+};
+
+} // namespace
+
+TEST_F(owned_registry_test, only_the_owner_finds_its_session) {
+  auto id = start_owned("alice");
+  ASSERT_FALSE(id.empty());
+  auto mine = find_as(id, "alice");
+  ASSERT_TRUE(mine) << to_string(mine.error());
+  EXPECT_TRUE(*mine);
+  // Someone else, or nobody: exactly the answer for an unknown id.
+  auto theirs = find_as(id, "bob");
+  ASSERT_FALSE(theirs);
+  EXPECT_EQ(code_of(theirs.error()), ec::unknown_session);
+  auto unknown = find_as("00000000-0000-4000-8000-000000000000", "bob");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(text_of(theirs.error()).substr(0, 15),
+            text_of(unknown.error()).substr(0, 15));
+  auto nobody = find_as(id, "");
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(code_of(nobody.error()), ec::unknown_session);
+  // A session without an owner is found by anyone holding its id.
+  auto open = start({"MSFT"});
+  ASSERT_FALSE(open.empty());
+  EXPECT_TRUE(find_as(open, ""));
+  self->send_exit(*mine, caf::exit_reason::user_shutdown);
+  run();
+  EXPECT_FALSE(find_as(id, "alice"));
+}
