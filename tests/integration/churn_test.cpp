@@ -236,10 +236,6 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
     << describe_streams(stopped);
   ASSERT_TRUE(all_live(cancelled, scaled_wait(milliseconds{20000})))
     << describe_streams(cancelled);
-  if (!all_live(vanished, scaled_wait(milliseconds{20000}))) {
-    auto cmd = "gdb -batch -p " + std::to_string(server.pid()) + " -ex 'thread apply all bt 15' > /tmp/churn_gdb.txt 2>&1";
-    std::system(cmd.c_str());
-  }
   ASSERT_TRUE(all_live(vanished, scaled_wait(milliseconds{20000})))
     << describe_streams(vanished) << "; the proxy accepted "
     << proxy.accepted() << " connections; node: "
