@@ -20,6 +20,7 @@
 //   (get_atom, ticker, caf::actor dead_hint) -> caf::actor
 //       the broadcaster of `ticker`, spawned on demand; `dead_hint` is a
 //       broadcaster the caller found dead (or a default handle)
+//       or ec::ticker_limit when a new one would exceed --max-tickers
 //   (last_atom, std::vector<std::string>) -> std::vector<price_update>
 //       last known update of each ticker that has a broadcaster
 //   (health_atom, std::vector<std::string>) -> std::vector<ticker_health>
@@ -69,6 +70,11 @@
 //   (start_atom, tickers, session_options) -> (id, tickers)
 //   (start_atom, tickers, session_options, stream_sink_ptr) -> (id, tickers)
 //       Subscribe: a session whose stream is attached from the start
+//   (start_atom, tickers, session_options, std::string client)
+//   (start_atom, tickers, session_options, std::string client,
+//    stream_sink_ptr) -> (id, tickers)
+//       the same for `client` (caller::key()), counted against
+//       --max-sessions-per-client while the session runs
 //   (find_atom, std::string id) -> caf::actor  or ec::unknown_session
 //   (shutdown_atom)                        end every session with
 //                                          ec::shutting_down, refuse new ones

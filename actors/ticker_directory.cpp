@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/cluster.hpp"
+#include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -107,6 +108,16 @@ caf::error unknown_ticker(const std::string& ticker) {
                            + ": nobody subscribes to it");
 }
 
+/// Refuses a broadcaster for `ticker` beyond --max-tickers.
+caf::error ticker_limit(const node_config& cfg, const std::string& ticker) {
+  return caf::make_error(ec::ticker_limit,
+                         "ticker limit of " + std::to_string(cfg.max_tickers)
+                           + " distinct tickers per node reached "
+                             "(--max-tickers "
+                           + std::to_string(cfg.max_tickers)
+                           + "): cannot subscribe ticker " + ticker);
+}
+
 /// Names remote subscribers by the edge's address where we know the edge.
 void name_nodes(const directory_state& st, ticker_info& x) {
   std::map<std::string, uint64_t> named;
@@ -159,13 +170,19 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
   });
   return {
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead_hint) -> caf::actor {
+        const caf::actor& dead_hint) -> caf::result<caf::actor> {
       auto& st = self->state;
       auto i = st.broadcasters.find(ticker);
       if (i != st.broadcasters.end() && i->second != dead_hint)
         return i->second;
       // A broadcaster that lingered out may still be in our map until its
-      // down_msg arrives: the caller's dead_hint says it is gone.
+      // down_msg arrives: the caller's dead_hint says it is gone. Replacing
+      // it takes no new slot; a new ticker needs one (--max-tickers).
+      if (i == st.broadcasters.end() && cfg->max_tickers > 0
+          && st.broadcasters.size() >= cfg->max_tickers) {
+        metrics::add(m->ticker_limit_total);
+        return ticker_limit(*cfg, ticker);
+      }
       auto b = spawn_ticker_broadcaster(self->system(), ticker, *cfg, *m);
       self->monitor(b);
       st.broadcasters[ticker] = b;

@@ -13,6 +13,7 @@ stream_call::stream_call(grpc::ServerCompletionQueue& cq,
     write_tag_(this, &stream_call::on_write),
     finish_tag_(this, &stream_call::on_finish),
     cut_tag_(this, &stream_call::on_cut),
+    stall_tag_(this, &stream_call::on_stall),
     done_tag_(this, &stream_call::on_done) {
   // nop
 }
@@ -50,6 +51,14 @@ void stream_call::cancel_cut() {
   cut_.Cancel();
 }
 
+void stream_call::arm_stall(std::chrono::system_clock::time_point deadline) {
+  stall_.Set(&cq_, deadline, &stall_tag_);
+}
+
+void stream_call::cancel_stall() {
+  stall_.Cancel();
+}
+
 void stream_call::cancel() {
   ctx_.TryCancel();
 }
@@ -71,6 +80,10 @@ bool stream_call::on_finish(bool) {
 
 bool stream_call::on_cut(bool ok) {
   return bridge_->on_cut(ok);
+}
+
+bool stream_call::on_stall(bool ok) {
+  return bridge_->on_stall(ok);
 }
 
 bool stream_call::on_done(bool) {
