@@ -46,6 +46,8 @@ struct session_state {
   /// A ticker the directory refused (ec::ticker_limit) while subscribing:
   /// the waiting requests get this error instead of the ticker list.
   caf::error refused;
+  /// The refusal of an initial ticker that came before the start request.
+  caf::error start_error;
   /// False until the initial subscriptions are done: no batch before that.
   bool ready = false;
 
@@ -290,7 +292,12 @@ void subscribing_done(session_actor* self) {
   if (refused && !st.ready) {
     // A session that cannot have all its initial tickers does not start
     // (its stream, if attached, ends with the same error); an update
-    // keeps the tickers it could add.
+    // keeps the tickers it could add. The refusal may come before the
+    // registry's start request: that one gets it then.
+    if (waiting.empty()) {
+      st.start_error = std::move(refused);
+      return;
+    }
     self->quit(refused);
     return;
   }
@@ -569,6 +576,11 @@ caf::behavior session(session_actor* self, std::string id,
     // --- from the registry and the gRPC layer ---
     [=](start_atom) -> caf::result<std::string, std::vector<std::string>> {
       auto& st = self->state;
+      if (st.start_error) {
+        auto err = std::move(st.start_error);
+        self->quit(err);
+        return err;
+      }
       if (st.subscribing == 0)
         return {st.id, st.ticker_list()};
       auto rp = self->make_response_promise();

@@ -108,16 +108,6 @@ caf::error unknown_ticker(const std::string& ticker) {
                            + ": nobody subscribes to it");
 }
 
-/// Refuses a broadcaster for `ticker` beyond --max-tickers.
-caf::error ticker_limit(const node_config& cfg, const std::string& ticker) {
-  return caf::make_error(ec::ticker_limit,
-                         "ticker limit of " + std::to_string(cfg.max_tickers)
-                           + " distinct tickers per node reached "
-                             "(--max-tickers "
-                           + std::to_string(cfg.max_tickers)
-                           + "): cannot subscribe ticker " + ticker);
-}
-
 /// Names remote subscribers by the edge's address where we know the edge.
 void name_nodes(const directory_state& st, ticker_info& x) {
   std::map<std::string, uint64_t> named;
@@ -181,7 +171,7 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       if (i == st.broadcasters.end() && cfg->max_tickers > 0
           && st.broadcasters.size() >= cfg->max_tickers) {
         metrics::add(m->ticker_limit_total);
-        return ticker_limit(*cfg, ticker);
+        return ticker_limit_error(cfg->max_tickers, ticker);
       }
       auto b = spawn_ticker_broadcaster(self->system(), ticker, *cfg, *m);
       self->monitor(b);
@@ -313,6 +303,15 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
 }
 
 } // namespace
+
+caf::error ticker_limit_error(uint32_t limit, const std::string& ticker) {
+  return caf::make_error(ec::ticker_limit,
+                         "ticker limit of " + std::to_string(limit)
+                           + " distinct tickers per node reached "
+                             "(--max-tickers "
+                           + std::to_string(limit)
+                           + "): cannot subscribe ticker " + ticker);
+}
 
 caf::actor spawn_ticker_directory(caf::actor_system& sys, caf::actor listener,
                                   const node_config& cfg, metrics& m,

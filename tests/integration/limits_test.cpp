@@ -162,6 +162,34 @@ TEST(limits, tickers_beyond_the_node_cap_are_refused) {
   EXPECT_FALSE(start_ok(*stub, {"MTD", "MTE", "MTF"}).empty());
 }
 
+TEST(limits, the_ticker_cap_holds_on_edges_and_for_their_hubs) {
+  // The hub's cap holds for the relays of its edges (the cluster's remote
+  // get), an edge's cap for its own relays.
+  redis_process redis;
+  server_process hub{redis,
+                     {"--role", "hub", "--cluster-listen", "127.0.0.1:0",
+                      "--max-tickers", "2", "--hub-retry-max-ms", "200"}};
+  ASSERT_FALSE(hub.cluster_address().empty());
+  server_process edge{redis,
+                      {"--role", "edge", "--hub", hub.cluster_address(),
+                       "--max-tickers", "3", "--hub-retry-max-ms", "200"}};
+  auto stub = make_stub(edge.grpc_address());
+  admin_client hub_admin{hub.admin_address()};
+  EXPECT_FALSE(start_ok(*stub, {"HCA", "HCB"}).empty());
+  ASSERT_TRUE(wait_until([&] { return hub_admin.stats().broadcasters == 2; }));
+  // The edge has room for a third relay; the hub refuses its broadcaster
+  // (the relay keeps asking, with its backoff).
+  EXPECT_FALSE(start_ok(*stub, {"HCC"}).empty());
+  std::this_thread::sleep_for(milliseconds{1000});
+  EXPECT_EQ(hub_admin.stats().broadcasters, 2);
+  // A fourth ticker is refused at the edge itself.
+  pb::StartPriceMonitoringResponse res;
+  auto st = call_start(*stub, {"HCD"}, conflate(), &res);
+  EXPECT_TRUE(has(st, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                  "(--max-tickers 3): cannot subscribe ticker HCD"))
+    << describe(st);
+}
+
 /// A temporary file with `text`, removed at the end of the test.
 struct temp_file {
   explicit temp_file(const std::string& text) {

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "actors/session.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/ticker_directory.hpp"
 #include "actors/ticker_patterns.hpp"
@@ -190,6 +191,34 @@ TEST_F(limits_test, a_session_beyond_the_ticker_cap_is_refused_and_ends) {
     caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE() << "no reply"; });
   EXPECT_EQ(code_of(sink->finished), ec::ticker_limit);
   EXPECT_EQ(m.sessions.load(), 1);
+}
+
+TEST_F(limits_test, a_refusal_before_the_start_request_is_not_lost) {
+  // The directory may refuse before the registry's start request reaches
+  // the new session: the start request still gets the refusal.
+  ASSERT_FALSE(start({"AAPL", "MSFT"}, "peer:a").empty());
+  session_options opts;
+  opts.max_batch = ncfg.max_batch;
+  auto s = spawn_session(sys, "early", {"GOOG"}, opts, nullptr, directory, ncfg,
+                         m);
+  run();
+  self->send(s, start_atom::value);
+  run();
+  bool refused = false;
+  self->receive(
+    [](const std::string&, const std::vector<std::string>&) {},
+    [&](const caf::error& e) { refused = code_of(e) == ec::ticker_limit; },
+    caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE() << "no reply"; });
+  EXPECT_TRUE(refused);
+  // ... and the session is gone.
+  auto rh = self->request(s, caf::infinite, start_atom::value);
+  run();
+  bool gone = false;
+  rh.receive([](const std::string&, const std::vector<std::string>&) {},
+             [&](const caf::error& e) {
+               gone = e == caf::sec::request_receiver_down;
+             });
+  EXPECT_TRUE(gone);
 }
 
 TEST_F(limits_test, an_update_beyond_the_ticker_cap_keeps_the_session) {
