@@ -453,12 +453,14 @@ std::string grpc_front::start() {
   builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
   // gRPC's own limits (docs/security.md): memory for its buffers and its
   // threads, and calls at once per connection.
-  grpc::ResourceQuota quota{"mm-server"};
-  if (cfg.grpc_max_memory_mb > 0)
-    quota.Resize(size_t{cfg.grpc_max_memory_mb} * 1024 * 1024);
-  if (cfg.grpc_max_threads > 0)
-    quota.SetMaxThreads(static_cast<int>(cfg.grpc_max_threads));
-  builder.SetResourceQuota(quota);
+  if (cfg.grpc_max_memory_mb > 0 || cfg.grpc_max_threads > 0) {
+    grpc::ResourceQuota quota{"mm-server"};
+    if (cfg.grpc_max_memory_mb > 0)
+      quota.Resize(size_t{cfg.grpc_max_memory_mb} * 1024 * 1024);
+    if (cfg.grpc_max_threads > 0)
+      quota.SetMaxThreads(static_cast<int>(cfg.grpc_max_threads));
+    builder.SetResourceQuota(quota);
+  }
   if (cfg.max_concurrent_streams > 0)
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                                static_cast<int>(cfg.max_concurrent_streams));
