@@ -21,6 +21,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/ticker_directory.hpp"
 #include "actors/update_history.hpp"
 #include "logging/log.hpp"
 
@@ -954,11 +955,17 @@ caf::behavior relay_directory(relay_directory_actor* self,
     },
     // --- from sessions ---
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead_hint) -> caf::actor {
+        const caf::actor& dead_hint) -> caf::result<caf::actor> {
       auto& st = self->state;
       auto i = st.relays.find(ticker);
       if (i != st.relays.end() && i->second != dead_hint)
         return i->second;
+      // --max-tickers counts relays here, as broadcasters on a hub.
+      if (i == st.relays.end() && cfg->max_tickers > 0
+          && st.relays.size() >= cfg->max_tickers) {
+        metrics::add(m->ticker_limit_total);
+        return ticker_limit_error(cfg->max_tickers, ticker);
+      }
       auto hub = hub_of(ticker);
       auto r = self->system().spawn(relay, ticker, st.links[hub], cfg, m);
       self->monitor(r);

@@ -15,6 +15,8 @@ const char* to_string(ec x) {
     case ec::stream_already_attached: return "stream_already_attached";
     case ec::session_limit: return "session_limit";
     case ec::slow_consumer: return "slow_consumer";
+    case ec::client_not_reading: return "client_not_reading";
+    case ec::ticker_limit: return "ticker_limit";
     case ec::shutting_down: return "shutdown";
     case ec::stopped: return "stopped";
     case ec::stream_ended: return "stream_ended";

@@ -37,6 +37,14 @@ enum class ec : uint8_t {
   attach_timeout,
   /// An operator ended the session: the stream ends with ABORTED.
   killed,
+  // --- added later: new codes go last, so that the numbers of the others
+  // (which cross cluster links) never change ---
+  // limits (RESOURCE_EXHAUSTED):
+  /// A write to the session's stream did not complete within
+  /// --write-stall-timeout-ms: the client stopped reading.
+  client_not_reading,
+  /// --max-tickers: the node serves that many distinct tickers already.
+  ticker_limit,
 };
 
 /// Returns the name of `x`, as used in `sessions_ended_total`.

@@ -20,6 +20,7 @@
 //   (get_atom, ticker, caf::actor dead_hint) -> caf::actor
 //       the broadcaster of `ticker`, spawned on demand; `dead_hint` is a
 //       broadcaster the caller found dead (or a default handle)
+//       or ec::ticker_limit when a new one would exceed --max-tickers
 //   (last_atom, std::vector<std::string>) -> std::vector<price_update>
 //       last known update of each ticker that has a broadcaster
 //   (health_atom, std::vector<std::string>) -> std::vector<ticker_health>
@@ -69,9 +70,12 @@
 //   (start_atom, tickers, session_options) -> (id, tickers)
 //   (start_atom, tickers, session_options, stream_sink_ptr) -> (id, tickers)
 //       Subscribe: a session whose stream is attached from the start
-//   (start_atom, tickers, session_options, std::string owner) and
-//   (start_atom, tickers, session_options, stream_sink_ptr, std::string owner)
-//       the same, for a caller with an identity: the session is its own
+//   (start_atom, tickers, session_options, std::string owner,
+//    std::string client) and the same with a trailing stream_sink_ptr
+//       -> (id, tickers): for a caller with an identity (`owner`: only it
+//       finds the session; empty: no identity) and counted against
+//       --max-sessions-per-client for `client` (caller::key()) while the
+//       session runs
 //   (find_atom, std::string id) -> caf::actor  or ec::unknown_session
 //   (find_atom, std::string id, std::string owner) -> caf::actor  or
 //       ec::unknown_session, also when the session belongs to another owner

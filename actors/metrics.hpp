@@ -139,6 +139,11 @@ struct metrics {
   /// valid while there is none).
   std::atomic<int64_t> cluster_links_up{0};
   std::atomic<int64_t> hubs_down_since_ns{steady_now_ns()};
+  /// Calls refused by a limit per client (docs/security.md).
+  std::atomic<uint64_t> client_session_limit_total{0};
+  std::atomic<uint64_t> rate_limited_total{0};
+  std::atomic<uint64_t> ticker_limit_total{0};
+  std::atomic<uint64_t> ticker_not_allowed_total{0};
   /// Set once the node shuts down: health says NOT_SERVING from then on.
   std::atomic<bool> shutting_down{false};
   /// Finished RPCs by method (rpc_methods) and status code.

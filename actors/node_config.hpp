@@ -93,6 +93,32 @@ struct node_config {
   uint32_t max_sessions = 100000;
   uint32_t max_tickers_per_session = 100;
   uint32_t max_pending = 10000;
+  /// A stream whose write has not completed for this long is ended with
+  /// RESOURCE_EXHAUSTED "client not reading" (0: never).
+  uint32_t write_stall_timeout_ms = 30000;
+  // --- limits per client (docs/security.md); a client is its identity, or
+  // its peer host without one (service/caller.hpp) ---
+  /// Sessions one client may have at once (0: no limit but --max-sessions).
+  uint32_t max_sessions_per_client = 0;
+  /// Start/Subscribe/Update calls per second per client, a token bucket
+  /// (0: no limit) ...
+  uint32_t start_rate = 0;
+  /// ... holding this many tokens (0: as many as start_rate).
+  uint32_t start_burst = 0;
+  /// Distinct tickers (broadcasters, on an edge relays) per node (0: no
+  /// limit).
+  uint32_t max_tickers = 10000;
+  /// --ticker-allowlist: exact tickers and prefixes ending in `*`; empty:
+  /// every valid ticker is allowed.
+  std::vector<std::string> ticker_allowlist;
+  // --- gRPC's own limits ---
+  /// gRPC's ResourceQuota: memory for its buffers (MiB; 0: no limit) and
+  /// threads (0: no limit).
+  uint32_t grpc_max_memory_mb = 2048;
+  uint32_t grpc_max_threads = 32;
+  /// Concurrent streams (calls) per HTTP/2 connection (0: gRPC's default,
+  /// no limit).
+  uint32_t max_concurrent_streams = 10000;
   uint32_t shutdown_timeout_ms = 5000;
   /// How often mm-server hands freed heap memory back to the OS with
   /// malloc_trim (0: never).

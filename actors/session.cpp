@@ -43,6 +43,11 @@ struct session_state {
   size_t subscribing = 0;
   /// Requests waiting for `subscribing` to reach zero.
   std::vector<std::pair<caf::response_promise, bool>> waiting;
+  /// A ticker the directory refused (ec::ticker_limit) while subscribing:
+  /// the waiting requests get this error instead of the ticker list.
+  caf::error refused;
+  /// The refusal of an initial ticker that came before the start request.
+  caf::error start_error;
   /// False until the initial subscriptions are done: no batch before that.
   bool ready = false;
 
@@ -107,6 +112,8 @@ struct session_state {
 using session_actor = caf::stateful_actor<session_state>;
 
 void write_next(session_actor* self);
+
+void remove_ticker(session_actor* self, const std::string& t);
 
 void schedule_flush(session_actor* self) {
   auto& st = self->state;
@@ -272,11 +279,27 @@ void subscribing_done(session_actor* self) {
     return;
   auto waiting = std::move(st.waiting);
   st.waiting.clear();
+  auto refused = std::move(st.refused);
+  st.refused = caf::error{};
   for (auto& [promise, is_start] : waiting) {
-    if (is_start)
+    if (refused)
+      promise.deliver(refused);
+    else if (is_start)
       promise.deliver(st.id, st.ticker_list());
     else
       promise.deliver(st.ticker_list());
+  }
+  if (refused && !st.ready) {
+    // A session that cannot have all its initial tickers does not start
+    // (its stream, if attached, ends with the same error); an update
+    // keeps the tickers it could add. The refusal may come before the
+    // registry's start request: that one gets it then.
+    if (waiting.empty()) {
+      st.start_error = std::move(refused);
+      return;
+    }
+    self->quit(refused);
+    return;
   }
   if (!st.ready) {
     st.ready = true;
@@ -400,7 +423,21 @@ void subscribe(session_actor* self, const std::string& ticker,
           },
           failed);
       },
-      [=](const caf::error& err) { self->quit(err); });
+      [=](const caf::error& err) {
+        if (code_of(err) != ec::ticker_limit) {
+          self->quit(err);
+          return;
+        }
+        // Refused (--max-tickers): the ticker is not ours; the requests
+        // waiting for it get the error.
+        auto& st = self->state;
+        if (auto i = st.tickers.find(ticker);
+            i != st.tickers.end() && !i->second.broadcaster)
+          remove_ticker(self, ticker);
+        if (!st.refused)
+          st.refused = err;
+        subscribing_done(self);
+      });
 }
 
 void add_tickers(session_actor* self, const std::vector<std::string>& xs) {
@@ -539,6 +576,11 @@ caf::behavior session(session_actor* self, std::string id,
     // --- from the registry and the gRPC layer ---
     [=](start_atom) -> caf::result<std::string, std::vector<std::string>> {
       auto& st = self->state;
+      if (st.start_error) {
+        auto err = std::move(st.start_error);
+        self->quit(err);
+        return err;
+      }
       if (st.subscribing == 0)
         return {st.id, st.ticker_list()};
       auto rp = self->make_response_promise();

@@ -27,6 +27,8 @@ struct session_entry {
   std::string id;
   caf::actor_clock::time_point created;
   size_t tickers = 0;
+  /// The client that started it (caller::key(); empty: not counted).
+  std::string client;
 };
 
 struct registry_state {
@@ -38,6 +40,9 @@ struct registry_state {
   /// only it finds the session (docs/security.md).
   std::unordered_map<std::string, std::string> owners;
   std::unordered_map<caf::actor_addr, session_entry> ids;
+  /// Running sessions per client (--max-sessions-per-client); a client's
+  /// entry goes with its last session.
+  std::unordered_map<std::string, uint32_t> per_client;
   /// sessions_ended_total by exit reason.
   std::map<std::string, uint64_t> ended;
   bool shutting_down = false;
@@ -85,6 +90,7 @@ end_reason end_reason_of(const caf::error& reason) {
     case ec::stream_ended: return end_reason::cancel;
     case ec::attach_timeout: return end_reason::attach_timeout;
     case ec::slow_consumer: return end_reason::evicted;
+    case ec::client_not_reading: return end_reason::evicted;
     case ec::killed: return end_reason::killed;
     case ec::shutting_down: return end_reason::shutdown;
     default: break;
@@ -117,6 +123,11 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
     }
     st.sessions.erase(i->second.id);
     st.owners.erase(i->second.id);
+    if (auto& client = i->second.client; !client.empty()) {
+      auto c = st.per_client.find(client);
+      if (c != st.per_client.end() && --c->second == 0)
+        st.per_client.erase(c);
+    }
     st.ids.erase(i);
     ++st.ended[name];
     m->count_end(end_reason_of(dm.reason));
@@ -131,7 +142,7 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
   });
   auto create = [=](const std::vector<std::string>& tickers,
                     const session_options& opts, stream_sink_ptr sink,
-                    const std::string& owner)
+                    const std::string& owner, const std::string& client)
     -> caf::result<std::string, std::vector<std::string>> {
     auto& st = self->state;
     if (st.shutting_down)
@@ -141,14 +152,31 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
                              "node session limit of "
                                + std::to_string(cfg->max_sessions)
                                + " sessions reached; try again later");
+    auto limit = cfg->max_sessions_per_client;
+    if (limit > 0 && !client.empty()) {
+      auto c = st.per_client.find(client);
+      if (c != st.per_client.end() && c->second >= limit) {
+        metrics::add(m->client_session_limit_total);
+        return caf::make_error(ec::session_limit,
+                               "client session limit of "
+                                 + std::to_string(limit)
+                                 + " sessions reached "
+                                   "(--max-sessions-per-client "
+                                 + std::to_string(limit)
+                                 + "); end one of this client's sessions "
+                                   "first");
+      }
+    }
     auto id = make_session_id();
     auto s = spawn_session(self->system(), id, tickers, opts, std::move(sink),
                            st.directory, *cfg, *m);
     self->monitor(s);
-    st.ids.emplace(s.address(),
-                   session_entry{id, self->clock().now(), tickers.size()});
     if (!owner.empty())
       st.owners.emplace(id, owner);
+    if (!client.empty())
+      ++st.per_client[client];
+    st.ids.emplace(s.address(), session_entry{id, self->clock().now(),
+                                              tickers.size(), client});
     st.sessions.emplace(std::move(id), s);
     metrics::add(m->sessions, 1);
     metrics::add(m->sessions_created_total);
@@ -160,20 +188,21 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
   return {
     [=](start_atom, const std::vector<std::string>& tickers,
         const session_options& opts) {
-      return create(tickers, opts, nullptr, std::string{});
-    },
-    [=](start_atom, const std::vector<std::string>& tickers,
-        const session_options& opts, const std::string& owner) {
-      return create(tickers, opts, nullptr, owner);
+      return create(tickers, opts, nullptr, std::string{}, std::string{});
     },
     [=](start_atom, const std::vector<std::string>& tickers,
         const session_options& opts, const stream_sink_ptr& sink) {
-      return create(tickers, opts, sink, std::string{});
+      return create(tickers, opts, sink, std::string{}, std::string{});
     },
     [=](start_atom, const std::vector<std::string>& tickers,
-        const session_options& opts, const stream_sink_ptr& sink,
-        const std::string& owner) {
-      return create(tickers, opts, sink, owner);
+        const session_options& opts, const std::string& owner,
+        const std::string& client) {
+      return create(tickers, opts, nullptr, owner, client);
+    },
+    [=](start_atom, const std::vector<std::string>& tickers,
+        const session_options& opts, const std::string& owner,
+        const std::string& client, const stream_sink_ptr& sink) {
+      return create(tickers, opts, sink, owner, client);
     },
     [=](find_atom, const std::string& id) -> caf::result<caf::actor> {
       auto& st = self->state;

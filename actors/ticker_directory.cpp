@@ -11,6 +11,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/cluster.hpp"
+#include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -159,13 +160,19 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
   });
   return {
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead_hint) -> caf::actor {
+        const caf::actor& dead_hint) -> caf::result<caf::actor> {
       auto& st = self->state;
       auto i = st.broadcasters.find(ticker);
       if (i != st.broadcasters.end() && i->second != dead_hint)
         return i->second;
       // A broadcaster that lingered out may still be in our map until its
-      // down_msg arrives: the caller's dead_hint says it is gone.
+      // down_msg arrives: the caller's dead_hint says it is gone. Replacing
+      // it takes no new slot; a new ticker needs one (--max-tickers).
+      if (i == st.broadcasters.end() && cfg->max_tickers > 0
+          && st.broadcasters.size() >= cfg->max_tickers) {
+        metrics::add(m->ticker_limit_total);
+        return ticker_limit_error(cfg->max_tickers, ticker);
+      }
       auto b = spawn_ticker_broadcaster(self->system(), ticker, *cfg, *m);
       self->monitor(b);
       st.broadcasters[ticker] = b;
@@ -296,6 +303,15 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
 }
 
 } // namespace
+
+caf::error ticker_limit_error(uint32_t limit, const std::string& ticker) {
+  return caf::make_error(ec::ticker_limit,
+                         "ticker limit of " + std::to_string(limit)
+                           + " distinct tickers per node reached "
+                             "(--max-tickers "
+                           + std::to_string(limit)
+                           + "): cannot subscribe ticker " + ticker);
+}
 
 caf::actor spawn_ticker_directory(caf::actor_system& sys, caf::actor listener,
                                   const node_config& cfg, metrics& m,

@@ -6,6 +6,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -16,13 +17,17 @@
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
 #include "actors/session_options.hpp"
+#include "actors/ticker_patterns.hpp"
 #include "actors/tickers.hpp"
 #include "logging/log.hpp"
 #include "service/ask.hpp"
 #include "service/auth.hpp"
+#include "service/caller.hpp"
 #include "service/completion_queues.hpp"
 #include "service/flush_clock.hpp"
 #include "service/health_watch.hpp"
+#include "service/rate_limiter.hpp"
+#include "service/request_checks.hpp"
 #include "service/rpc_metrics.hpp"
 #include "service/status.hpp"
 #include "service/stream_bridge.hpp"
@@ -73,82 +78,10 @@ grpc::Status node_call_status(const grpc::ServerContextBase* ctx,
   return call_status(ctx, err);
 }
 
-using raw_tickers = google::protobuf::RepeatedPtrField<std::string>;
-
-/// Normalizes `raw` into `out`.
-grpc::Status normalize(const raw_tickers& raw, std::vector<std::string>& out) {
-  std::vector<std::string> xs{raw.begin(), raw.end()};
-  if (auto what = normalize_tickers(xs, out); !what.empty())
-    return {StatusCode::INVALID_ARGUMENT, what};
-  return grpc::Status::OK;
-}
-
-/// Normalizes `raw` into `out`; checks that there is at least one ticker and,
-/// if `limit` is not 0, at most `limit`.
-grpc::Status check_tickers(const raw_tickers& raw, uint32_t limit,
-                           std::vector<std::string>& out) {
-  if (auto st = normalize(raw, out); !st.ok())
-    return st;
-  if (out.empty())
-    return {StatusCode::INVALID_ARGUMENT,
-            "no tickers: give at least one ticker"};
-  if (limit != 0 && out.size() > limit)
-    return {StatusCode::INVALID_ARGUMENT,
-            "too many tickers: " + std::to_string(out.size())
-              + " distinct tickers given, a session may have at most "
-              + std::to_string(limit)};
-  return grpc::Status::OK;
-}
-
-/// Resolves the options of a request against the server defaults.
-grpc::Status check_options(const v1::SessionOptions& in, const node_config& cfg,
-                           session_options& out) {
-  out.flush_interval_ms = in.flush_interval_ms();
-  out.snapshot = in.snapshot();
-  out.max_batch = in.max_batch();
-  out.max_frequency_hz = in.max_frequency_hz();
-  auto what = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
-  if (!what.empty())
-    return {StatusCode::INVALID_ARGUMENT, what};
-  return grpc::Status::OK;
-}
-
-using raw_positions = google::protobuf::RepeatedPtrField<v1::StreamPosition>;
-
-/// Checks `resume_from` against the session's `tickers` (sorted).
-grpc::Status check_positions(const raw_positions& in,
-                             const std::vector<std::string>& tickers,
-                             std::vector<stream_position>& out) {
-  for (const auto& x : in) {
-    auto ticker = normalize_ticker(x.ticker());
-    if (ticker.empty())
-      return {StatusCode::INVALID_ARGUMENT, "resume_from: malformed ticker \""
-                                              + x.ticker().substr(0, 32)
-                                              + "\""};
-    if (!std::binary_search(tickers.begin(), tickers.end(), ticker))
-      return {StatusCode::INVALID_ARGUMENT,
-              "resume_from: ticker " + ticker
-                + " is not one of the session's tickers"};
-    auto same = [&](const stream_position& y) { return y.ticker == ticker; };
-    if (std::any_of(out.begin(), out.end(), same))
-      return {StatusCode::INVALID_ARGUMENT,
-              "resume_from: more than one position for ticker " + ticker};
-    out.push_back({ticker, x.epoch(), x.seq()});
-  }
-  return grpc::Status::OK;
-}
-
-/// Checks the tickers, options and positions of a request that starts a
-/// session.
-grpc::Status check_start(const raw_tickers& raw, const v1::SessionOptions& in,
-                         const raw_positions& positions, const node_config& cfg,
-                         std::vector<std::string>& tickers,
-                         session_options& opts) {
-  auto st = check_tickers(raw, cfg.max_tickers_per_session, tickers);
-  if (st.ok())
-    st = check_options(in, cfg, opts);
-  if (st.ok())
-    st = check_positions(positions, tickers, opts.resume_from);
+/// Counts a refusal by --ticker-allowlist among the failed checks.
+grpc::Status counted(grpc::Status st, metrics& m) {
+  if (st.error_code() == StatusCode::PERMISSION_DENIED)
+    metrics::add(m.ticker_not_allowed_total);
   return st;
 }
 
@@ -269,17 +202,43 @@ private:
 market_monitor_service::market_monitor_service(caf::actor_system& sys, node& n,
                                                flush_clock& clock,
                                                const authenticator& auth)
-  : sys_(sys), node_(n), clock_(clock), auth_(auth) {
-  // nop
+  : sys_(sys),
+    node_(n),
+    clock_(clock),
+    auth_(auth),
+    limiter_(std::make_unique<rate_limiter>(n.config().start_rate,
+                                            n.config().start_burst)) {
+  if (!n.config().ticker_allowlist.empty())
+    allowlist_ = std::make_unique<ticker_patterns>(
+      ticker_patterns::from(n.config().ticker_allowlist));
+}
+
+market_monitor_service::~market_monitor_service() = default;
+
+grpc::Status market_monitor_service::check_rate(const std::string& client) {
+  if (limiter_->allow(client))
+    return grpc::Status::OK;
+  metrics::add(node_.stats().rate_limited_total);
+  auto rate = std::to_string(limiter_->rate());
+  auto burst = std::to_string(limiter_->burst());
+  return {StatusCode::RESOURCE_EXHAUSTED,
+          "rate limit of " + rate + " calls per second (burst " + burst
+            + ") reached for this client (--start-rate " + rate
+            + ", --start-burst " + burst
+            + "): StartPriceMonitoring, Subscribe and UpdateSubscription "
+              "calls are limited; retry later"};
 }
 
 void market_monitor_service::serve_streams(completion_queues& cqs) {
   // A client that stops reading gets as long to take the write in flight
   // after its session ended as it gets to answer a keepalive ping.
-  stream_bridge::settings cfg{&sys_, &clock_, 0,
-                              std::chrono::milliseconds{
-                                node_.config().keepalive_timeout_ms},
-                              &node_.stats()};
+  stream_bridge::settings cfg{
+    &sys_,
+    &clock_,
+    0,
+    std::chrono::milliseconds{node_.config().keepalive_timeout_ms},
+    &node_.stats(),
+    std::chrono::milliseconds{node_.config().write_stall_timeout_ms}};
   for (size_t i = 0; i < cqs.size(); ++i) {
     // The flushes of each queue's streams on a clock thread of their own.
     cfg.clock_shard = i;
@@ -300,10 +259,14 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
     reactor->Finish(auth.status);
     return reactor;
   }
+  auto client = auth.who.key();
   std::vector<std::string> tickers;
   session_options opts;
-  auto st = check_start(req->tickers(), req->options(), req->resume_from(),
-                        node_.config(), tickers, opts);
+  auto st = check_rate(client);
+  if (st.ok())
+    st = counted(check_start_request(*req, node_.config(), allowlist_.get(),
+                                     tickers, opts),
+                 node_.stats());
   if (st.ok())
     st = auth.allows(tickers);
   if (!st.ok()) {
@@ -313,7 +276,7 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
   auto peer = node_.config().log_sessions ? ctx->peer() : std::string{};
   auto identity = auth.who.identity;
   ask(sys_, node_.registry(), request_timeout(ctx), start_atom_v,
-      std::move(tickers), opts, std::move(auth.who.identity))
+      std::move(tickers), opts, auth.who.identity, std::move(client))
     .then(
       [reactor, resp, peer, identity](
         const std::string& id, const std::vector<std::string>& subscribed) {
@@ -371,18 +334,14 @@ grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
   }
   std::vector<std::string> add;
   std::vector<std::string> remove;
-  auto st = normalize(req->add(), add);
+  auto st = check_rate(auth.who.key());
   if (st.ok())
-    st = normalize(req->remove(), remove);
+    st = counted(check_update_request(*req, allowlist_.get(), add, remove),
+                 node_.stats());
   if (st.ok())
     st = auth.allows(add);
   if (!st.ok()) {
     reactor->Finish(st);
-    return reactor;
-  }
-  if (add.empty() && remove.empty()) {
-    reactor->Finish({StatusCode::INVALID_ARGUMENT,
-                     "nothing to update: give tickers to add or remove"});
     return reactor;
   }
   auto& sys = sys_;
@@ -436,10 +395,14 @@ void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
     bridge->finish(auth.status);
     return;
   }
+  auto client = auth.who.key();
   std::vector<std::string> tickers;
   session_options opts;
-  auto st = check_start(req.tickers(), req.options(), req.resume_from(),
-                        node_.config(), tickers, opts);
+  auto st = check_rate(client);
+  if (st.ok())
+    st = counted(check_subscribe_request(req, node_.config(), allowlist_.get(),
+                                         tickers, opts),
+                 node_.stats());
   if (st.ok())
     st = auth.allows(tickers);
   if (!st.ok()) {
@@ -452,8 +415,8 @@ void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
                                           : std::string{};
   auto identity = auth.who.identity;
   ask(sys_, node_.registry(), request_timeout(&call.context()), start_atom_v,
-      std::move(tickers), opts, stream_sink_ptr{bridge},
-      std::move(auth.who.identity))
+      std::move(tickers), opts, auth.who.identity, std::move(client),
+      stream_sink_ptr{bridge})
     .then(
       [bridge, peer, identity](const std::string& id,
                                const std::vector<std::string>& subscribed) {
@@ -475,7 +438,8 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
     return reactor;
   }
   std::vector<std::string> tickers;
-  auto st = check_tickers(req->tickers(), 0, tickers);
+  auto st = counted(check_last_request(*req, allowlist_.get(), tickers),
+                    node_.stats());
   if (st.ok())
     st = auth.allows(tickers);
   if (!st.ok()) {
@@ -583,6 +547,19 @@ std::string grpc_front::start() {
                                static_cast<int>(
                                  cfg.max_connection_age_grace_ms));
   builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
+  // gRPC's own limits (docs/security.md): memory for its buffers and its
+  // threads, and calls at once per connection.
+  if (cfg.grpc_max_memory_mb > 0 || cfg.grpc_max_threads > 0) {
+    grpc::ResourceQuota quota{"mm-server"};
+    if (cfg.grpc_max_memory_mb > 0)
+      quota.Resize(size_t{cfg.grpc_max_memory_mb} * 1024 * 1024);
+    if (cfg.grpc_max_threads > 0)
+      quota.SetMaxThreads(static_cast<int>(cfg.grpc_max_threads));
+    builder.SetResourceQuota(quota);
+  }
+  if (cfg.max_concurrent_streams > 0)
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                               static_cast<int>(cfg.max_concurrent_streams));
   std::vector<
     std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
     interceptors;

@@ -19,6 +19,8 @@ class node;
 class completion_queues;
 class flush_clock;
 class stream_call;
+class rate_limiter;
+class ticker_patterns;
 
 /// The service's base: the two streaming methods on gRPC's completion-queue
 /// API (see `completion_queues`), the unary ones on the callback API.
@@ -42,6 +44,7 @@ class market_monitor_service final : public market_monitor_base {
 public:
   market_monitor_service(caf::actor_system& sys, node& n, flush_clock& clock,
                          const authenticator& auth);
+  ~market_monitor_service() override;
 
   grpc::ServerUnaryReactor* StartPriceMonitoring(
     grpc::CallbackServerContext* ctx,
@@ -77,10 +80,16 @@ public:
                  stream_call& call);
 
 private:
+  /// --start-rate: RESOURCE_EXHAUSTED once `client` used up its bucket.
+  grpc::Status check_rate(const std::string& client);
+
   caf::actor_system& sys_;
   node& node_;
   flush_clock& clock_;
   const authenticator& auth_;
+  std::unique_ptr<rate_limiter> limiter_;
+  /// --ticker-allowlist (null: none).
+  std::unique_ptr<ticker_patterns> allowlist_;
 };
 
 /// The node's gRPC front: the MarketMonitor service, the health service and

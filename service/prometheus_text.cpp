@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <utility>
 
 namespace mm {
 
@@ -178,8 +179,18 @@ std::string render_metrics(const metrics& m, const node_config& cfg,
                {{"reason", to_label(static_cast<end_reason>(i))}},
                get(m.sessions_ended[i]));
   counter("evictions_total",
-          "Sessions evicted as too slow (DELIVERY_MODE_ALL queue full).",
+          "Sessions evicted as too slow (DELIVERY_MODE_ALL queue full, or a "
+          "write stalled past --write-stall-timeout-ms).",
           get(m.sessions_ended[static_cast<size_t>(end_reason::evicted)]));
+  out.family(p + "limit_refusals_total", "counter",
+             "Calls refused by a limit per client or node "
+             "(docs/security.md), by limit.");
+  for (auto [limit, value] :
+       {std::pair{"sessions_per_client", &m.client_session_limit_total},
+        std::pair{"rate", &m.rate_limited_total},
+        std::pair{"tickers", &m.ticker_limit_total},
+        std::pair{"allowlist", &m.ticker_not_allowed_total}})
+    out.sample(p + "limit_refusals_total", {{"limit", limit}}, get(*value));
   out.family(p + "grpc_server_handled_total", "counter",
              "RPCs completed on the server, by method and status code.");
   for (size_t i = 0; i < rpc_method_count; ++i) {

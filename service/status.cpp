@@ -46,6 +46,12 @@ grpc::Status domain_status(ec code, const caf::error& err) {
       return make_status(StatusCode::RESOURCE_EXHAUSTED, err,
                          "stream evicted: the client read too slowly and "
                          "the pending queue overflowed");
+    case ec::client_not_reading:
+      return make_status(StatusCode::RESOURCE_EXHAUSTED, err,
+                         "client not reading");
+    case ec::ticker_limit:
+      return make_status(StatusCode::RESOURCE_EXHAUSTED, err,
+                         "ticker limit of this server reached");
     case ec::shutting_down:
       return make_status(StatusCode::UNAVAILABLE, err, "server shutting down");
     case ec::stopped:

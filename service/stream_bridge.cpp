@@ -1,11 +1,15 @@
 #include "service/stream_bridge.hpp"
 
+#include <string>
 #include <utility>
 
 #include <caf/actor.hpp>
 #include <caf/actor_cast.hpp>
+#include <caf/exit_reason.hpp>
 #include <caf/send.hpp>
+#include <caf/system_messages.hpp>
 
+#include "actors/errors.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "service/status.hpp"
@@ -48,6 +52,7 @@ void stream_bridge::write(price_batch batch) {
     if (writing_ || phase_ != phase::open || done_ || call_ == nullptr)
       return;
     writing_ = true;
+    write_claimed_locked();
     call = call_;
   }
   // Only this thread touches out_ until Write returned; the call stays
@@ -151,6 +156,7 @@ bool stream_bridge::take_locked() {
   if (taken_.empty())
     return false;
   writing_ = true;
+  write_claimed_locked();
   ++stats_.batch_seq;
   stats_.delivered += taken_.size();
   stats_.conflated += replaced;
@@ -176,6 +182,14 @@ void stream_bridge::write_taken(stream_call* call, uint64_t seq) {
   // Drop our references to the shared payloads before the write.
   taken_.clear();
   call->write(out_);
+}
+
+void stream_bridge::write_claimed_locked() {
+  write_started_ = std::chrono::steady_clock::now();
+  if (cfg_.write_stall.count() > 0 && !stall_armed_ && call_ != nullptr) {
+    stall_armed_ = true;
+    call_->arm_stall(std::chrono::system_clock::now() + cfg_.write_stall);
+  }
 }
 
 void stream_bridge::schedule_locked() {
@@ -253,7 +267,7 @@ void stream_bridge::attached() {
 
 stream_call* stream_bridge::release_locked() {
   if (!done_ || writing_ || phase_ == phase::finish_sent || cut_armed_
-      || expiry_armed_)
+      || expiry_armed_ || stall_armed_)
     return nullptr;
   auto* call = call_;
   call_ = nullptr;
@@ -350,6 +364,50 @@ bool stream_bridge::on_expiry(bool fired) {
   return release_locked() != nullptr;
 }
 
+bool stream_bridge::on_stall(bool fired) {
+  caf::actor_addr session;
+  bool stalled = false;
+  bool release;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    stall_armed_ = false;
+    // Only an open stream with a write in flight can stall; a finishing one
+    // has the cut alarm, and a stream without a write arms us again with
+    // its next write.
+    if (fired && writing_ && phase_ == phase::open && !done_
+        && call_ != nullptr) {
+      auto now = std::chrono::steady_clock::now();
+      auto due = write_started_ + cfg_.write_stall;
+      if (now >= due) {
+        stalled = true;
+        session = session_;
+      } else {
+        stall_armed_ = true;
+        call_->arm_stall(
+          std::chrono::system_clock::now()
+          + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+            due - now));
+      }
+    }
+    release = release_locked() != nullptr;
+  }
+  if (stalled) {
+    // The session ends (its exit reason counts as client_not_reading and
+    // finishes the stream); without one, the bridge finishes it itself.
+    auto reason = caf::make_error(
+      ec::client_not_reading,
+      "client not reading: a write to the stream did not complete within "
+        + std::to_string(cfg_.write_stall.count())
+        + " ms (--write-stall-timeout-ms); session ended");
+    if (auto hdl = caf::actor_cast<caf::actor>(session))
+      caf::anon_send<caf::message_priority::high>(
+        hdl, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
+    else
+      finish_call(to_status(reason));
+  }
+  return release;
+}
+
 bool stream_bridge::on_done(bool cancelled) {
   caf::actor_addr session;
   bool tell = false;
@@ -372,6 +430,8 @@ bool stream_bridge::on_done(bool cancelled) {
       call_->cancel_cut();
     if (expiry_armed_)
       call_->cancel_expiry();
+    if (stall_armed_)
+      call_->cancel_stall();
     release = release_locked() != nullptr;
   }
   if (tell)

@@ -38,6 +38,13 @@ void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y);
 /// stopped reading) is cut by cancelling the call, so that an ended session
 /// never leaves its stream behind.
 ///
+/// A write that does not complete within `write_stall` (the client stopped
+/// reading, in either delivery mode) ends the session with
+/// ec::client_not_reading, through its actor: the session's exit finishes
+/// the stream as above. One stall alarm per call, armed by the first write
+/// that finds it idle and re-armed only while writes keep being in flight,
+/// so a healthy stream costs one alarm event per `write_stall` at most.
+///
 /// Once the session hands it its CONFLATE inbox (`pump`), the bridge writes
 /// from the inbox itself: adaptive (`flush_interval_ms` 0), a put that finds
 /// the inbox idle kicks it (on the broadcaster's thread) and a completed
@@ -59,6 +66,9 @@ public:
     /// How long a client may take the write in flight after the finish.
     std::chrono::milliseconds finish_grace;
     metrics* stats;
+    /// A write not completed for this long ends the session with
+    /// ec::client_not_reading (0: never).
+    std::chrono::milliseconds write_stall{0};
   };
 
   stream_bridge(stream_call* call, const settings& cfg);
@@ -114,6 +124,7 @@ public:
   bool on_cut(bool fired);
 
   bool on_expiry(bool fired);
+  bool on_stall(bool fired);
 
   /// gRPC is done with the call; `cancelled`: the client's side ended it.
   bool on_done(bool cancelled);
@@ -147,6 +158,10 @@ private:
   /// Writes `taken_` as batch `seq` (the caller claimed the write).
   void write_taken(stream_call* call, uint64_t seq);
 
+  /// A write was claimed: notes its start and arms the stall alarm if it is
+  /// idle (locked by the caller).
+  void write_claimed_locked();
+
   /// Fixed interval: asks the clock for a flush unless one is on its way
   /// (locked by the caller).
   void schedule_locked();
@@ -165,6 +180,9 @@ private:
   bool cut_armed_ = false;
   /// The expiry alarm is pending.
   bool expiry_armed_ = false;
+  /// The stall alarm is pending; when the write in flight started.
+  bool stall_armed_ = false;
+  std::chrono::steady_clock::time_point write_started_;
   /// Counted in metrics `streams`.
   bool counted_ = false;
   /// Fixed interval: a flush is on the clock; one came due during a write.

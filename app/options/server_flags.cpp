@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "actors/ticker_patterns.hpp"
 #include "app/options/host_port.hpp"
 
 namespace mm {
@@ -65,6 +67,22 @@ void check_security(const node_config& cfg) {
              + " is not a loopback address and neither TLS (--tls-cert, "
                "--tls-key) nor --auth jwt is configured; add one, or "
                "--insecure to serve anyone in clear text");
+}
+
+/// Reads the --ticker-allowlist file `path` into `out` (its patterns).
+void read_allowlist(const std::string& path, std::vector<std::string>& out) {
+  std::ifstream in{path};
+  if (!in)
+    bad_flag("--ticker-allowlist: cannot read \"" + path + "\"");
+  std::string text{std::istreambuf_iterator<char>{in},
+                   std::istreambuf_iterator<char>{}};
+  ticker_patterns xs;
+  if (auto what = xs.parse(text); !what.empty())
+    bad_flag("--ticker-allowlist: \"" + path + "\" " + what);
+  if (xs.empty())
+    bad_flag("--ticker-allowlist: \"" + path
+             + "\" lists no ticker (one exact ticker or prefix* per line)");
+  out = xs.patterns();
 }
 
 /// The checks across flags.
@@ -256,6 +274,10 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
   number("--max-pending", cfg.max_pending, 1,
          "DELIVERY_MODE_ALL queue per session; overflow evicts with\n"
          "RESOURCE_EXHAUSTED");
+  number("--write-stall-timeout-ms", cfg.write_stall_timeout_ms, 0,
+         "a stream whose write has not completed this long (the client\n"
+         "stopped reading, either delivery mode) ends with\n"
+         "RESOURCE_EXHAUSTED \"client not reading\" (0: never)");
   number("--shutdown-timeout-ms", cfg.shutdown_timeout_ms, 1,
          "streams end and the process exits within this on SIGTERM");
   number("--malloc-trim-interval-ms", cfg.malloc_trim_interval_ms, 0,
@@ -263,6 +285,45 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
          "this often (0: never)");
   number("--actor-threads", cfg.actor_threads, 0,
          "actor scheduler threads (0: one per core)");
+  // Limits per client (docs/security.md).
+  const std::string limits = "Limits (docs/security.md)";
+  number("--max-sessions-per-client", cfg.max_sessions_per_client, 0,
+         "sessions one client (its identity, or its host without one)\n"
+         "may have at once (0: no limit but --max-sessions)")
+    ->group(limits);
+  number("--start-rate", cfg.start_rate, 0,
+         "Start/Subscribe/Update calls per second per client, a token\n"
+         "bucket (0: no limit)")
+    ->group(limits);
+  number("--start-burst", cfg.start_burst, 0,
+         "... of this many calls at once (0: as many as --start-rate)")
+    ->group(limits);
+  number("--max-tickers", cfg.max_tickers, 0,
+         "distinct tickers (broadcasters) per node; a new ticker beyond\n"
+         "it gets RESOURCE_EXHAUSTED (0: no limit)")
+    ->group(limits);
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--ticker-allowlist",
+        [&cfg](const std::string& val) {
+          read_allowlist(val, cfg.ticker_allowlist);
+        },
+        "only these tickers may be subscribed: one exact ticker or\n"
+        "prefix ending in * per line (# comments); others get\n"
+        "PERMISSION_DENIED (default: every valid ticker)")
+      ->type_name("F")
+      ->group(limits));
+  number("--grpc-max-memory-mb", cfg.grpc_max_memory_mb, 0,
+         "gRPC's resource quota: memory for its buffers (0: no limit)")
+    ->group(limits);
+  number("--grpc-max-threads", cfg.grpc_max_threads, 0,
+         "gRPC's resource quota: threads (0: no limit)")
+    ->group(limits);
+  number("--max-concurrent-streams", cfg.max_concurrent_streams, 0,
+         "calls at once per client connection (HTTP/2 streams; 0: no\n"
+         "limit)")
+    ->group(limits);
   // Operations (docs/operations.md).
   const std::string ops = "Operations (docs/operations.md)";
   address("--metrics-listen", cfg.metrics_listen, 0,

@@ -204,7 +204,12 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
     env.push_back("ASAN_OPTIONS=" + std::string{opts ? opts : ""}
                   + ":quarantine_size_mb=8:thread_local_quarantine_size_kb=64");
   }
-  server_process server{redis, {}, env};
+  // A stall this long must not evict the CONFLATE reader for not reading
+  // (--write-stall-timeout-ms, 30 s by default): it is to catch up after.
+  std::vector<std::string> flags;
+  if (hold_s >= 20)
+    flags = {"--write-stall-timeout-ms", std::to_string((hold_s + 60) * 1000)};
+  server_process server{redis, flags, env};
   auto stub = make_stub(server.grpc_address());
   std::vector<std::string> tickers;
   for (int i = 0; i < 50; ++i)

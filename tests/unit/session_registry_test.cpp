@@ -159,7 +159,7 @@ public:
     session_options opts;
     opts.max_batch = ncfg.max_batch;
     self->send(registry, start_atom::value, std::vector<std::string>{"AAPL"},
-               opts, owner);
+               opts, owner, "id:" + owner);
     run();
     std::string result;
     self->receive([&](const std::string& id,

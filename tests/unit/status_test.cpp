@@ -36,6 +36,8 @@ const row rows[] = {
   {ec::stream_ended, StatusCode::CANCELLED},
   {ec::attach_timeout, StatusCode::NOT_FOUND},
   {ec::killed, StatusCode::ABORTED},
+  {ec::client_not_reading, StatusCode::RESOURCE_EXHAUSTED},
+  {ec::ticker_limit, StatusCode::RESOURCE_EXHAUSTED},
 };
 
 } // namespace
