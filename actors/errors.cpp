@@ -34,7 +34,7 @@ ec code_of(const caf::error& err) {
 
 std::string text_of(const caf::error& err) {
   const auto& ctx = err.context();
-  if (ctx.size() > 0 && ctx.match_element<std::string>(0))
+  if (!ctx.empty() && ctx.match_element<std::string>(0))
     return ctx.get_as<std::string>(0);
   return {};
 }

@@ -69,9 +69,7 @@ resp_feed::resp_feed() {
   reset();
 }
 
-resp_feed::~resp_feed() {
-  // nop
-}
+resp_feed::~resp_feed() = default;
 
 void resp_feed::reset() {
   reply_.reset();

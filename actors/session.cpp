@@ -389,7 +389,7 @@ void got_resume(session_actor* self, const std::string& ticker,
 }
 
 void subscribe(session_actor* self, const std::string& ticker,
-               caf::actor dead_hint, int attempt) {
+               const caf::actor& dead_hint, int attempt) {
   auto& st = self->state;
   self->request(st.directory, caf::infinite, get_atom::value, ticker, dead_hint)
     .then(
@@ -476,7 +476,7 @@ void remove_ticker(session_actor* self, const std::string& t) {
 }
 
 /// Returns false (and quits) if the client has already gone.
-bool attach(session_actor* self, stream_sink_ptr sink) {
+bool attach(session_actor* self, const stream_sink_ptr& sink) {
   auto& st = self->state;
   if (!sink->bind(caf::actor_cast<caf::actor>(self))) {
     self->quit(caf::make_error(ec::stream_ended,
@@ -540,7 +540,8 @@ session_info describe(session_actor* self) {
 }
 
 caf::behavior session(session_actor* self, std::string id,
-                      std::vector<std::string> tickers, session_options opts,
+                      const std::vector<std::string>& tickers,
+                      session_options opts,
                       stream_sink_ptr sink, caf::actor directory,
                       const node_config* cfg, metrics* m) {
   // Watches nothing: broadcasters and the registry monitor *us*. Monitoring

@@ -57,16 +57,17 @@ public:
   /// Opens a slot for `ticker` and returns its number.
   uint32_t open(const std::string& ticker);
 
-  /// Closes `slot`: drops its pending update; later puts to it are ignored.
-  void close(uint32_t slot);
+  /// Closes slot `n`: drops its pending update; later puts to it are
+  /// ignored.
+  void close(uint32_t n);
 
-  /// Stores `update` (a message holding one price_update of the slot's
+  /// Stores `update` (a message holding one price_update of slot `n`'s
   /// ticker) as the slot's pending update, replacing an older one. Returns
   /// true if the caller must wake the session: it was not bound to look and
   /// no pump is installed (with a pump, `put` kicks the pump itself). `now`
   /// is the caller's clock reading, kept for `last_put` (a broadcaster reads
   /// its clock once per tick, not once per subscriber).
-  bool put(uint32_t slot, const caf::message& update,
+  bool put(uint32_t n, const caf::message& update,
            std::chrono::steady_clock::time_point now);
 
   /// From now on wakes go to `pump` instead of the session (held weakly: a
@@ -96,16 +97,16 @@ public:
                     std::chrono::nanoseconds interval,
                     std::chrono::steady_clock::time_point& next_due);
 
-  /// Drops the pending update of `slot` if it is of `epoch` and its seq is
+  /// Drops the pending update of slot `n` if it is of `epoch` and its seq is
   /// at most `seq` (a snapshot or a replay already covers it).
-  void drop_up_to(uint32_t slot, uint64_t epoch, uint64_t seq);
+  void drop_up_to(uint32_t n, uint64_t epoch, uint64_t seq);
 
   /// The number of pending updates.
   size_t size() const;
 
 private:
-  /// Takes `slot` off the pending list (locked by the caller).
-  void unlist(uint32_t slot);
+  /// Takes slot `n` off the pending list (locked by the caller).
+  void unlist(uint32_t n);
 
   struct slot {
     std::string ticker;

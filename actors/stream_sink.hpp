@@ -65,12 +65,9 @@ public:
   /// `(write_done_atom, false)`. The session calls it at most once, with no
   /// write in flight, and writes nothing itself afterwards. Returns false if
   /// the sink cannot pump (the session keeps writing).
-  virtual bool pump(std::shared_ptr<session_inbox> inbox, size_t max_batch,
-                    uint64_t batch_seq, uint32_t flush_interval_ms) {
-    static_cast<void>(inbox);
-    static_cast<void>(max_batch);
-    static_cast<void>(batch_seq);
-    static_cast<void>(flush_interval_ms);
+  virtual bool pump(std::shared_ptr<session_inbox> /* inbox */,
+                    size_t /* max_batch */, uint64_t /* batch_seq */,
+                    uint32_t /* flush_interval_ms */) {
     return false;
   }
 

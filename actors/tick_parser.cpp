@@ -16,7 +16,7 @@ namespace {
 
 /// Feed payloads are a few dozen bytes; anything this large is a mistake or
 /// an attack, and refusing it keeps the parser's buffers bounded.
-constexpr size_t max_payload_size = 64 * 1024;
+constexpr size_t max_payload_size = size_t{64} * 1024;
 
 /// Enough for every sane payload, so the hot path never grows a buffer.
 constexpr size_t initial_capacity = 4096;
@@ -122,9 +122,7 @@ tick_parser::tick_parser() : impl_(std::make_unique<impl>()) {
   // nop
 }
 
-tick_parser::~tick_parser() {
-  // nop
-}
+tick_parser::~tick_parser() = default;
 
 bool tick_parser::parse(std::string_view payload, std::string_view ticker,
                         int64_t now_ns, tick& out, std::string& why) {

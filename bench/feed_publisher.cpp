@@ -32,13 +32,15 @@ constexpr uint64_t max_pipeline = 1024;
 } // namespace
 
 feed_publisher::feed_publisher(std::string host, int port, std::string prefix,
-                               std::vector<std::string> tickers, double rate)
+                               const std::vector<std::string>& tickers,
+                               double rate)
   : host_(std::move(host)),
     port_(port),
     prefix_(std::move(prefix)),
     rate_(rate),
     in_window_(tickers.size(), 0) {
-  for (auto& name : tickers)
+  channels_.reserve(tickers.size());
+  for (const auto& name : tickers)
     channels_.push_back(prefix_ + name);
 }
 
@@ -113,7 +115,7 @@ void feed_publisher::run() {
       auto len = std::snprintf(payload, sizeof(payload),
                                R"({"price":%.2f,"volume":%llu,"ts":%lld})",
                                price,
-                               static_cast<unsigned long long>(done + i),
+                               static_cast<unsigned long long>(done) + i,
                                static_cast<long long>(ts));
       redisAppendCommand(ctx_, "PUBLISH %s %b", channels_[next].c_str(),
                          payload, static_cast<size_t>(len));

@@ -17,7 +17,7 @@ namespace mm::bench {
 class feed_publisher {
 public:
   feed_publisher(std::string host, int port, std::string prefix,
-                 std::vector<std::string> tickers, double rate);
+                 const std::vector<std::string>& tickers, double rate);
   ~feed_publisher();
 
   feed_publisher(const feed_publisher&) = delete;

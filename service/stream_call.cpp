@@ -19,9 +19,7 @@ stream_call::stream_call(grpc::ServerCompletionQueue& cq,
   // nop
 }
 
-stream_call::~stream_call() {
-  // nop
-}
+stream_call::~stream_call() = default;
 
 void stream_call::tag::proceed(bool ok) {
   auto* call = call_;

@@ -70,6 +70,7 @@ std::string array(const std::vector<std::string>& xs) {
 
 std::string strings(const std::vector<std::string>& xs) {
   std::vector<std::string> result;
+  result.reserve(xs.size());
   for (auto& x : xs)
     result.push_back(json_string(x));
   return array(result);
@@ -359,6 +360,7 @@ std::string sessions_text(const std::vector<session_info>& xs) {
 
 std::string sessions_json(const std::vector<session_info>& xs) {
   std::vector<std::string> items;
+  items.reserve(xs.size());
   for (auto& x : xs)
     items.push_back(object(session_fields(x)));
   return object({{"count", num(xs.size())}, {"sessions", array(items)}})
@@ -417,6 +419,7 @@ std::string tickers_text(const std::vector<ticker_info>& xs) {
 
 std::string tickers_json(const std::vector<ticker_info>& xs) {
   std::vector<std::string> items;
+  items.reserve(xs.size());
   for (auto& x : xs)
     items.push_back(object(ticker_fields(x)));
   return object({{"count", num(xs.size())}, {"tickers", array(items)}})
@@ -473,6 +476,7 @@ std::string nodes_text(const std::vector<node_info>& xs) {
 
 std::string nodes_json(const std::vector<node_info>& xs) {
   std::vector<std::string> items;
+  items.reserve(xs.size());
   for (auto& x : xs)
     items.push_back(object(node_fields(x)));
   return object({{"count", num(xs.size())}, {"nodes", array(items)}}) + "\n";
