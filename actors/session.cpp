@@ -541,8 +541,8 @@ session_info describe(session_actor* self) {
 
 caf::behavior session(session_actor* self, std::string id,
                       const std::vector<std::string>& tickers,
-                      session_options opts,
-                      stream_sink_ptr sink, caf::actor directory,
+                      session_options opts, const stream_sink_ptr& sink,
+                      caf::actor directory,
                       const node_config* cfg, metrics* m) {
   // Watches nothing: broadcasters and the registry monitor *us*. Monitoring
   // them back would leave stale attachables on long-lived actors (CAF 0.17,
@@ -563,7 +563,7 @@ caf::behavior session(session_actor* self, std::string id,
     st.min_interval = std::chrono::nanoseconds{1'000'000'000}
                       / opts.max_frequency_hz;
   if (sink) {
-    if (!attach(self, std::move(sink)))
+    if (!attach(self, sink))
       return {};
   } else {
     self->delayed_send(self, std::chrono::milliseconds(cfg->attach_timeout_ms),

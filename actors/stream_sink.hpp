@@ -65,6 +65,7 @@ public:
   /// `(write_done_atom, false)`. The session calls it at most once, with no
   /// write in flight, and writes nothing itself afterwards. Returns false if
   /// the sink cannot pump (the session keeps writing).
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): overrides keep it
   virtual bool pump(std::shared_ptr<session_inbox> /* inbox */,
                     size_t /* max_batch */, uint64_t /* batch_seq */,
                     uint32_t /* flush_interval_ms */) {
