@@ -131,10 +131,12 @@ common_verdict common_screen(caf::local_actor* self,
     return common_verdict::refuse;
   }
   if (content.type_token() == caf::make_type_token<caf::down_msg>()) {
-    // CAF delivers down_msg anonymously.
-    if (!sender)
+    // CAF sends a down_msg as the actor that went down (a proxy, for an
+    // actor of another node); a peer may forge one only about itself.
+    auto& dm = content.get_as<caf::down_msg>(0);
+    if (!sender || sender->address() == dm.source)
       return common_verdict::accept;
-    why = "a down message with a sender";
+    why = "a down message about another actor";
     return common_verdict::refuse;
   }
   if (!sender) {
