@@ -290,8 +290,17 @@ caf::behavior inspector(inspector_actor* self, node* n) {
         const std::string& secret) -> caf::result<std::vector<ticker_info>> {
       if (!secret_ok(self, secret))
         return rejected<std::vector<ticker_info>>(self);
-      self->delegate(directory, describe_atom::value);
-      return caf::delegated<std::vector<ticker_info>>{};
+      // Asked as the inspector, not delegated: a delegated message keeps
+      // the shell (another node) as its sender, and the directory answers
+      // `describe` to local actors only (peer_guard.hpp).
+      auto rp = self->make_response_promise<std::vector<ticker_info>>();
+      self->request(directory, answer_timeout, describe_atom::value)
+        .then(
+          [=](std::vector<ticker_info>& xs) mutable {
+            rp.deliver(std::move(xs));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](ticker_atom, const std::string& secret,
         const std::string& raw) -> caf::result<ticker_info> {
@@ -300,8 +309,11 @@ caf::behavior inspector(inspector_actor* self, node* n) {
       std::string ticker;
       if (auto err = parse_ticker(raw, ticker))
         return err;
-      self->delegate(directory, describe_atom::value, ticker);
-      return caf::delegated<ticker_info>{};
+      auto rp = self->make_response_promise<ticker_info>();
+      self->request(directory, answer_timeout, describe_atom::value, ticker)
+        .then([=](ticker_info& x) mutable { rp.deliver(std::move(x)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](actors_atom, const std::string& secret) -> caf::result<actor_counts> {
       if (!secret_ok(self, secret))
