@@ -295,6 +295,7 @@ TEST(options, the_config_file_takes_the_documented_format) {
                    "role = edge\n"
                    "hub = 10.0.0.1:4000\n"
                    "hub = 10.0.0.2:4000\n"
+                   "insecure = true\n"
                    "max-sessions = 10\n"
                    "max-sessions = 20\n"};
   auto r = parse({"--config", file.path()});
