@@ -63,8 +63,8 @@ uint64_t peers_refused_total();
 /// them), any other anonymous message is refused; everything else is up to
 /// `rule`.
 template <class Rule>
-bool screen(caf::local_actor* self, const char* actor,
-            caf::mailbox_element& x, Rule&& rule);
+bool screen(caf::local_actor* self, const char* actor, caf::mailbox_element& x,
+            Rule&& rule);
 
 /// A stateful actor whose messages pass `State::screen(self, inbound)`
 /// (returning a verdict) before CAF handles them. Spawn it as usual, with a
@@ -108,8 +108,8 @@ void refuse(caf::local_actor* self, const char* actor,
 } // namespace detail
 
 template <class Rule>
-bool screen(caf::local_actor* self, const char* actor,
-            caf::mailbox_element& x, Rule&& rule) {
+bool screen(caf::local_actor* self, const char* actor, caf::mailbox_element& x,
+            Rule&& rule) {
   std::string why;
   switch (detail::common_screen(self, x, why)) {
     case detail::common_verdict::accept: return true;
@@ -123,9 +123,7 @@ bool screen(caf::local_actor* self, const char* actor,
   switch (rule(in)) {
     case verdict::accept: return true;
     case verdict::drop: return false;
-    default:
-      detail::refuse(self, actor, x, {});
-      return false;
+    default: detail::refuse(self, actor, x, {}); return false;
   }
 }
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
-#include <caf/after.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/after.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
@@ -27,8 +27,14 @@ namespace mm::test {
 namespace {
 
 std::vector<std::string> cluster_flags() {
-  return {"--heartbeat-interval-ms", "200", "--connection-timeout-ms", "1000",
-          "--linger-ms",             "300", "--attach-timeout-ms",     "1000"};
+  return {"--heartbeat-interval-ms",
+          "200",
+          "--connection-timeout-ms",
+          "1000",
+          "--linger-ms",
+          "300",
+          "--attach-timeout-ms",
+          "1000"};
 }
 
 std::pair<std::string, uint16_t> split(const std::string& address) {
@@ -115,9 +121,9 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
                    {"--role", "hub", "--cluster-listen", "127.0.0.1:0"});
   server_process hub{redis, hub_flags};
   auto edge_flags = cluster_flags();
-  edge_flags.insert(edge_flags.end(), {"--role", "edge", "--hub",
-                                       hub.cluster_address(),
-                                       "--hub-retry-max-ms", "500"});
+  edge_flags.insert(edge_flags.end(),
+                    {"--role", "edge", "--hub", hub.cluster_address(),
+                     "--hub-retry-max-ms", "500"});
   server_process edge{redis, edge_flags};
   admin_client hub_admin{hub.admin_address()};
   admin_client edge_admin{edge.admin_address()};
@@ -142,8 +148,9 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   auto dir = peer.connect(hub.cluster_address());
   ASSERT_TRUE(dir);
   caf::actor hpa;
-  self->request(dir, std::chrono::seconds(5), get_atom::value,
-                std::string{"HPA"}, caf::actor{})
+  self
+    ->request(dir, std::chrono::seconds(5), get_atom::value, std::string{"HPA"},
+              caf::actor{})
     .receive([&](const caf::actor& b) { hpa = b; },
              [&](const caf::error& err) {
                FAIL() << "get HPA: " << self->system().render(err);
@@ -170,8 +177,9 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   dir = peer.connect(hub.cluster_address());
   ASSERT_TRUE(dir);
   caf::actor again;
-  self->request(dir, std::chrono::seconds(5), get_atom::value,
-                std::string{"HPA"}, caf::actor{})
+  self
+    ->request(dir, std::chrono::seconds(5), get_atom::value, std::string{"HPA"},
+              caf::actor{})
     .receive([&](const caf::actor& b) { again = b; },
              [&](const caf::error& err) {
                FAIL() << "the directory no longer answers: "
@@ -193,8 +201,7 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   EXPECT_TRUE(peer.disconnected(hub_inspector));
   auto edge_inspector = peer.connect(edge.admin_address());
   ASSERT_TRUE(edge_inspector);
-  self->send(edge_inspector, get_atom::value, std::string{"HPB"},
-             caf::actor{});
+  self->send(edge_inspector, get_atom::value, std::string{"HPB"}, caf::actor{});
   EXPECT_TRUE(peer.disconnected(edge_inspector));
   edge_inspector = peer.connect(edge.admin_address());
   dir = peer.connect(hub.cluster_address());
@@ -205,8 +212,9 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   // The nodes keep serving the real client: a real tick arrives, no forged
   // one ever did, and only HPA has a broadcaster and a Redis subscription.
   pub.publish_tick("HPA", 101, 1, ts + 1000);
-  EXPECT_TRUE(client->wait_update(
-    "HPA", [](const pb::PriceUpdate& u) { return u.price() == 101; }));
+  EXPECT_TRUE(client->wait_update("HPA", [](const pb::PriceUpdate& u) {
+    return u.price() == 101;
+  }));
   EXPECT_FALSE(saw_forged(*client));
   EXPECT_FALSE(client->finished());
   auto hub_stats = hub_admin.stats();

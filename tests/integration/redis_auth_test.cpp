@@ -137,9 +137,8 @@ TEST(redis_auth, an_acl_user_with_its_password) {
   ASSERT_EQ(admin.run({"CONFIG", "SET", "requirepass", "admin-pw"}), "OK");
   ASSERT_EQ(admin.run({"AUTH", "admin-pw"}), "OK");
   temp_file password{"pw-2"};
-  server_process server{redis,
-                        {"--redis-user", "mm", "--redis-password-file",
-                         password.path()}};
+  server_process server{
+    redis, {"--redis-user", "mm", "--redis-password-file", password.path()}};
   auto stub = make_stub(server.grpc_address());
   auto s = stream_reader::subscribe(*stub, subscribe_to("RAB"));
   ASSERT_TRUE(wait_until([&] { return admin.subscribers("RAB") == 1; }));
