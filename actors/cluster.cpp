@@ -21,6 +21,7 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/peer_guard.hpp"
 #include "actors/ticker_directory.hpp"
 #include "actors/update_history.hpp"
 #include "logging/log.hpp"
@@ -176,8 +177,17 @@ caf::error hub_unavailable(const std::string& address, const std::string& why) {
 
 // --- hub link: one per configured hub ---------------------------------------
 
+struct link_state;
+using link_actor = guarded_actor<link_state>;
+
 struct link_state {
   static inline constexpr const char* name = "hub_link";
+
+  /// Serves our relays and directory only: no other node may ask it
+  /// anything (the hub's replies are responses, which always pass).
+  static verdict screen(link_actor*, const inbound& in) {
+    return in.remote ? verdict::refuse : verdict::accept;
+  }
 
   std::string address;
   std::string host;
@@ -205,7 +215,6 @@ struct link_state {
   bool reported_up = true;
 };
 
-using link_actor = caf::stateful_actor<link_state>;
 
 void try_connect(link_actor* self, const node_config* cfg);
 
@@ -443,8 +452,17 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
 
 // --- relay: one per ticker in use on an edge ---------------------------------
 
+struct relay_state;
+using relay_actor = guarded_actor<relay_state>;
+
 struct relay_state {
   static inline constexpr const char* name = "relay";
+
+  /// Updates from the broadcaster we subscribed at only; nothing else from
+  /// another node.
+  static verdict screen(relay_actor* self, const inbound& in);
+  /// The node of the last upstream: its late updates are dropped quietly.
+  caf::node_id hub_node;
 
   std::string ticker;
   caf::actor link;
@@ -499,7 +517,20 @@ struct relay_state {
   caf::actor_clock::time_point last_tick_at;
 };
 
-using relay_actor = caf::stateful_actor<relay_state>;
+verdict relay_state::screen(relay_actor* self, const inbound& in) {
+  if (!in.remote)
+    return verdict::accept;
+  auto& st = self->state;
+  if (in.is<price_update>()) {
+    if (st.upstream && in.sender == caf::actor_cast<caf::strong_actor_ptr>(
+                                       st.upstream))
+      return verdict::accept;
+    // A broadcaster we left (or lost) may still have sent a few.
+    if (in.node() == st.hub_node)
+      return verdict::drop;
+  }
+  return verdict::refuse;
+}
 
 std::vector<price_update> last_of(const relay_state& st) {
   if (st.last.empty())
@@ -643,6 +674,7 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
               auto& st = self->state;
               st.subscribing = false;
               st.upstream = b;
+              st.hub_node = b.node();
               st.dead = nullptr;
               st.attempt = 0;
               self->monitor(b);
@@ -828,8 +860,19 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
 
 // --- relay directory: an edge's `directory` ---------------------------------
 
+struct relay_directory_state;
+using relay_directory_actor = guarded_actor<relay_directory_state>;
+
 struct relay_directory_state {
   static inline constexpr const char* name = "relay_directory";
+
+  /// Another node (a hub) may ask who we are, nothing else: relays are
+  /// spawned for our own sessions only.
+  static verdict screen(relay_directory_actor*, const inbound& in) {
+    if (!in.remote || in.is<node_atom>())
+      return verdict::accept;
+    return verdict::refuse;
+  }
 
   /// One link per configured hub, in the order of cfg.hubs.
   std::vector<caf::actor> links;
@@ -841,7 +884,6 @@ struct relay_directory_state {
   std::unordered_map<std::string, size_t> routes;
 };
 
-using relay_directory_actor = caf::stateful_actor<relay_directory_state>;
 
 /// Collects several replies into one vector, sorted by `key`.
 template <class T>

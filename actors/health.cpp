@@ -32,6 +32,10 @@ health_status check_health(const metrics& m, node_role role,
   auto down = now_ns - m.redis_down_since_ns.load(std::memory_order_relaxed);
   if (down <= grace_ns)
     return {};
+  if (m.redis_auth_refused.load(std::memory_order_relaxed))
+    return {false, "Redis refused our credentials (--redis-user, "
+                   "--redis-password-file) for "
+                     + seconds_text(down)};
   return {false, "Redis unreachable for " + seconds_text(down)};
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <unordered_map>
 #include <utility>
 
 #include <caf/actor_registry.hpp>
@@ -16,7 +17,9 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node.hpp"
+#include "actors/peer_guard.hpp"
 #include "actors/tickers.hpp"
+#include "logging/log.hpp"
 
 namespace mm {
 
@@ -26,17 +29,46 @@ namespace {
 /// with many sessions needs a while to ask each of them.
 constexpr auto answer_timeout = std::chrono::seconds(30);
 
+struct inspector_state;
+using inspector_actor = guarded_actor<inspector_state>;
+
 struct inspector_state {
   static inline constexpr const char* name = "inspector";
+
+  /// The shell's requests (each carries the secret, checked by its
+  /// handler); nothing else from another node.
+  static verdict screen(inspector_actor* self, const inbound& in);
 
   node* n = nullptr;
   caf::actor_clock::time_point started;
   bool registry_up = true;
   bool directory_up = true;
   bool listener_up = true;
+  /// Wrong secrets in a row, by the sender's node.
+  std::unordered_map<std::string, uint64_t> failures;
+  /// Refusals held back until their timer (rejected).
+  std::unordered_map<uint64_t, caf::response_promise> held;
+  uint64_t next_reject = 0;
 };
 
-using inspector_actor = caf::stateful_actor<inspector_state>;
+verdict inspector_state::screen(inspector_actor*, const inbound& in) {
+  if (!in.remote)
+    return verdict::accept;
+  using str = std::string;
+  if (in.is<watch_atom, str, std::vector<str>, caf::actor>()) {
+    // A shell subscribes its own actors only.
+    auto& who = *static_cast<const caf::actor*>(in.content.get(3));
+    return who && who.node() == in.node() ? verdict::accept
+                                          : verdict::refuse;
+  }
+  if (in.is<hello_atom, str>() || in.is<stats_atom, str>()
+      || in.is<sessions_atom, str, str, uint32_t>()
+      || in.is<session_atom, str, str>() || in.is<tickers_atom, str>()
+      || in.is<ticker_atom, str, str>() || in.is<actors_atom, str>()
+      || in.is<nodes_atom, str>() || in.is<kill_atom, str, str, str>())
+    return verdict::accept;
+  return verdict::refuse;
+}
 
 /// Compares in time independent of where the first difference is, so the
 /// answer time does not leak the secret.
@@ -47,10 +79,45 @@ bool same_secret(const std::string& x, const std::string& y) {
   return diff == 0;
 }
 
-caf::error check(inspector_actor* self, const std::string& secret) {
-  if (same_secret(secret, self->state.n->config().admin_secret))
-    return {};
-  return caf::make_error(admin_ec::secret_rejected, "admin secret rejected");
+/// The longest an answer to a wrong secret is held back.
+constexpr uint32_t max_reject_delay_ms = 5000;
+
+/// Whether `secret` is the node's. A wrong one counts against the sender's
+/// node: its answers come later and later (rejected), and it is logged.
+bool secret_ok(inspector_actor* self, const std::string& secret) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  auto peer = sender ? to_string(sender->node()) : std::string{"?"};
+  if (same_secret(secret, st.n->config().admin_secret)) {
+    st.failures.erase(peer);
+    return true;
+  }
+  auto n = ++st.failures[peer];
+  // 1, 2, 4, 8, ... failures in a row: a guesser logs a few lines only.
+  if ((n & (n - 1)) == 0)
+    log::warn("security", "admin secret rejected for node " + peer + " ("
+                            + std::to_string(n)
+                            + " in a row); its answers are delayed");
+  if (st.failures.size() > 10000)
+    st.failures.clear(); // many peers: forget, rather than grow
+  return false;
+}
+
+/// Refuses with admin_ec::secret_rejected after a delay that doubles with
+/// every failure of the sender's node in a row (100 ms up to 5 s): timers,
+/// no actor thread waits.
+template <class T>
+caf::result<T> rejected(inspector_actor* self) {
+  auto& st = self->state;
+  auto sender = self->current_sender();
+  auto peer = sender ? to_string(sender->node()) : std::string{"?"};
+  auto n = std::min<uint64_t>(st.failures[peer], 16);
+  auto delay = std::min<uint64_t>(max_reject_delay_ms, 100ull << (n - 1));
+  auto id = ++st.next_reject;
+  st.held.emplace(id, self->make_response_promise());
+  self->delayed_send(self, std::chrono::milliseconds{delay},
+                     linger_atom::value, id);
+  return caf::delegated<T>{};
 }
 
 /// Collects the replies of several requests into one vector.
@@ -140,14 +207,24 @@ caf::behavior inspector(inspector_actor* self, node* n) {
   auto registry = n->registry();
   auto directory = n->directory();
   return {
+    // --- own timers: a held-back refusal is due ---
+    [=](linger_atom, uint64_t id) {
+      auto& held = self->state.held;
+      auto i = held.find(id);
+      if (i == held.end())
+        return;
+      i->second.deliver(
+        caf::make_error(admin_ec::secret_rejected, "admin secret rejected"));
+      held.erase(i);
+    },
     [=](hello_atom, const std::string& secret) -> caf::result<std::string> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<std::string>(self);
       return std::string{"marketmonitor inspector"};
     },
     [=](stats_atom, const std::string& secret) -> caf::result<node_stats> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<node_stats>(self);
       auto rp = self->make_response_promise<node_stats>();
       self->request(registry, answer_timeout, stats_atom::value)
         .then(
@@ -160,8 +237,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
     },
     [=](sessions_atom, const std::string& secret, const std::string& ticker,
         uint32_t limit) -> caf::result<std::vector<session_info>> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<std::vector<session_info>>(self);
       std::string filter;
       if (!ticker.empty())
         if (auto err = parse_ticker(ticker, filter))
@@ -192,8 +269,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
     },
     [=](session_atom, const std::string& secret,
         const std::string& id) -> caf::result<session_info> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<session_info>(self);
       auto rp = self->make_response_promise<session_info>();
       self->request(registry, answer_timeout, find_atom::value, id)
         .then(
@@ -211,24 +288,36 @@ caf::behavior inspector(inspector_actor* self, node* n) {
     },
     [=](tickers_atom,
         const std::string& secret) -> caf::result<std::vector<ticker_info>> {
-      if (auto err = check(self, secret))
-        return err;
-      self->delegate(directory, describe_atom::value);
-      return caf::delegated<std::vector<ticker_info>>{};
+      if (!secret_ok(self, secret))
+        return rejected<std::vector<ticker_info>>(self);
+      // Asked as the inspector, not delegated: a delegated message keeps
+      // the shell (another node) as its sender, and the directory answers
+      // `describe` to local actors only (peer_guard.hpp).
+      auto rp = self->make_response_promise<std::vector<ticker_info>>();
+      self->request(directory, answer_timeout, describe_atom::value)
+        .then(
+          [=](std::vector<ticker_info>& xs) mutable {
+            rp.deliver(std::move(xs));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](ticker_atom, const std::string& secret,
         const std::string& raw) -> caf::result<ticker_info> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<ticker_info>(self);
       std::string ticker;
       if (auto err = parse_ticker(raw, ticker))
         return err;
-      self->delegate(directory, describe_atom::value, ticker);
-      return caf::delegated<ticker_info>{};
+      auto rp = self->make_response_promise<ticker_info>();
+      self->request(directory, answer_timeout, describe_atom::value, ticker)
+        .then([=](ticker_info& x) mutable { rp.deliver(std::move(x)); },
+              [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
     },
     [=](actors_atom, const std::string& secret) -> caf::result<actor_counts> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<actor_counts>(self);
       auto rp = self->make_response_promise<actor_counts>();
       self->request(directory, answer_timeout, describe_atom::value)
         .then(
@@ -252,8 +341,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
     },
     [=](nodes_atom,
         const std::string& secret) -> caf::result<std::vector<node_info>> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<std::vector<node_info>>(self);
       auto rp = self->make_response_promise<std::vector<node_info>>();
       auto me = self->state.n->identity().describe(self->system(),
                                                    self->state.n->stats());
@@ -268,8 +357,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
     },
     [=](kill_atom, const std::string& secret, const std::string& id,
         const std::string& reason) -> caf::result<caf::unit_t> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<caf::unit_t>(self);
       auto rp = self->make_response_promise<caf::unit_t>();
       self->request(registry, answer_timeout, find_atom::value, id)
         .then(
@@ -283,8 +372,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
     [=](watch_atom, const std::string& secret,
         const std::vector<std::string>& raw,
         const caf::actor& who) -> caf::result<std::vector<std::string>> {
-      if (auto err = check(self, secret))
-        return err;
+      if (!secret_ok(self, secret))
+        return rejected<std::vector<std::string>>(self);
       std::vector<std::string> tickers;
       if (auto what = normalize_tickers(raw, tickers); !what.empty())
         return caf::make_error(admin_ec::bad_argument, what);

@@ -110,6 +110,12 @@
 //   (nodes_atom, secret) -> std::vector<node_info>   this node first, then
 //       its cluster peers (an edge's hubs, a hub's edges)
 //
+// --- what another node may send (actors/peer_guard.hpp, docs/security.md) ---
+// Every actor reachable over CAF networking screens each message: another
+// node may send only the messages marked "between nodes" below (and the
+// shell's inspector requests); anything else is logged and that node is
+// disconnected. Ticks come from the node's own redis listener only.
+//
 // --- cluster (actors/cluster.hpp) --------------------------------------------
 // A hub publishes its ticker_directory on --cluster-listen; an edge's
 // relay_directory answers sessions in its place. Between nodes only:

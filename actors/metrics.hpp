@@ -126,6 +126,9 @@ struct metrics {
   /// Edge: running relays. Hub: remote subscribers at its broadcasters.
   std::atomic<int64_t> relays{0};
   std::atomic<bool> redis_connected{false};
+  /// Redis refused our AUTH (--redis-user, --redis-password-file) on the
+  /// last connection; health says so.
+  std::atomic<bool> redis_auth_refused{false};
   /// Updates kept for resuming sessions by all broadcasters and relays, and
   /// an estimate of their memory (history_entry_bytes each).
   std::atomic<int64_t> history_entries{0};

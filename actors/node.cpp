@@ -9,6 +9,7 @@
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/manager.hpp>
+#include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
 #include "actors/cluster.hpp"
@@ -105,17 +106,22 @@ node::node(caf::actor_system& sys, node_config cfg)
 
 node::~node() {
   // The registry ends its sessions on its way out. Every actor of the node
-  // references cfg_ and metrics_, so wait until all of them are gone.
-  for (auto* hdl : {&inspector_, &registry_, &directory_, &listener_})
-    if (*hdl)
-      caf::anon_send_exit(*hdl, caf::exit_reason::user_shutdown);
+  // references cfg_ and metrics_, so wait until all of them are gone. From
+  // a named local actor: network-reachable actors take no anonymous exit
+  // (actors/peer_guard.hpp).
+  {
+    caf::scoped_actor self{sys_};
+    for (auto* hdl : {&inspector_, &registry_, &directory_, &listener_})
+      if (*hdl)
+        self->send_exit(*hdl, caf::exit_reason::user_shutdown);
+  }
   sys_.await_all_actors_done();
 }
 
 void node::announce(std::string address, std::string admin) {
   identity_->set_addresses(std::move(address), std::move(admin));
   if (cfg_->role == node_role::edge)
-    caf::anon_send(directory_, start_atom::value);
+    caf::scoped_actor{sys_}->send(directory_, start_atom::value);
 }
 
 void node::shutdown() {

@@ -47,11 +47,14 @@ struct node_config {
   /// shared secret, RS256 or ES256 with a public key; `jwt_key_file`).
   std::string auth = "none";
   std::string jwt_key_file;
-  /// Allows a non-loopback listen address without TLS and without auth.
-  bool insecure = false;
   std::string redis_host = "127.0.0.1";
   uint16_t redis_port = 6379;
   std::string redis_prefix = "prices:";
+  /// Credentials sent with AUTH before anything else on every connection
+  /// (empty password: no AUTH; empty user: the password alone, Redis'
+  /// `default` user).
+  std::string redis_user;
+  std::string redis_password;
   /// When nothing came from Redis for this long, the listener PINGs it; when
   /// still nothing came after as long again, the connection is dead (a peer
   /// gone without FIN or RST) and it reconnects (0: never).
@@ -66,6 +69,13 @@ struct node_config {
   std::string admin_secret;
   /// Whether --admin-listen may be a non-loopback address.
   bool admin_allow_remote = false;
+  /// The admin endpoint takes TLS only, with the cluster's certificates
+  /// (cluster_cert, cluster_key, cluster_ca): clients need a certificate
+  /// the CA signed.
+  bool admin_tls = false;
+  /// Allows a non-loopback gRPC, cluster or admin endpoint without TLS or
+  /// authentication (docs/security.md).
+  bool insecure = false;
   uint32_t attach_timeout_ms = 30000;
   uint32_t linger_ms = 5000;
   /// Per broadcaster (and relay): the last this many updates are kept for

@@ -94,6 +94,8 @@ struct redis_listener_state {
   bool heard = false;
   /// Whether a PING went out at the last check and nothing came since.
   bool ping_pending = false;
+  /// AUTH went out on this connection and its reply has not come yet.
+  bool auth_pending = false;
 
   /// The connection attempt under way (cfg->redis_connect_timeout_ms > 0),
   /// its number and its deadline.
@@ -253,6 +255,7 @@ void connect_failed(listener_actor* self, const std::string& why) {
 }
 
 void on_connected(listener_actor* self, caf::io::connection_handle hdl);
+void ready(listener_actor* self);
 
 /// Looks whether the attempt under way has completed; if not, looks again
 /// in 10 ms, until its deadline.
@@ -308,17 +311,56 @@ void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
   ++st.conn_gen;
   st.heard = false;
   st.ping_pending = false;
+  st.auth_pending = false;
   arm_liveness(self);
-  st.stats->set_redis_connected(true);
   if (st.conn_gen > 1)
     metrics::add(st.stats->redis_reconnects_total);
+  self->configure_read(st.conn, caf::io::receive_policy::at_most(max_read));
+  if (!st.cfg->redis_password.empty()) {
+    // AUTH first, on every connection; the rest once Redis took it.
+    std::vector<std::string> args;
+    if (!st.cfg->redis_user.empty())
+      args.push_back(st.cfg->redis_user);
+    args.push_back(st.cfg->redis_password);
+    write_command(self, "AUTH", args.begin(), args.end());
+    st.auth_pending = true;
+    return;
+  }
+  ready(self);
+}
+
+void ready(listener_actor* self) {
+  auto& st = self->state;
   if (st.failure_logged) {
     st.failure_logged = false;
     log_line("connected to Redis at " + endpoint(st));
   }
-  self->configure_read(st.conn, caf::io::receive_policy::at_most(max_read));
+  st.stats->redis_auth_refused = false;
+  st.stats->set_redis_connected(true);
   subscribe_all(self);
   tell_upstream(self, true);
+}
+
+/// Redis answered our AUTH with `error` (WRONGPASS, NOAUTH, ...): says so
+/// once per failure streak, in the log and in health, and tries again
+/// with backoff (the credentials may be fixed in Redis meanwhile).
+void auth_refused(listener_actor* self, const std::string& error) {
+  auto& st = self->state;
+  st.auth_pending = false;
+  st.stats->redis_auth_refused = true;
+  if (!st.failure_logged) {
+    log::error("redis_listener",
+               "Redis at " + endpoint(st) + " refused our credentials"
+                 + (st.cfg->redis_user.empty()
+                      ? std::string{}
+                      : " for user " + st.cfg->redis_user)
+                 + ": " + error
+                 + " (check --redis-user and --redis-password-file); "
+                   "retrying in the background");
+    st.failure_logged = true;
+  }
+  self->close(st.conn);
+  lost_connection(self, "AUTH refused");
 }
 
 /// The stream is beyond repair: drop it and start over.
@@ -374,6 +416,16 @@ void unexpected_reply(listener_actor* self, const std::string& what) {
 void on_event(listener_actor* self, const pubsub_event& x) {
   auto& st = self->state;
   using kind = pubsub_event::kind;
+  if (st.auth_pending) {
+    // The first reply on the connection answers AUTH: +OK or an error.
+    if (x.type == kind::error) {
+      auth_refused(self, std::string{x.text});
+      return;
+    }
+    st.auth_pending = false;
+    ready(self);
+    return;
+  }
   switch (x.type) {
     case kind::message: on_message(self, x.channel, x.payload); break;
     case kind::subscribe:

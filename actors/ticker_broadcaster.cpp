@@ -12,14 +12,21 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/peer_guard.hpp"
 #include "actors/update_history.hpp"
 
 namespace mm {
 
 namespace {
 
+struct broadcaster_state;
+using broadcaster_actor = guarded_actor<broadcaster_state>;
+
 struct broadcaster_state {
   static inline constexpr const char* name = "ticker_broadcaster";
+
+  /// The redis listener: the one sender of ticks (null: any local actor).
+  caf::actor_addr listener;
 
   std::string ticker;
   uint64_t seq = 0;
@@ -62,6 +69,8 @@ struct broadcaster_state {
   std::array<int64_t, rate_window> second_of{};
   caf::actor_clock::time_point last_tick_at;
 
+  static verdict screen(broadcaster_actor* self, const inbound& in);
+
   /// Takes us off the counts. Here and not in an attach_functor: CAF 0.17
   /// runs attachables after unregistering the actor, so await_all_actors_done
   /// (node::~node) can return first and free `metrics` under them; the state
@@ -74,7 +83,32 @@ struct broadcaster_state {
   }
 };
 
-using broadcaster_actor = caf::stateful_actor<broadcaster_state>;
+/// Another node may subscribe and unsubscribe its own actors (an edge's
+/// relays) and ask last and health; ticks and upstream state come from the
+/// listener only.
+verdict broadcaster_state::screen(broadcaster_actor* self, const inbound& in) {
+  auto& st = self->state;
+  if (in.is<tick>() || in.is<upstream_atom, bool>()) {
+    if (in.remote)
+      return verdict::refuse;
+    if (st.listener && in.sender->address() != st.listener)
+      return verdict::refuse;
+    return verdict::accept;
+  }
+  if (!in.remote)
+    return verdict::accept;
+  auto own = [&](size_t pos) {
+    auto& who = *static_cast<const caf::actor*>(in.content.get(pos));
+    return !who || who.node() == in.node();
+  };
+  if (in.is<subscribe_atom, caf::actor>()
+      || in.is<subscribe_atom, caf::actor, stream_position>()
+      || in.is<unsubscribe_atom, caf::actor>())
+    return own(1) ? verdict::accept : verdict::refuse;
+  if (in.is<last_atom>() || in.is<health_atom>())
+    return verdict::accept;
+  return verdict::refuse;
+}
 
 std::vector<price_update> last_of(const broadcaster_state& st) {
   if (st.last.empty())
@@ -177,11 +211,13 @@ void arm_linger(broadcaster_actor* self, const node_config& cfg) {
 }
 
 caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
-                                 const node_config* cfg, metrics* m) {
-  // Watches its subscribers (monitor, docs/architecture.md rule 3); ends on its
-  // own once nobody has subscribed for a linger period, so nobody has to stop
-  // it.
+                                 const node_config* cfg, metrics* m,
+                                 caf::actor_addr listener) {
+  // Watches its subscribers (monitor, docs/architecture.md rule 3); ends on
+  // its own once nobody has subscribed for a linger period, so nobody has to
+  // stop it.
   self->state.ticker = std::move(ticker);
+  self->state.listener = std::move(listener);
   metrics::add(m->broadcasters, 1);
   self->state.stats = m;
   self->state.history = std::make_unique<update_history>(
@@ -308,8 +344,16 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
 } // namespace
 
 caf::actor spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
+                                    const node_config& cfg, metrics& m,
+                                    const caf::actor& listener) {
+  return sys.spawn(ticker_broadcaster, std::move(ticker), &cfg, &m,
+                   listener.address());
+}
+
+caf::actor spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
                                     const node_config& cfg, metrics& m) {
-  return sys.spawn(ticker_broadcaster, std::move(ticker), &cfg, &m);
+  return sys.spawn(ticker_broadcaster, std::move(ticker), &cfg, &m,
+                   caf::actor_addr{});
 }
 
 } // namespace mm

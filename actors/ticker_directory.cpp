@@ -15,15 +15,23 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
+#include "actors/peer_guard.hpp"
 #include "actors/ticker_broadcaster.hpp"
+#include "actors/tickers.hpp"
 #include "logging/log.hpp"
 
 namespace mm {
 
 namespace {
 
+struct directory_state;
+using directory_actor = guarded_actor<directory_state>;
+
 struct directory_state {
   static inline constexpr const char* name = "ticker_directory";
+
+  /// What another node (an edge) may ask: peer_guard.hpp.
+  static verdict screen(directory_actor* self, const inbound& in);
 
   caf::actor listener;
   std::unordered_map<std::string, caf::actor> broadcasters;
@@ -34,7 +42,37 @@ struct directory_state {
   std::unordered_map<std::string, std::string> edge_names;
 };
 
-using directory_actor = caf::stateful_actor<directory_state>;
+/// The largest ticker list another node may ask about at once (an edge
+/// asks per GetLastPrices call, which max_tickers_per_session bounds).
+constexpr size_t max_remote_tickers = 10000;
+
+verdict directory_state::screen(directory_actor*, const inbound& in) {
+  if (!in.remote)
+    return verdict::accept;
+  // An edge's hub link: hello with its own relay directory, then lookups.
+  if (in.is<hello_atom, uint32_t, caf::actor>()) {
+    auto& edge = *static_cast<const caf::actor*>(in.content.get(2));
+    return !edge || edge.node() == in.node() ? verdict::accept
+                                              : verdict::refuse;
+  }
+  if (in.is<get_atom, std::string, caf::actor>()) {
+    // Broadcasters only for valid ticker names, spawned by the handler
+    // below like for a local session.
+    auto& ticker = *static_cast<const std::string*>(in.content.get(1));
+    return normalize_ticker(ticker) == ticker ? verdict::accept
+                                              : verdict::refuse;
+  }
+  if (in.is<last_atom, std::vector<std::string>>()
+      || in.is<health_atom, std::vector<std::string>>()) {
+    auto& xs =
+      *static_cast<const std::vector<std::string>*>(in.content.get(1));
+    return xs.size() <= max_remote_tickers ? verdict::accept
+                                           : verdict::refuse;
+  }
+  if (in.is<node_atom>() || in.is<nodes_atom>())
+    return verdict::accept;
+  return verdict::refuse;
+}
 
 /// Collects the replies of several broadcasters (GetLastPrices, the
 /// inspector's `tickers`) and delivers them sorted by ticker once all came.
@@ -173,7 +211,8 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
         metrics::add(m->ticker_limit_total);
         return ticker_limit_error(cfg->max_tickers, ticker);
       }
-      auto b = spawn_ticker_broadcaster(self->system(), ticker, *cfg, *m);
+      auto b = spawn_ticker_broadcaster(self->system(), ticker, *cfg, *m,
+                                        st.listener);
       self->monitor(b);
       st.broadcasters[ticker] = b;
       st.tickers[b.address()] = ticker;

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <string>
@@ -49,6 +50,9 @@ constexpr uint64_t max_pipeline = 4096;
 struct options {
   mm::host_port redis{"127.0.0.1", 6379};
   std::string prefix = "prices:";
+  /// AUTH [user] password on every connection (empty password: none).
+  std::string redis_user;
+  std::string redis_password;
   size_t tickers = 20;
   std::vector<std::string> ticker_list;
   double rate = 100;
@@ -128,6 +132,26 @@ bool parse_ticker_list(const std::string& str, std::vector<std::string>& out,
 void declare_flags(mm::command_line& cl, options& opts) {
   cl.add_address("--redis", opts.redis, 1, "Redis to publish to");
   cl.add("--redis-prefix", opts.prefix, "channel prefix")->type_name("P");
+  cl.add("--redis-user", opts.redis_user,
+         "Redis ACL user for AUTH (needs --redis-password-file)")
+    ->type_name("U");
+  cl.bind_environment(
+    cl.app()
+      .add_option_function<std::string>(
+        "--redis-password-file",
+        [&opts](const std::string& path) {
+          std::ifstream in{path};
+          std::string line;
+          if (!in || !std::getline(in, line) || line.empty())
+            mm::bad_flag("--redis-password-file: cannot read a password "
+                         "from the first line of \""
+                         + path + "\"");
+          while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
+            line.pop_back();
+          opts.redis_password = line;
+        },
+        "sends AUTH [U] PASSWORD (first line of F) on every connection")
+      ->type_name("F"));
   auto tickers = cl.add("--tickers", opts.tickers,
                         "number of simulated tickers: AAPL, MSFT, GOOG,\n"
                         "... then TCK0001, TCK0002, ...")
@@ -157,6 +181,8 @@ void declare_flags(mm::command_line& cl, options& opts) {
                 ->type_name("S")
                 ->default_str("");
   cl.check([tickers, list, seed, &opts] {
+    if (!opts.redis_user.empty() && opts.redis_password.empty())
+      mm::bad_flag("--redis-user: needs --redis-password-file");
     if (tickers->count() > 0 && list->count() > 0)
       mm::bad_flag("use either --tickers or --ticker-list, not both");
     opts.seed_given = seed->count() > 0;
@@ -258,6 +284,23 @@ context_ptr connect_redis(const options& opts, std::string& err) {
   // A Redis that hangs must not hang us: blocking calls give up after 2 s.
   redisSetTimeout(c.get(), timeout);
   redisEnableKeepAlive(c.get());
+  if (!opts.redis_password.empty()) {
+    reply_ptr auth{static_cast<redisReply*>(
+      opts.redis_user.empty()
+        ? redisCommand(c.get(), "AUTH %s", opts.redis_password.c_str())
+        : redisCommand(c.get(), "AUTH %s %s", opts.redis_user.c_str(),
+                       opts.redis_password.c_str()))};
+    if (!auth) {
+      err = c->errstr;
+      return nullptr;
+    }
+    if (auth->type == REDIS_REPLY_ERROR) {
+      err = std::string{"Redis refused our credentials (--redis-user, "
+                        "--redis-password-file): "}
+            + auth->str;
+      return nullptr;
+    }
+  }
   reply_ptr pong{static_cast<redisReply*>(redisCommand(c.get(), "PING"))};
   if (!pong) {
     err = c->errstr;

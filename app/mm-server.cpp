@@ -74,9 +74,16 @@ void trim_heap(std::chrono::milliseconds interval) {
 /// HOST:PORT.
 caf::expected<std::string> publish_admin(caf::actor_system& sys,
                                          mm::node& node) {
-  auto at = *mm::host_port::parse(node.config().admin_listen);
-  auto bound = sys.middleman().publish(node.inspector(), at.port,
-                                       at.host.c_str(), true);
+  auto& cfg = node.config();
+  auto at = *mm::host_port::parse(cfg.admin_listen);
+  // --admin-tls: TLS connections only, with a client certificate that the
+  // CA of --cluster-ca signed.
+  auto bound = !cfg.admin_tls
+                 ? sys.middleman().publish(node.inspector(), at.port,
+                                           at.host.c_str(), true)
+                 : caf::openssl::publish(node.inspector(), at.port,
+                                         at.host.c_str(), true);
+  (void) sys;
   if (!bound)
     return bound.error();
   at.port = *bound;
@@ -103,6 +110,18 @@ caf::expected<std::string> publish_cluster(mm::node& node) {
 int main(int argc, char** argv) {
   mm::node_config cfg;
   mm::disable_mutex_deadlock_detection();
+  // A secret on the command line is visible to every user (ps); the flag
+  // is taken from MM_ADMIN_SECRET or the --config file only.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--admin-secret" || arg.rfind("--admin-secret=", 0) == 0) {
+      std::cerr << "mm-server: --admin-secret: a secret on the command line "
+                   "is visible in ps; use --admin-secret-file F (or "
+                   "MM_ADMIN_SECRET, or admin-secret in --config)"
+                << std::endl;
+      return mm::bad_flags_status;
+    }
+  }
   mm::command_line flags{"mm-server", mm::server_description};
   mm::declare_server_flags(flags, cfg);
   if (auto status = flags.parse(argc, argv))

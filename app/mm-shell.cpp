@@ -27,6 +27,8 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/remote_actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
@@ -84,6 +86,11 @@ struct options {
   bool has_command = false;
   bool json = false;
   std::string secret;
+  /// TLS to an admin endpoint that has it (mm-server with --cluster-cert):
+  /// our certificate and key, and the CA that signed the node's.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_ca;
   std::chrono::milliseconds timeout{30000};
 };
 
@@ -101,8 +108,11 @@ public:
       fail("cannot reach node at " + opts_.address + ": " + what);
       return false;
     }
-    auto node = sys_.middleman().remote_actor(opts_.admin.host,
-                                              opts_.admin.port);
+    auto node = opts_.tls_cert.empty()
+                  ? sys_.middleman().remote_actor(opts_.admin.host,
+                                                  opts_.admin.port)
+                  : caf::openssl::remote_actor(sys_, opts_.admin.host,
+                                               opts_.admin.port);
     if (!node) {
       fail("cannot reach node at " + opts_.address + ": "
            + connect_error(node.error()));
@@ -578,6 +588,13 @@ void declare_flags(mm::command_line& cl, options& opts, uint32_t& timeout_ms) {
         [&opts](const std::string& val) { opts.secret = read_secret(val); },
         "reads the secret from the first line of F")
       ->type_name("F"));
+  for (auto [flag, member, help] :
+       {std::tuple{"--tls-cert", &options::tls_cert,
+                   "TLS to the admin endpoint: our certificate (PEM)"},
+        std::tuple{"--tls-key", &options::tls_key, "... its private key"},
+        std::tuple{"--tls-ca", &options::tls_ca,
+                   "... the CA that signed the node's certificate"}})
+    cl.add(flag, opts.*member, help)->type_name("F");
   cl.add("--timeout-ms", timeout_ms, "how long to wait for an answer")
     ->check(mm::whole_number(1, 3600000))
     ->type_name("N");
@@ -585,6 +602,11 @@ void declare_flags(mm::command_line& cl, options& opts, uint32_t& timeout_ms) {
              + "\n\nCommands (`help` in the shell lists them too):\n"
              + mm::shell::help_text());
   cl.check([&opts, command] {
+    auto tls = !opts.tls_cert.empty() + !opts.tls_key.empty()
+               + !opts.tls_ca.empty();
+    if (tls != 0 && tls != 3)
+      mm::bad_flag("--tls-cert, --tls-key and --tls-ca go together: give "
+                   "all three or none");
     opts.address = opts.admin.to_string();
     opts.has_command = command->count() > 0;
   });
@@ -614,6 +636,12 @@ int main(int argc, char** argv) {
   }
   caf::actor_system_config cfg;
   mm::configure(cfg);
+  if (!opts.tls_cert.empty()) {
+    cfg.load<caf::openssl::manager>();
+    cfg.openssl_certificate = opts.tls_cert;
+    cfg.openssl_key = opts.tls_key;
+    cfg.openssl_cafile = opts.tls_ca;
+  }
   caf::actor_system sys{cfg};
   struct sigaction sa = {};
   sa.sa_handler = on_signal;

@@ -33,16 +33,16 @@ const char* role_name(node_role role) {
   }
 }
 
-/// Reads the first line of `path` as the admin secret.
-std::string read_secret(const std::string& path) {
+/// Reads the first line of `path` as the secret of `flag`.
+std::string read_secret(const std::string& path,
+                        const std::string& flag = "--admin-secret-file") {
   std::ifstream in{path};
   std::string line;
   if (!in || !std::getline(in, line))
-    bad_flag("--admin-secret-file: cannot read \"" + path + "\"");
+    bad_flag(flag + ": cannot read \"" + path + "\"");
   auto first = line.find_first_not_of(" \t\r\n");
   if (first == std::string::npos)
-    bad_flag("--admin-secret-file: the first line of \"" + path
-             + "\" is empty");
+    bad_flag(flag + ": the first line of \"" + path + "\" is empty");
   auto last = line.find_last_not_of(" \t\r\n");
   return line.substr(first, last - first + 1);
 }
@@ -102,8 +102,14 @@ void check(node_config& cfg) {
                  "needs --admin-allow-remote and an admin secret");
     if (cfg.admin_secret.empty())
       bad_flag("--admin-allow-remote: a non-loopback --admin-listen "
-               "needs --admin-secret or --admin-secret-file");
+               "needs --admin-secret-file (or MM_ADMIN_SECRET)");
+    if (!cfg.admin_tls && !cfg.insecure)
+      bad_flag("--admin-listen: " + admin->host
+               + " is not a loopback address and the admin endpoint has "
+                 "no TLS; add --admin-tls (or --insecure)");
   }
+  if (!cfg.redis_user.empty() && cfg.redis_password.empty())
+    bad_flag("--redis-user: needs --redis-password-file");
   if (cfg.role == node_role::hub && cfg.cluster_listen.empty())
     bad_flag("--role hub: needs --cluster-listen HOST:PORT");
   if (cfg.role != node_role::hub && !cfg.cluster_listen.empty())
@@ -118,9 +124,29 @@ void check(node_config& cfg) {
   if (tls != 0 && tls != 3)
     bad_flag("--cluster-cert, --cluster-key and --cluster-ca go "
              "together: give all three or none");
-  if (tls != 0 && cfg.role == node_role::standalone)
+  if (tls != 0 && cfg.role == node_role::standalone && !cfg.admin_tls)
     bad_flag("--cluster-cert: a standalone node has no cluster "
-             "(add --role hub or --role edge)");
+             "(add --role hub or --role edge, or --admin-tls)");
+  if (cfg.admin_tls && tls != 3)
+    bad_flag("--admin-tls: needs --cluster-cert, --cluster-key and "
+             "--cluster-ca");
+  if (tls == 0 && !cfg.insecure) {
+    // Secure by default: CAF's BASP trusts every peer that connects, so a
+    // cluster beyond this host needs TLS with a CA (docs/security.md).
+    auto why = std::string{" is not a loopback address and the cluster has "
+                           "no TLS; give --cluster-cert, --cluster-key and "
+                           "--cluster-ca (or --insecure)"};
+    if (cfg.role == node_role::hub) {
+      auto at = host_port::parse(cfg.cluster_listen);
+      if (at && !at->is_loopback())
+        bad_flag("--cluster-listen: " + at->host + why);
+    }
+    for (auto& hub : cfg.hubs) {
+      auto at = host_port::parse(hub, 1);
+      if (at && !at->is_loopback())
+        bad_flag("--hub: " + at->host + why);
+    }
+  }
   if (cfg.heartbeat_interval_ms != 0
       && cfg.connection_timeout_ms <= cfg.heartbeat_interval_ms)
     bad_flag("--connection-timeout-ms: "
@@ -191,7 +217,8 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
     ->group(security);
   cl.add_switch("--insecure", cfg.insecure,
                 "allows a non-loopback --grpc-listen without TLS and\n"
-                "without --auth (anyone who reaches it may use it)")
+                "without --auth, and a non-loopback cluster or admin\n"
+                "endpoint without TLS (anyone who reaches it may use it)")
     ->group(security);
   cl.bind_environment(
     app
@@ -209,6 +236,19 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
   cl.add("--redis-prefix", cfg.redis_prefix,
          "channel prefix, channel = P + TICKER")
     ->type_name("P");
+  cl.add("--redis-user", cfg.redis_user,
+         "Redis ACL user for AUTH (needs --redis-password-file)")
+    ->type_name("U");
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--redis-password-file",
+        [&cfg](const std::string& val) {
+          cfg.redis_password = read_secret(val, "--redis-password-file");
+        },
+        "sends AUTH [U] PASSWORD (first line of F) before anything\n"
+        "else on every connection to Redis")
+      ->type_name("F"));
   number("--redis-ping-ms", cfg.redis_ping_ms, 0,
          "checks Redis every N ms: an interval without a byte from it\n"
          "sends a PING, the next one still silent drops the connection\n"
@@ -220,9 +260,15 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
           "inspection endpoint for mm-shell (port 0: any free port,\n"
           "printed in the ready line)");
   cl.add_switch("--admin-allow-remote", cfg.admin_allow_remote,
-                "allows a non-loopback --admin-listen; needs an admin secret");
+                "allows a non-loopback --admin-listen; needs an admin secret\n"
+                "and --admin-tls (or --insecure)");
+  cl.add_switch("--admin-tls", cfg.admin_tls,
+                "the admin endpoint takes TLS only, with the certificates\n"
+                "of --cluster-cert/-key/-ca (mm-shell: --tls-cert/-key/-ca)");
   cl.add("--admin-secret", cfg.admin_secret,
-         "secret every mm-shell request must carry")
+         "secret every mm-shell request must carry; only as\n"
+         "MM_ADMIN_SECRET or admin-secret in --config (refused on the\n"
+         "command line, where ps shows it)")
     ->type_name("S")
     ->check(CLI::Validator{[](std::string& val) -> std::string {
                              if (val.empty())

@@ -354,6 +354,7 @@ TEST(security, a_certificate_subject_owns_its_sessions) {
                          p.path("ca.pem")}};
   auto alice = stub_with(server.grpc_address(), tls_creds(p, "alice"));
   auto bob = stub_with(server.grpc_address(), tls_creds(p, "bob"));
+  publisher pub{redis.port()};
   std::string id;
   ASSERT_TRUE(start_on(*alice, {"AAPL"}, &id).ok());
   // Bob holds alice's id: everything is as for an unknown id.
@@ -377,8 +378,13 @@ TEST(security, a_certificate_subject_owns_its_sessions) {
   EXPECT_EQ(strip(as_bob.error_message(), id),
             strip(unknown.error_message(),
                   "00000000-0000-4000-8000-000000000000"));
-  // Alice still has it.
+  // Alice still has it. (A tick through her stream shows it attached
+  // before she stops the session: a Stop that overtook the attach would end
+  // the stream NOT_FOUND.)
   auto reader = stream_reader::stream(*alice, id);
+  ASSERT_TRUE(pub.wait_subscribed("AAPL"));
+  pub.publish_tick("AAPL", 101.5, 10, 1);
+  ASSERT_TRUE(reader->wait_count("AAPL", 1));
   ASSERT_TRUE(call_update(*alice, id, {"MSFT"}, {}, &ures).ok());
   EXPECT_EQ(to_vector(ures.tickers()),
             (std::vector<std::string>{"AAPL", "MSFT"}));

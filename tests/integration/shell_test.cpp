@@ -601,7 +601,8 @@ TEST_F(shell, errors_are_clear_and_exit_non_zero) {
 
 TEST(shell_secret, a_wrong_secret_is_refused_and_the_right_one_works) {
   redis_process redis;
-  server_process server{redis, {"--admin-secret", "s3cret"}};
+  // From the environment: mm-server refuses a secret on its command line.
+  server_process server{redis, {}, {"MM_ADMIN_SECRET=s3cret"}};
   auto base = std::vector<std::string>{MM_SHELL_BIN, "--connect",
                                        server.admin_address(), "-c", "stats"};
   auto none = run(base);
@@ -643,6 +644,29 @@ TEST(shell_secret, a_remote_admin_endpoint_needs_the_flag_and_a_secret) {
   EXPECT_EQ(WEXITSTATUS(no_secret.status), 2);
   EXPECT_NE(no_secret.err.find("--admin-secret"), std::string::npos)
     << no_secret.err;
+  // With a secret but without TLS: refused unless --insecure.
+  auto no_tls = run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0",
+                     "--admin-listen", "0.0.0.0:0", "--admin-allow-remote",
+                     "--redis", redis.address()},
+                    {"MM_ADMIN_SECRET=s3cret"});
+  EXPECT_EQ(WEXITSTATUS(no_tls.status), 2);
+  EXPECT_NE(no_tls.err.find("no TLS"), std::string::npos) << no_tls.err;
+  EXPECT_NE(no_tls.err.find("--insecure"), std::string::npos) << no_tls.err;
+}
+
+TEST(shell_secret, a_secret_on_the_command_line_is_refused) {
+  redis_process redis;
+  for (auto flag : {"--admin-secret", "--admin-secret=s3cret"}) {
+    std::vector<std::string> args{MM_SERVER_BIN, "--grpc-listen",
+                                  "127.0.0.1:0", flag};
+    if (std::string{flag} == "--admin-secret")
+      args.push_back("s3cret");
+    auto refused = run(args);
+    EXPECT_EQ(WEXITSTATUS(refused.status), 2) << flag;
+    EXPECT_NE(refused.err.find("--admin-secret-file"), std::string::npos)
+      << refused.err;
+    EXPECT_EQ(refused.err.find("s3cret"), std::string::npos) << refused.err;
+  }
 }
 
 } // namespace

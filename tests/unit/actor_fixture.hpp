@@ -74,8 +74,9 @@ public:
   }
 
   ~actor_fixture() override {
+    // From a named actor: guarded actors take no anonymous exit.
     for (auto& x : cleanup)
-      caf::anon_send_exit(x, caf::exit_reason::user_shutdown);
+      self->send_exit(x, caf::exit_reason::user_shutdown);
     run();
     // Actors waiting for a timer the test never fired must not block the
     // system's destructor.

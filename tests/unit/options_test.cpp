@@ -135,8 +135,11 @@ TEST(options, every_flag_has_an_environment_variable) {
   scoped_env hub{"MM_HUB", "10.0.0.1:4000"};
   scoped_env remote{"MM_ADMIN_ALLOW_REMOTE", "true"};
   scoped_env secret{"MM_ADMIN_SECRET", "s3cret"};
+  // A hub and an admin endpoint beyond loopback, without TLS.
+  scoped_env insecure{"MM_INSECURE", "true"};
   auto r = parse({"--admin-listen", "0.0.0.0:0"});
   EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_TRUE(r.cfg.insecure);
   EXPECT_EQ(r.cfg.role, mm::node_role::edge);
   EXPECT_EQ(r.cfg.hubs, std::vector<std::string>{"10.0.0.1:4000"});
   EXPECT_TRUE(r.cfg.admin_allow_remote);
@@ -191,6 +194,71 @@ TEST(options, checks_across_flags_exit_2) {
   EXPECT_TRUE(contains(remote.err, "--admin-allow-remote")) << remote.err;
 }
 
+TEST(options, a_cluster_or_admin_endpoint_beyond_loopback_needs_tls) {
+  // (insecure = false: these are the refusals --insecure would lift; the
+  // gRPC port stays on loopback so that its own check passes.)
+  auto hub =
+    parse({"--role", "hub", "--cluster-listen", "0.0.0.0:7000"}, false);
+  EXPECT_EQ(hub.status, 2);
+  EXPECT_EQ(hub.err, "mm-server: --cluster-listen: 0.0.0.0 is not a loopback "
+                     "address and the cluster has no TLS; give "
+                     "--cluster-cert, --cluster-key and --cluster-ca (or "
+                     "--insecure)\n");
+  auto edge = parse({"--role", "edge", "--hub", "10.0.0.1:7000",
+                     "--grpc-listen", "127.0.0.1:0"},
+                    false);
+  EXPECT_EQ(edge.status, 2);
+  EXPECT_TRUE(contains(edge.err, "--hub: 10.0.0.1 is not a loopback"))
+    << edge.err;
+  EXPECT_EQ(parse({"--role", "edge", "--hub", "127.0.0.1:7000",
+                   "--grpc-listen", "127.0.0.1:0"},
+                  false)
+              .status,
+            -1);
+  EXPECT_EQ(parse({"--role", "edge", "--hub", "10.0.0.1:7000", "--insecure"})
+              .status,
+            -1);
+  // The certificate flags check that their files can be read.
+  config_file pem{"-----BEGIN CERTIFICATE-----\n"};
+  auto tls = parse({"--role", "edge", "--hub", "10.0.0.1:7000",
+                    "--cluster-cert", pem.path(), "--cluster-key", pem.path(),
+                    "--cluster-ca", pem.path()});
+  EXPECT_EQ(tls.status, -1) << tls.err;
+  scoped_env secret{"MM_ADMIN_SECRET", "s3cret"};
+  auto admin = parse({"--admin-listen", "0.0.0.0:0", "--admin-allow-remote",
+                      "--grpc-listen", "127.0.0.1:0"},
+                     false);
+  EXPECT_EQ(admin.status, 2);
+  EXPECT_TRUE(contains(admin.err, "no TLS; add --admin-tls (or --insecure)"))
+    << admin.err;
+  auto no_certs = parse({"--admin-tls"});
+  EXPECT_EQ(no_certs.status, 2);
+  EXPECT_TRUE(contains(no_certs.err, "--admin-tls: needs --cluster-cert"))
+    << no_certs.err;
+  auto with_tls =
+    parse({"--admin-listen", "0.0.0.0:0", "--admin-allow-remote",
+           "--admin-tls", "--cluster-cert", pem.path(), "--cluster-key",
+           pem.path(), "--cluster-ca", pem.path()});
+  EXPECT_EQ(with_tls.status, -1) << with_tls.err;
+}
+
+TEST(options, redis_credentials_come_from_a_file) {
+  auto user = parse({"--redis-user", "mm"});
+  EXPECT_EQ(user.status, 2);
+  EXPECT_EQ(user.err,
+            "mm-server: --redis-user: needs --redis-password-file\n");
+  config_file password{"  pw-1 \nsecond line\n"};
+  auto r = parse({"--redis-user", "mm", "--redis-password-file",
+                  password.path()});
+  EXPECT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.redis_user, "mm");
+  EXPECT_EQ(r.cfg.redis_password, "pw-1");
+  auto missing = parse({"--redis-password-file", "/nonexistent/pw"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_TRUE(contains(missing.err, "--redis-password-file: cannot read"))
+    << missing.err;
+}
+
 TEST(options, help_exits_0_and_shows_the_defaults) {
   auto r = parse({"--help"});
   EXPECT_EQ(r.status, 0);
@@ -243,6 +311,7 @@ TEST(options, the_config_file_takes_the_documented_format) {
                    "role = edge\n"
                    "hub = 10.0.0.1:4000\n"
                    "hub = 10.0.0.2:4000\n"
+                   "insecure = true\n"
                    "max-sessions = 10\n"
                    "max-sessions = 20\n"};
   auto r = parse({"--config", file.path()});

@@ -20,8 +20,8 @@ class session_test : public actor_fixture {
 public:
   session_test() {
     watched = std::make_shared<std::vector<std::string>>();
-    directory = spawn_ticker_directory(sys, spawn_recording_listener(watched),
-                                       ncfg, m);
+    listener = spawn_recording_listener(watched);
+    directory = spawn_ticker_directory(sys, listener, ncfg, m);
     cleanup.push_back(directory);
   }
 
@@ -48,7 +48,8 @@ public:
   }
 
   void publish(const std::string& ticker, double price, int64_t ts = 1) {
-    self->send(broadcaster(ticker), tick{price, 10, ts});
+    // As the redis listener: a broadcaster takes ticks from it only.
+    caf::send_as(listener, broadcaster(ticker), tick{price, 10, ts});
     run();
   }
 
@@ -75,6 +76,7 @@ public:
   }
 
   std::shared_ptr<std::vector<std::string>> watched;
+  caf::actor listener;
   caf::actor directory;
 };
 
