@@ -215,7 +215,6 @@ struct link_state {
   bool reported_up = true;
 };
 
-
 void try_connect(link_actor* self, const node_config* cfg);
 
 /// Tells the relay directory when the hub comes or goes, so that it moves
@@ -522,8 +521,8 @@ verdict relay_state::screen(relay_actor* self, const inbound& in) {
     return verdict::accept;
   auto& st = self->state;
   if (in.is<price_update>()) {
-    if (st.upstream && in.sender == caf::actor_cast<caf::strong_actor_ptr>(
-                                       st.upstream))
+    if (st.upstream
+        && in.sender == caf::actor_cast<caf::strong_actor_ptr>(st.upstream))
       return verdict::accept;
     // A broadcaster we left (or lost) may still have sent a few.
     if (in.node() == st.hub_node)
@@ -883,7 +882,6 @@ struct relay_directory_state {
   /// Per relay's ticker: the index of the link it subscribes through.
   std::unordered_map<std::string, size_t> routes;
 };
-
 
 /// Collects several replies into one vector, sorted by `key`.
 template <class T>

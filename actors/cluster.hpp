@@ -73,9 +73,8 @@ private:
 /// picks, and moves it when that hub is lost or returns; spawns one
 /// hub link per `cfg.hubs` entry once told `(start_atom)` (node::announce).
 /// `cfg`, `m` and `id` must outlive it.
-caf::actor spawn_relay_directory(caf::actor_system& sys,
-                                 const node_config& cfg, metrics& m,
-                                 const node_identity& id);
+caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
+                                 metrics& m, const node_identity& id);
 
 /// For tests: the same with `links` (one per `cfg.hubs` entry, same order)
 /// in place of hub links; they answer the relays' `(get_atom, ticker,

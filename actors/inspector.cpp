@@ -58,8 +58,7 @@ verdict inspector_state::screen(inspector_actor*, const inbound& in) {
   if (in.is<watch_atom, str, std::vector<str>, caf::actor>()) {
     // A shell subscribes its own actors only.
     auto& who = *static_cast<const caf::actor*>(in.content.get(3));
-    return who && who.node() == in.node() ? verdict::accept
-                                          : verdict::refuse;
+    return who && who.node() == in.node() ? verdict::accept : verdict::refuse;
   }
   if (in.is<hello_atom, str>() || in.is<stats_atom, str>()
       || in.is<sessions_atom, str, str, uint32_t>()
@@ -115,8 +114,8 @@ caf::result<T> rejected(inspector_actor* self) {
   auto delay = std::min<uint64_t>(max_reject_delay_ms, 100ull << (n - 1));
   auto id = ++st.next_reject;
   st.held.emplace(id, self->make_response_promise());
-  self->delayed_send(self, std::chrono::milliseconds{delay},
-                     linger_atom::value, id);
+  self->delayed_send(self, std::chrono::milliseconds{delay}, linger_atom::value,
+                     id);
   return caf::delegated<T>{};
 }
 

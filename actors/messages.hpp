@@ -202,12 +202,12 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(mm::session_inbox_ptr)
 
 namespace mm {
 
+using caf::connect_atom;
+using caf::flush_atom;
 using caf::get_atom;
 using caf::ok_atom;
 using caf::subscribe_atom;
 using caf::unsubscribe_atom;
 using caf::update_atom;
-using caf::flush_atom;
-using caf::connect_atom;
 
 } // namespace mm

@@ -121,7 +121,9 @@ node::~node() {
 void node::announce(std::string address, std::string admin) {
   identity_->set_addresses(std::move(address), std::move(admin));
   if (cfg_->role == node_role::edge)
-    caf::scoped_actor{sys_}->send(directory_, start_atom::value);
+    caf::scoped_actor {
+      sys_
+      } -> send(directory_, start_atom::value);
 }
 
 void node::shutdown() {

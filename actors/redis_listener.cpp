@@ -268,8 +268,7 @@ void poll_connect(listener_actor* self) {
     case tcp_connect::state::idle:
       connect_failed(self, st.connector.error());
       return;
-    case tcp_connect::state::pending:
-      break;
+    case tcp_connect::state::pending: break;
   }
   if (std::chrono::steady_clock::now() >= st.connect_deadline) {
     st.connector.reset();

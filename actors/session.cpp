@@ -154,8 +154,7 @@ bool start_pump(session_state& st) {
     return true;
   // A maximum frequency needs the session's timers: it keeps writing.
   if (!st.inbox || st.snapshot_pending || st.recovery_pending
-      || !st.replay.empty()
-      || st.min_interval.count() > 0)
+      || !st.replay.empty() || st.min_interval.count() > 0)
     return false;
   st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.batch_seq,
                              st.opts.flush_interval_ms);
@@ -542,8 +541,8 @@ session_info describe(session_actor* self) {
 caf::behavior session(session_actor* self, std::string id,
                       const std::vector<std::string>& tickers,
                       session_options opts, const stream_sink_ptr& sink,
-                      caf::actor directory,
-                      const node_config* cfg, metrics* m) {
+                      caf::actor directory, const node_config* cfg,
+                      metrics* m) {
   // Watches nothing: broadcasters and the registry monitor *us*. Monitoring
   // them back would leave stale attachables on long-lived actors (CAF 0.17,
   // docs/architecture.md rule 7). Ends by quitting with an `ec` reason.
@@ -609,11 +608,11 @@ caf::behavior session(session_actor* self, std::string id,
         if (st.tickers.count(t) > 0)
           --count;
       if (count > st.cfg->max_tickers_per_session)
-        return caf::make_error(
-          ec::too_many_tickers,
-          "the session would have " + std::to_string(count)
-            + " tickers; the limit is "
-            + std::to_string(st.cfg->max_tickers_per_session));
+        return caf::make_error(ec::too_many_tickers,
+                               "the session would have " + std::to_string(count)
+                                 + " tickers; the limit is "
+                                 + std::to_string(
+                                   st.cfg->max_tickers_per_session));
       if (count == 0)
         return caf::make_error(ec::no_tickers,
                                "a session must keep at least one ticker");
@@ -687,10 +686,10 @@ caf::behavior session(session_actor* self, std::string id,
     [=](attach_timeout_atom) {
       auto& st = self->state;
       if (!st.sink)
-        self->quit(caf::make_error(
-          ec::attach_timeout, "session expired: no stream attached within "
-                                + std::to_string(st.cfg->attach_timeout_ms)
-                                + " ms"));
+        self->quit(caf::make_error(ec::attach_timeout,
+                                   "session expired: no stream attached within "
+                                     + std::to_string(st.cfg->attach_timeout_ms)
+                                     + " ms"));
     },
   };
 }
@@ -698,10 +697,9 @@ caf::behavior session(session_actor* self, std::string id,
 } // namespace
 
 caf::actor spawn_session(caf::actor_system& sys, std::string id,
-                         std::vector<std::string> tickers,
-                         session_options opts, stream_sink_ptr sink,
-                         caf::actor directory, const node_config& cfg,
-                         metrics& m) {
+                         std::vector<std::string> tickers, session_options opts,
+                         stream_sink_ptr sink, caf::actor directory,
+                         const node_config& cfg, metrics& m) {
   return sys.spawn(session, std::move(id), std::move(tickers), opts,
                    std::move(sink), std::move(directory), &cfg, &m);
 }

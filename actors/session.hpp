@@ -21,9 +21,8 @@ struct metrics;
 /// or at shutdown; the exit reason (an `ec`) says which, and the stream is
 /// finished with the status that fits. `sink` may be null (attach later).
 caf::actor spawn_session(caf::actor_system& sys, std::string id,
-                         std::vector<std::string> tickers,
-                         session_options opts, stream_sink_ptr sink,
-                         caf::actor directory, const node_config& cfg,
-                         metrics& m);
+                         std::vector<std::string> tickers, session_options opts,
+                         stream_sink_ptr sink, caf::actor directory,
+                         const node_config& cfg, metrics& m);
 
 } // namespace mm

@@ -45,8 +45,7 @@ std::string resolve_options(session_options& opts, uint32_t raw_mode,
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_options& x) {
   return f(caf::meta::type_name("session_options"), x.flush_interval_ms,
-           x.snapshot, x.max_batch, x.mode, x.max_frequency_hz,
-           x.resume_from);
+           x.snapshot, x.max_batch, x.mode, x.max_frequency_hz, x.resume_from);
 }
 
 } // namespace mm

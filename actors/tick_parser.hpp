@@ -24,8 +24,8 @@ public:
 
   /// Parses `payload` published on the channel of `ticker`. Returns true and
   /// fills `out`, or returns false and says in `why` what was wrong.
-  bool parse(std::string_view payload, std::string_view ticker,
-             int64_t now_ns, tick& out, std::string& why);
+  bool parse(std::string_view payload, std::string_view ticker, int64_t now_ns,
+             tick& out, std::string& why);
 
 private:
   struct impl;

@@ -152,8 +152,8 @@ ticker_info describe(broadcaster_actor* self) {
   x.history = st.history->size();
   x.last = last_of(st);
   if (st.seq > 0)
-    x.last_update_ms
-      = duration_cast<milliseconds>(now - st.last_tick_at).count();
+    x.last_update_ms =
+      duration_cast<milliseconds>(now - st.last_tick_at).count();
   // Oldest second first; seconds without a tick are slots of older seconds.
   auto sec = second_of(now);
   constexpr auto window = static_cast<int64_t>(broadcaster_state::rate_window);
@@ -297,10 +297,8 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
         uint32_t slot) -> std::vector<price_update> {
       return subscribe(who, inbox, slot);
     },
-    [=](subscribe_atom, const caf::actor& who,
-        const stream_position& pos) -> resume_reply {
-      return resume(who, nullptr, 0, pos);
-    },
+    [=](subscribe_atom, const caf::actor& who, const stream_position& pos)
+      -> resume_reply { return resume(who, nullptr, 0, pos); },
     [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr& inbox,
         uint32_t slot, const stream_position& pos) -> resume_reply {
       return resume(who, inbox, slot, pos);

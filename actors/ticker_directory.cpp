@@ -53,7 +53,7 @@ verdict directory_state::screen(directory_actor*, const inbound& in) {
   if (in.is<hello_atom, uint32_t, caf::actor>()) {
     auto& edge = *static_cast<const caf::actor*>(in.content.get(2));
     return !edge || edge.node() == in.node() ? verdict::accept
-                                              : verdict::refuse;
+                                             : verdict::refuse;
   }
   if (in.is<get_atom, std::string, caf::actor>()) {
     // Broadcasters only for valid ticker names, spawned by the handler
@@ -64,10 +64,8 @@ verdict directory_state::screen(directory_actor*, const inbound& in) {
   }
   if (in.is<last_atom, std::vector<std::string>>()
       || in.is<health_atom, std::vector<std::string>>()) {
-    auto& xs =
-      *static_cast<const std::vector<std::string>*>(in.content.get(1));
-    return xs.size() <= max_remote_tickers ? verdict::accept
-                                           : verdict::refuse;
+    auto& xs = *static_cast<const std::vector<std::string>*>(in.content.get(1));
+    return xs.size() <= max_remote_tickers ? verdict::accept : verdict::refuse;
   }
   if (in.is<node_atom>() || in.is<nodes_atom>())
     return verdict::accept;
@@ -233,9 +231,9 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       if (edge && st.edges.emplace(edge.address(), edge).second) {
         // A lost edge is a down_msg here too: its entry goes with it.
         self->monitor(edge);
-        self->request(edge, std::chrono::milliseconds{
-                              cfg->connection_timeout_ms},
-                      node_atom::value)
+        self
+          ->request(edge, std::chrono::milliseconds{cfg->connection_timeout_ms},
+                    node_atom::value)
           .then(
             [=](const node_info& x) {
               auto& st = self->state;
@@ -298,16 +296,16 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
     },
     [=](health_atom, const std::vector<std::string>& tickers)
       -> caf::result<std::vector<ticker_health>> {
-      return ask_broadcasters<ticker_health>(self, tickers,
-                                             health_atom::value);
+      return ask_broadcasters<ticker_health>(self, tickers, health_atom::value);
     },
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<ticker_info>> {
       auto& st = self->state;
       if (st.broadcasters.empty())
         return std::vector<ticker_info>{};
-      auto acc = std::make_shared<ticker_descriptions>(
-        self->make_response_promise(), st.broadcasters.size());
+      auto acc =
+        std::make_shared<ticker_descriptions>(self->make_response_promise(),
+                                              st.broadcasters.size());
       for (auto& kvp : st.broadcasters)
         self->request(kvp.second, caf::infinite, describe_atom::value)
           .then(
@@ -319,8 +317,7 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
             [acc](const caf::error&) { acc->done(); });
       return caf::delegated<std::vector<ticker_info>>{};
     },
-    [=](describe_atom,
-        const std::string& ticker) -> caf::result<ticker_info> {
+    [=](describe_atom, const std::string& ticker) -> caf::result<ticker_info> {
       auto& st = self->state;
       auto i = st.broadcasters.find(ticker);
       if (i == st.broadcasters.end())
@@ -328,14 +325,14 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
       auto rp = self->make_response_promise<ticker_info>();
       self->request(i->second, caf::infinite, describe_atom::value)
         .then(
-              [=](ticker_info& x) mutable {
-                name_nodes(self->state, x);
-                rp.deliver(std::move(x));
-              },
-              [rp, ticker](const caf::error&) mutable {
-                // Lingered out meanwhile.
-                rp.deliver(unknown_ticker(ticker));
-              });
+          [=](ticker_info& x) mutable {
+            name_nodes(self->state, x);
+            rp.deliver(std::move(x));
+          },
+          [rp, ticker](const caf::error&) mutable {
+            // Lingered out meanwhile.
+            rp.deliver(unknown_ticker(ticker));
+          });
       return rp;
     },
   };

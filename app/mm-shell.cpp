@@ -18,20 +18,20 @@
 
 #include <fcntl.h>
 #include <netdb.h>
-#include <sys/socket.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <editline/readline.h>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
-#include <caf/openssl/manager.hpp>
-#include <caf/openssl/remote_actor.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/exit_reason.hpp>
 #include <caf/io/middleman.hpp>
+#include <caf/openssl/manager.hpp>
+#include <caf/openssl/remote_actor.hpp>
 #include <caf/scoped_actor.hpp>
 #include <caf/sec.hpp>
 
@@ -108,11 +108,10 @@ public:
       fail("cannot reach node at " + opts_.address + ": " + what);
       return false;
     }
-    auto node = opts_.tls_cert.empty()
-                  ? sys_.middleman().remote_actor(opts_.admin.host,
-                                                  opts_.admin.port)
-                  : caf::openssl::remote_actor(sys_, opts_.admin.host,
-                                               opts_.admin.port);
+    auto node =
+      opts_.tls_cert.empty()
+        ? sys_.middleman().remote_actor(opts_.admin.host, opts_.admin.port)
+        : caf::openssl::remote_actor(sys_, opts_.admin.host, opts_.admin.port);
     if (!node) {
       fail("cannot reach node at " + opts_.address + ": "
            + connect_error(node.error()));
@@ -153,8 +152,9 @@ public:
   /// Session ids and tickers for tab completion (empty on any error).
   std::vector<std::string> session_ids() {
     std::vector<std::string> result;
-    self_->request(node_, std::chrono::seconds(2), mm::sessions_atom::value,
-                   opts_.secret, std::string{}, uint32_t{1000})
+    self_
+      ->request(node_, std::chrono::seconds(2), mm::sessions_atom::value,
+                opts_.secret, std::string{}, uint32_t{1000})
       .receive(
         [&](const std::vector<mm::session_info>& xs) {
           for (auto& x : xs)
@@ -166,8 +166,9 @@ public:
 
   std::vector<std::string> tickers() {
     std::vector<std::string> result;
-    self_->request(node_, std::chrono::seconds(2), mm::tickers_atom::value,
-                   opts_.secret)
+    self_
+      ->request(node_, std::chrono::seconds(2), mm::tickers_atom::value,
+                opts_.secret)
       .receive(
         [&](const std::vector<mm::ticker_info>& xs) {
           for (auto& x : xs)
@@ -246,8 +247,7 @@ private:
             },
             on_error);
         return ok;
-      case command_kind::watch:
-        return watch(cmd);
+      case command_kind::watch: return watch(cmd);
     }
     return false;
   }
@@ -269,30 +269,31 @@ private:
       char c = 1;
       [[maybe_unused]] auto n = write(wake_pipe[1], &c, 1);
     };
-    auto watcher = sys_.spawn([=](caf::event_based_actor* self)
-                                -> caf::behavior {
-      // Watches the node's inspector: its loss ends the watch.
-      self->monitor(node);
-      self->set_down_handler([=](const caf::down_msg&) {
-        st->lost = true;
-        wake();
-        self->quit();
+    auto watcher =
+      sys_.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+        // Watches the node's inspector: its loss ends the watch.
+        self->monitor(node);
+        self->set_down_handler([=](const caf::down_msg&) {
+          st->lost = true;
+          wake();
+          self->quit();
+        });
+        auto seen = std::make_shared<uint64_t>(0);
+        return {
+          [=](const mm::price_update& u) {
+            if (limit > 0 && *seen >= limit)
+              return;
+            auto text = json ? mm::shell::tick_json(u)
+                             : mm::shell::tick_text(u);
+            std::fwrite(text.data(), 1, text.size(), stdout);
+            std::fflush(stdout);
+            if (limit > 0 && ++*seen >= limit) {
+              st->done = true;
+              wake();
+            }
+          },
+        };
       });
-      auto seen = std::make_shared<uint64_t>(0);
-      return {
-        [=](const mm::price_update& u) {
-          if (limit > 0 && *seen >= limit)
-            return;
-          auto text = json ? mm::shell::tick_json(u) : mm::shell::tick_text(u);
-          std::fwrite(text.data(), 1, text.size(), stdout);
-          std::fflush(stdout);
-          if (limit > 0 && ++*seen >= limit) {
-            st->done = true;
-            wake();
-          }
-        },
-      };
-    });
     drain_wake_pipe();
     interrupted = false;
     interruptible = true;

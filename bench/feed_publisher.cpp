@@ -21,8 +21,7 @@ void sleep_until_mono(int64_t t) {
   timespec ts{};
   ts.tv_sec = static_cast<time_t>(t / 1'000'000'000);
   ts.tv_nsec = static_cast<long>(t % 1'000'000'000);
-  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr)
-         == EINTR)
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR)
     ; // retry
 }
 
@@ -100,8 +99,8 @@ void feed_publisher::run() {
     auto elapsed = static_cast<double>(clock_ns(CLOCK_MONOTONIC) - t0);
     auto due = static_cast<uint64_t>(elapsed * rate_ / 1e9);
     if (due <= done) {
-      auto wake = t0 + static_cast<int64_t>(static_cast<double>(done + 1)
-                                            * 1e9 / rate_);
+      auto wake =
+        t0 + static_cast<int64_t>(static_cast<double>(done + 1) * 1e9 / rate_);
       sleep_until_mono(wake);
       continue;
     }
@@ -114,8 +113,7 @@ void feed_publisher::run() {
       price = price >= 200 ? 100 : price + 0.01;
       auto len = std::snprintf(payload, sizeof(payload),
                                R"({"price":%.2f,"volume":%llu,"ts":%lld})",
-                               price,
-                               static_cast<unsigned long long>(done) + i,
+                               price, static_cast<unsigned long long>(done) + i,
                                static_cast<long long>(ts));
       redisAppendCommand(ctx_, "PUBLISH %s %b", channels_[next].c_str(),
                          payload, static_cast<size_t>(len));

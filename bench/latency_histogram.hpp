@@ -43,8 +43,7 @@ public:
     sum_.fetch_add(sum, std::memory_order_relaxed);
     auto prev = max_.load(std::memory_order_relaxed);
     while (top > prev
-           && !max_.compare_exchange_weak(prev, top,
-                                          std::memory_order_relaxed))
+           && !max_.compare_exchange_weak(prev, top, std::memory_order_relaxed))
       ; // retry
   }
 

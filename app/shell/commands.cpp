@@ -167,8 +167,8 @@ std::string parse_command(const std::string& line, command& out) {
     out.kind = command_kind::watch;
     for (size_t i = 1; i < w.size(); ++i) {
       if (w[i] == "--count") {
-        if (i + 1 >= w.size() || !parse_uint(w[i + 1], 1, UINT64_MAX / 2,
-                                             out.count))
+        if (i + 1 >= w.size()
+            || !parse_uint(w[i + 1], 1, UINT64_MAX / 2, out.count))
           return wrong("--count expects a whole number from 1");
         ++i;
       } else {

@@ -122,15 +122,12 @@ std::string counts_by_name(const std::map<std::string, uint64_t>& xs) {
 }
 
 fields node_fields(const node_info& x) {
-  return {{"role", json_string(x.role)},
-          {"address", json_string(x.address)},
-          {"admin", json_string(x.admin)},
-          {"node_id", json_string(x.node_id)},
-          {"up_since_ms", num(x.up_since_ms)},
-          {"sessions", num(x.sessions)},
-          {"relays", num(x.relays)},
-          {"broadcasters", num(x.broadcasters)},
-          {"state", json_string(x.state)}};
+  return {
+    {"role", json_string(x.role)},       {"address", json_string(x.address)},
+    {"admin", json_string(x.admin)},     {"node_id", json_string(x.node_id)},
+    {"up_since_ms", num(x.up_since_ms)}, {"sessions", num(x.sessions)},
+    {"relays", num(x.relays)},           {"broadcasters", num(x.broadcasters)},
+    {"state", json_string(x.state)}};
 }
 
 fields ticker_fields(const ticker_info& x) {
@@ -363,8 +360,7 @@ std::string sessions_json(const std::vector<session_info>& xs) {
   items.reserve(xs.size());
   for (auto& x : xs)
     items.push_back(object(session_fields(x)));
-  return object({{"count", num(xs.size())}, {"sessions", array(items)}})
-         + "\n";
+  return object({{"count", num(xs.size())}, {"sessions", array(items)}}) + "\n";
 }
 
 std::string session_text(const session_info& x) {
@@ -405,8 +401,7 @@ std::string session_json(const session_info& x) {
 std::string tickers_text(const std::vector<ticker_info>& xs) {
   if (xs.empty())
     return "no tickers\n";
-  table t{{"ticker", "subscribers", "remote", "seq", "last", "updated",
-           "rate"},
+  table t{{"ticker", "subscribers", "remote", "seq", "last", "updated", "rate"},
           {false, true, true, true, true, false, true}};
   for (auto& x : xs)
     t.add({x.ticker, human_count(x.subscribers),
@@ -422,8 +417,7 @@ std::string tickers_json(const std::vector<ticker_info>& xs) {
   items.reserve(xs.size());
   for (auto& x : xs)
     items.push_back(object(ticker_fields(x)));
-  return object({{"count", num(xs.size())}, {"tickers", array(items)}})
-         + "\n";
+  return object({{"count", num(xs.size())}, {"tickers", array(items)}}) + "\n";
 }
 
 std::string ticker_text(const ticker_info& x) {
@@ -461,9 +455,8 @@ std::string nodes_text(const std::vector<node_info>& xs) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   using std::chrono::system_clock;
-  auto now = duration_cast<milliseconds>(
-               system_clock::now().time_since_epoch())
-               .count();
+  auto now =
+    duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
   table t{{"role", "address", "up", "sessions", "relays", "broadcasters",
            "state"},
           {false, false, true, true, true, true, false}};
@@ -543,12 +536,10 @@ std::string help_json() {
 
 std::string tick_text(const price_update& x) {
   char buf[128];
-  std::snprintf(buf, sizeof(buf),
-                "%s  %-8s %12.4f  vol %-8lld seq %llu%s\n",
+  std::snprintf(buf, sizeof(buf), "%s  %-8s %12.4f  vol %-8lld seq %llu%s\n",
                 clock_time(x.ts).c_str(), x.ticker.c_str(), x.price,
                 static_cast<long long>(x.volume),
-                static_cast<unsigned long long>(x.seq),
-                x.gap ? "  (gap)" : "");
+                static_cast<unsigned long long>(x.seq), x.gap ? "  (gap)" : "");
   return buf;
 }
 

@@ -209,9 +209,8 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
                          << st.error_message();
   }
   // 5. Peers that vanish without FIN or RST, behind a proxy.
-  tcp_proxy proxy{static_cast<uint16_t>(
-    std::stoi(server.grpc_address().substr(server.grpc_address().rfind(':')
-                                           + 1)))};
+  tcp_proxy proxy{static_cast<uint16_t>(std::stoi(
+    server.grpc_address().substr(server.grpc_address().rfind(':') + 1)))};
   auto proxied = pb::MarketMonitor::NewStub(
     grpc::CreateChannel("127.0.0.1:" + std::to_string(proxy.port()),
                         grpc::InsecureChannelCredentials()));
@@ -237,9 +236,8 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
   ASSERT_TRUE(all_live(cancelled, scaled_wait(milliseconds{20000})))
     << describe_streams(cancelled);
   ASSERT_TRUE(all_live(vanished, scaled_wait(milliseconds{20000})))
-    << describe_streams(vanished) << "; the proxy accepted "
-    << proxy.accepted() << " connections; node: "
-    << admin.stats().describe();
+    << describe_streams(vanished) << "; the proxy accepted " << proxy.accepted()
+    << " connections; node: " << admin.stats().describe();
   // (The never-attached and deadline sessions may have ended by now.)
   auto peak = admin.stats();
   std::cout << "peak: " << peak.describe() << std::endl;
@@ -284,8 +282,8 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
              && pub.subscribers(tickers[0]) == 0;
     },
     bound + margin);
-  auto took = std::chrono::duration_cast<milliseconds>(clock_type::now()
-                                                       - left);
+  auto took =
+    std::chrono::duration_cast<milliseconds>(clock_type::now() - left);
   auto after = admin.stats();
   std::cout << "after: " << after.describe()
             << " fds=" << open_fds(server.pid()) << "\nidle after "

@@ -10,10 +10,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <algorithm>
 #include <optional>
 #include <regex>
 #include <set>
@@ -45,14 +45,17 @@ constexpr milliseconds failover_bound{connection_timeout_ms + heartbeat_ms
                                       + 1000};
 
 std::vector<std::string> cluster_flags() {
-  return {"--heartbeat-interval-ms", std::to_string(heartbeat_ms),
-          "--connection-timeout-ms", std::to_string(connection_timeout_ms),
-          "--linger-ms",             std::to_string(linger_ms),
-          "--attach-timeout-ms",     "1000"};
+  return {"--heartbeat-interval-ms",
+          std::to_string(heartbeat_ms),
+          "--connection-timeout-ms",
+          std::to_string(connection_timeout_ms),
+          "--linger-ms",
+          std::to_string(linger_ms),
+          "--attach-timeout-ms",
+          "1000"};
 }
 
-std::vector<std::string> hub_flags(const std::string& listen
-                                   = "127.0.0.1:0") {
+std::vector<std::string> hub_flags(const std::string& listen = "127.0.0.1:0") {
   auto flags = cluster_flags();
   flags.insert(flags.end(), {"--role", "hub", "--cluster-listen", listen});
   return flags;
@@ -234,8 +237,9 @@ TEST(cluster, a_client_resumes_on_an_edge_from_the_relays_history) {
   auto seen = first->updates_of("CLR").back();
   for (int i = 0; i < 4; ++i)
     pub.publish_tick("CLR", 10 + i, 1, 10 + i);
-  ASSERT_TRUE(keeper->wait_update(
-    "CLR", [&](auto& u) { return u.seq() == seen.seq() + 4; }));
+  ASSERT_TRUE(keeper->wait_update("CLR", [&](auto& u) {
+    return u.seq() == seen.seq() + 4;
+  }));
   auto req = subscribe_to({"CLR"});
   auto* pos = req.add_resume_from();
   pos->set_ticker("CLR");
@@ -615,13 +619,13 @@ TEST(cluster, frozen_hub_is_noticed_within_the_heartbeat_bound) {
       return state == "connecting";
     },
     notice_bound + milliseconds{2000});
-  auto took = std::chrono::duration_cast<milliseconds>(clock_type::now()
-                                                       - frozen);
+  auto took =
+    std::chrono::duration_cast<milliseconds>(clock_type::now() - frozen);
   hub.send_signal(SIGCONT);
   ASSERT_TRUE(noticed) << shell_json(edge, "nodes");
   EXPECT_LE(took, notice_bound) << "took " << took.count() << " ms";
-  std::cerr << "frozen hub noticed after " << took.count() << " ms ("
-            << state << ")\n";
+  std::cerr << "frozen hub noticed after " << took.count() << " ms (" << state
+            << ")\n";
   EXPECT_FALSE(s->finished());
   // Thawed, the hub is used again and ticks flow.
   publisher pub{redis.port()};
@@ -724,7 +728,7 @@ TEST(cluster, tls_between_nodes) {
              + key + " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   std::vector<std::string> tls{"--cluster-cert", cert, "--cluster-key", key,
-                               "--cluster-ca", cert};
+                               "--cluster-ca",   cert};
   {
     // The servers go before their certificate files do: a reconnecting
     // node reads them again.

@@ -23,9 +23,8 @@ protected:
 /// Checks that CONFLATE delivered the newest of 10 ticks and accounted for
 /// every replaced one.
 void expect_conflated_ten(stream_reader& reader, const std::string& ticker) {
-  ASSERT_TRUE(reader.wait_update(ticker, [](auto& u) {
-    return u.seq() == 10;
-  }));
+  ASSERT_TRUE(
+    reader.wait_update(ticker, [](auto& u) { return u.seq() == 10; }));
   auto ups = reader.updates_of(ticker);
   uint64_t total = 0;
   for (auto& u : ups)

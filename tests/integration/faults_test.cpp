@@ -7,11 +7,11 @@
 #include "tests/integration/node_stats.hpp"
 #include "tests/integration/tcp_proxy.hpp"
 
-#include <signal.h>
-#include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -105,8 +105,8 @@ TEST(faults, redis_gone_silent_is_found_and_replaced) {
   ASSERT_TRUE(wait_until([&] { return pub.subscribers("SIL") == 2; },
                          milliseconds{15000}))
     << "the server did not replace a Redis connection that went silent";
-  auto took = std::chrono::duration_cast<milliseconds>(clock_type::now()
-                                                       - frozen);
+  auto took =
+    std::chrono::duration_cast<milliseconds>(clock_type::now() - frozen);
   std::cout << "silent Redis connection replaced after " << took.count()
             << " ms (--redis-ping-ms " << ping_ms << ", bound 3 x that plus"
             << " the reconnect backoff)" << std::endl;
@@ -265,8 +265,8 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
     for (int i = 0; i < 20; ++i) {
       auto& t = tickers[static_cast<size_t>(published++) % tickers.size()];
       burst.emplace_back(t, "{\"price\": 1.5, \"volume\": 1, \"ts\": "
-                              + std::to_string(now_ns()) + ", \"pad\": \""
-                              + pad + "\"}");
+                              + std::to_string(now_ns()) + ", \"pad\": \"" + pad
+                              + "\"}");
     }
     pub.publish_burst(burst);
     rss_max = std::max(rss_max, rss_kib(server.pid()));
@@ -284,8 +284,7 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
   // Bound: one pending update per ticker for the CONFLATE reader, at most
   // --max-pending (10,000) for the ALL reader, plus gRPC's buffers.
   if (!tsan_build) {
-    EXPECT_LT(rss_max - rss_before, 64 * 1024)
-      << "RSS grew by more than 64 MB";
+    EXPECT_LT(rss_max - rss_before, 64 * 1024) << "RSS grew by more than 64 MB";
   }
   // The fast readers kept up: hardly any update took more than 250 ms.
   uint64_t updates = 0;
@@ -325,8 +324,8 @@ TEST(faults, slow_reader_costs_bounded_memory_and_does_not_slow_others) {
   // The ALL reader overflowed its bounded queue and was evicted: the server
   // says so in its stats.
   admin_client admin{server.admin_address()};
-  EXPECT_TRUE(wait_until(
-    [&] { return admin.stats().ended("slow_consumer") == 1; }))
+  EXPECT_TRUE(
+    wait_until([&] { return admin.stats().ended("slow_consumer") == 1; }))
     << admin.stats().describe();
   slow_all->resume();
   auto all_end = slow_all->wait_finished(milliseconds{20000});
@@ -385,8 +384,8 @@ TEST(faults, sigterm_with_thousands_of_streams) {
   EXPECT_EQ(unavailable, xs.size());
   auto status = server.wait_exit(milliseconds{timeout_ms + 2000});
   ASSERT_TRUE(status.has_value()) << "mm-server still runs after SIGTERM";
-  auto took = std::chrono::duration_cast<milliseconds>(clock_type::now()
-                                                       - signalled);
+  auto took =
+    std::chrono::duration_cast<milliseconds>(clock_type::now() - signalled);
   std::cout << n << " streams ended UNAVAILABLE, exit after " << took.count()
             << " ms" << std::endl;
   EXPECT_TRUE(WIFEXITED(*status));

@@ -322,12 +322,9 @@ std::string redis_process::address() const {
 server_process::server_process(const redis_process& redis,
                                std::vector<std::string> flags,
                                std::vector<std::string> env) {
-  std::vector<std::string> args{MM_SERVER_BIN,
-                                "--grpc-listen",
-                                "127.0.0.1:0",
-                                "--admin-listen",
-                                "127.0.0.1:0",
-                                "--redis",
+  std::vector<std::string> args{MM_SERVER_BIN,  "--grpc-listen",
+                                "127.0.0.1:0",  "--admin-listen",
+                                "127.0.0.1:0",  "--redis",
                                 redis.address()};
   args.insert(args.end(), flags.begin(), flags.end());
   int fds[2];
@@ -357,8 +354,8 @@ server_process::server_process(const redis_process& redis,
       std::cerr << "[mm-server] " << line << '\n';
       nl = buf.find('\n');
     }
-    auto left = std::chrono::duration_cast<milliseconds>(deadline
-                                                         - clock_type::now());
+    auto left =
+      std::chrono::duration_cast<milliseconds>(deadline - clock_type::now());
     if (left.count() <= 0)
       break;
     pollfd pfd{stdout_fd_, POLLIN, 0};
@@ -551,8 +548,7 @@ void stream_reader::run(factory start) {
 
 bool stream_reader::wait_for(const predicate& pred, milliseconds timeout) {
   std::unique_lock<std::mutex> guard{mtx_};
-  cv_.wait_for(guard, timeout,
-               [&] { return finished_ || pred(batches_); });
+  cv_.wait_for(guard, timeout, [&] { return finished_ || pred(batches_); });
   return pred(batches_);
 }
 
@@ -635,8 +631,8 @@ std::unique_ptr<redis_process> server_suite::redis_;
 std::unique_ptr<server_process> server_suite::server_;
 
 std::vector<std::string> server_suite::shared_flags() {
-  return {"--linger-ms",           "200",  "--attach-timeout-ms", "2000",
-          "--max-batch",           "50",   "--max-pending",       "1000",
+  return {"--linger-ms",           "200", "--attach-timeout-ms", "2000",
+          "--max-batch",           "50",  "--max-pending",       "1000",
           "--shutdown-timeout-ms", "2000"};
 }
 

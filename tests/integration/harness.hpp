@@ -190,8 +190,8 @@ public:
                          int64_t volume, int64_t ts);
 
   /// Publishes many payloads in one pipelined burst.
-  void publish_burst(const std::vector<std::pair<std::string, std::string>>&
-                       ticker_payloads);
+  void publish_burst(
+    const std::vector<std::pair<std::string, std::string>>& ticker_payloads);
 
   /// Number of subscribers of the ticker's channel (PUBSUB NUMSUB).
   long long subscribers(const std::string& ticker);
@@ -222,14 +222,14 @@ public:
   using predicate = std::function<bool(const batches&)>;
 
   /// Starts StreamPriceUpdates for `session_id`.
-  static std::unique_ptr<stream_reader>
-  stream(pb::MarketMonitor::Stub& stub, const std::string& session_id,
-         bool paused = false);
+  static std::unique_ptr<stream_reader> stream(pb::MarketMonitor::Stub& stub,
+                                               const std::string& session_id,
+                                               bool paused = false);
 
   /// Starts Subscribe with `req`.
-  static std::unique_ptr<stream_reader>
-  subscribe(pb::MarketMonitor::Stub& stub, pb::SubscribeRequest req,
-            bool paused = false);
+  static std::unique_ptr<stream_reader> subscribe(pb::MarketMonitor::Stub& stub,
+                                                  pb::SubscribeRequest req,
+                                                  bool paused = false);
 
   /// Cancels the call if it still runs and joins the thread.
   ~stream_reader();
@@ -251,8 +251,8 @@ public:
                   milliseconds timeout = default_wait);
 
   /// Waits until the stream ended; returns its status, or nothing.
-  std::optional<grpc::Status> wait_finished(milliseconds timeout
-                                            = default_wait);
+  std::optional<grpc::Status>
+  wait_finished(milliseconds timeout = default_wait);
 
   /// Starts reading when constructed paused.
   void resume();
@@ -273,8 +273,9 @@ public:
   std::vector<pb::PriceUpdate> updates_of(const std::string& ticker);
 
 private:
-  using factory = std::function<std::unique_ptr<grpc::ClientReader<
-    pb::PriceBatch>>(grpc::ClientContext*)>;
+  using factory =
+    std::function<std::unique_ptr<grpc::ClientReader<pb::PriceBatch>>(
+      grpc::ClientContext*)>;
 
   stream_reader(factory start, bool paused);
 
@@ -345,8 +346,7 @@ protected:
   /// Starts a session and attaches its stream.
   std::unique_ptr<stream_reader>
   start_stream(const std::vector<std::string>& tickers,
-               const pb::SessionOptions& opts = {},
-               std::string* id = nullptr);
+               const pb::SessionOptions& opts = {}, std::string* id = nullptr);
 
   static std::unique_ptr<redis_process> redis_;
   static std::unique_ptr<server_process> server_;

@@ -219,8 +219,8 @@ protected:
     auto res = sh("ticker " + ticker, true);
     if (!res.ok())
       return 0;
-    return py_int(res.out, remote ? "d['remote_subscribers']"
-                                  : "d['subscribers']");
+    return py_int(res.out,
+                  remote ? "d['remote_subscribers']" : "d['subscribers']");
   }
 
   void publish_ticks(const std::string& ticker, int n, double base = 100) {
@@ -299,8 +299,8 @@ TEST_F(shell, sessions_and_session_describe_live_sessions) {
   EXPECT_EQ(py_int(all, mine + "['delivered']"), 4);
   EXPECT_EQ(py_int(all, mine + "['pending']"), 0);
   EXPECT_NE(py(all, mine + "['peer']"), "");
-  auto other = "[x for x in d['sessions'] if x['id'] == '"
-               + idle.session_id() + "'][0]";
+  auto other = "[x for x in d['sessions'] if x['id'] == '" + idle.session_id()
+               + "'][0]";
   EXPECT_EQ(py(all, other + "['stream_attached']"), "False");
   EXPECT_EQ(py(all, other + "['delivered']"), "0");
   // --limit keeps the oldest.
@@ -364,8 +364,7 @@ TEST_F(shell, tickers_and_ticker_show_subscribers_seq_and_rate) {
   auto one = sh("ticker TKA");
   ASSERT_TRUE(one.ok()) << one.err;
   EXPECT_NE(one.out.find("205.00"), std::string::npos);
-  EXPECT_NE(one.out.find(std::to_string(epoch)), std::string::npos)
-    << one.out;
+  EXPECT_NE(one.out.find(std::to_string(epoch)), std::string::npos) << one.out;
 }
 
 TEST_F(shell, actors_counts_running_actors_by_kind) {
@@ -430,16 +429,15 @@ TEST_F(shell, kill_ends_the_stream_with_aborted_and_the_reason) {
   // The session is gone for the shell too.
   auto gone = sh("session " + id);
   EXPECT_FALSE(gone.ok());
-  EXPECT_NE(gone.err.find("no session with id"), std::string::npos)
-    << gone.err;
+  EXPECT_NE(gone.err.find("no session with id"), std::string::npos) << gone.err;
 }
 
 TEST_F(shell, watch_tails_ticks_and_a_killed_shell_leaves_nothing_behind) {
   // A client keeps the broadcaster alive, so its subscriber count is exact.
   auto s = start_stream({"WAT"});
   ASSERT_TRUE(wait_until([&] { return subscribers("WAT") == 1; }));
-  child w{{MM_SHELL_BIN, "--connect", server_->admin_address(), "-c",
-           "watch WAT"}};
+  child w{
+    {MM_SHELL_BIN, "--connect", server_->admin_address(), "-c", "watch WAT"}};
   ASSERT_TRUE(wait_until([&] { return subscribers("WAT", true) == 1; },
                          milliseconds{10000}))
     << w.err;
@@ -456,8 +454,8 @@ TEST_F(shell, watch_tails_ticks_and_a_killed_shell_leaves_nothing_behind) {
   auto a = sh_json("actors");
   EXPECT_EQ(py_int(a, "d['watchers']"), 0);
   // --json --count: one JSON object per tick, and a clean exit.
-  child w2{{MM_SHELL_BIN, "--connect", server_->admin_address(), "--json",
-            "-c", "watch --count 2 WAT"}};
+  child w2{{MM_SHELL_BIN, "--connect", server_->admin_address(), "--json", "-c",
+            "watch --count 2 WAT"}};
   ASSERT_TRUE(wait_until([&] { return subscribers("WAT", true) == 1; },
                          milliseconds{10000}));
   publish_ticks("WAT", 2, 60);
@@ -471,8 +469,8 @@ TEST_F(shell, watch_tails_ticks_and_a_killed_shell_leaves_nothing_behind) {
   // Leaving on its own also unsubscribes.
   EXPECT_TRUE(wait_until([&] { return subscribers("WAT", true) == 0; }));
   // Ctrl-C ends the watch with status 0.
-  child w3{{MM_SHELL_BIN, "--connect", server_->admin_address(), "-c",
-            "watch WAT"}};
+  child w3{
+    {MM_SHELL_BIN, "--connect", server_->admin_address(), "-c", "watch WAT"}};
   ASSERT_TRUE(wait_until([&] { return subscribers("WAT", true) == 1; },
                          milliseconds{10000}));
   w3.signal(SIGINT);
@@ -500,8 +498,8 @@ TEST_F(shell, interactive_session_through_a_pty) {
   auto read_until = [&](const std::string& needle, milliseconds timeout) {
     auto deadline = clock_type::now() + timeout;
     while (screen.find(needle) == std::string::npos) {
-      auto left = std::chrono::duration_cast<milliseconds>(deadline
-                                                           - clock_type::now());
+      auto left =
+        std::chrono::duration_cast<milliseconds>(deadline - clock_type::now());
       if (left.count() <= 0)
         return false;
       pollfd pfd{master, POLLIN, 0};
@@ -526,8 +524,7 @@ TEST_F(shell, interactive_session_through_a_pty) {
   // the shell fetches from the node.
   screen.clear();
   type("act\t\r");
-  EXPECT_TRUE(read_until("ticker_broadcaster", milliseconds{10000}))
-    << screen;
+  EXPECT_TRUE(read_until("ticker_broadcaster", milliseconds{10000})) << screen;
   screen.clear();
   type("ticker PT\t\r");
   EXPECT_TRUE(read_until("rate (10s)", milliseconds{10000})) << screen;
@@ -569,8 +566,8 @@ TEST_F(shell, errors_are_clear_and_exit_non_zero) {
                              + std::to_string(port) + ": connection refused"),
             std::string::npos)
     << refused.err;
-  auto grpc_port = run({MM_SHELL_BIN, "--connect", server_->grpc_address(),
-                        "-c", "stats"});
+  auto grpc_port =
+    run({MM_SHELL_BIN, "--connect", server_->grpc_address(), "-c", "stats"});
   EXPECT_FALSE(grpc_port.ok());
   EXPECT_NE(grpc_port.err.find("not an mm-server admin endpoint"),
             std::string::npos)
@@ -632,23 +629,23 @@ TEST(shell_secret, a_wrong_secret_is_refused_and_the_right_one_works) {
 
 TEST(shell_secret, a_remote_admin_endpoint_needs_the_flag_and_a_secret) {
   redis_process redis;
-  auto refused = run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0",
-                      "--admin-listen", "0.0.0.0:0", "--redis",
-                      redis.address()});
+  auto refused =
+    run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0", "--admin-listen",
+         "0.0.0.0:0", "--redis", redis.address()});
   EXPECT_EQ(WEXITSTATUS(refused.status), 2);
   EXPECT_NE(refused.err.find("--admin-allow-remote"), std::string::npos)
     << refused.err;
-  auto no_secret = run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0",
-                        "--admin-listen", "0.0.0.0:0", "--admin-allow-remote",
-                        "--redis", redis.address()});
+  auto no_secret =
+    run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0", "--admin-listen",
+         "0.0.0.0:0", "--admin-allow-remote", "--redis", redis.address()});
   EXPECT_EQ(WEXITSTATUS(no_secret.status), 2);
   EXPECT_NE(no_secret.err.find("--admin-secret"), std::string::npos)
     << no_secret.err;
   // With a secret but without TLS: refused unless --insecure.
-  auto no_tls = run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0",
-                     "--admin-listen", "0.0.0.0:0", "--admin-allow-remote",
-                     "--redis", redis.address()},
-                    {"MM_ADMIN_SECRET=s3cret"});
+  auto no_tls =
+    run({MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0", "--admin-listen",
+         "0.0.0.0:0", "--admin-allow-remote", "--redis", redis.address()},
+        {"MM_ADMIN_SECRET=s3cret"});
   EXPECT_EQ(WEXITSTATUS(no_tls.status), 2);
   EXPECT_NE(no_tls.err.find("no TLS"), std::string::npos) << no_tls.err;
   EXPECT_NE(no_tls.err.find("--insecure"), std::string::npos) << no_tls.err;
@@ -657,8 +654,8 @@ TEST(shell_secret, a_remote_admin_endpoint_needs_the_flag_and_a_secret) {
 TEST(shell_secret, a_secret_on_the_command_line_is_refused) {
   redis_process redis;
   for (auto flag : {"--admin-secret", "--admin-secret=s3cret"}) {
-    std::vector<std::string> args{MM_SERVER_BIN, "--grpc-listen",
-                                  "127.0.0.1:0", flag};
+    std::vector<std::string> args{MM_SERVER_BIN, "--grpc-listen", "127.0.0.1:0",
+                                  flag};
     if (std::string{flag} == "--admin-secret")
       args.push_back("s3cret");
     auto refused = run(args);

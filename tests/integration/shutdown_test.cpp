@@ -45,7 +45,8 @@ TEST(shutdown, sigterm_ends_every_stream_unavailable_and_exits_zero) {
       if (!r->wait_count("DOWN", 1, milliseconds{10}))
         return false;
     return true;
-  })) << "not every stream received a tick";
+  }))
+    << "not every stream received a tick";
   auto signalled = clock_type::now();
   server.send_signal(SIGTERM);
   for (size_t i = 0; i < readers.size(); ++i) {
@@ -57,8 +58,7 @@ TEST(shutdown, sigterm_ends_every_stream_unavailable_and_exits_zero) {
   stalled->resume();
   auto end = stalled->wait_finished(milliseconds{timeout_ms + 3000});
   ASSERT_TRUE(end.has_value()) << "the stalled stream hangs after SIGTERM";
-  EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE)
-    << describe(*end);
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE) << describe(*end);
   auto status = server.wait_exit(milliseconds{timeout_ms + 3000});
   ASSERT_TRUE(status.has_value()) << "mm-server still runs after SIGTERM";
   auto took = clock_type::now() - signalled;

@@ -43,9 +43,8 @@ TEST_F(snapshot, start_with_snapshot_gets_the_last_price_first) {
   EXPECT_EQ(u.seq(), 2u);
   // Live ticks follow as ordinary batches.
   pub_->publish_tick("SNPA", 103, 1, 3);
-  ASSERT_TRUE(reader->wait_update("SNPA", [](auto& x) {
-    return x.seq() == 3;
-  }));
+  ASSERT_TRUE(
+    reader->wait_update("SNPA", [](auto& x) { return x.seq() == 3; }));
   auto bs = reader->received();
   for (size_t i = 1; i < bs.size(); ++i) {
     EXPECT_FALSE(bs[i].snapshot());

@@ -173,9 +173,8 @@ private:
 
 /// One churn session. It owns itself: the stream holds it until OnDone, a
 /// unary call until its callback, the driver until its hold is over.
-class churn_session final
-  : public grpc::ClientReadReactor<pb::PriceBatch>,
-    public std::enable_shared_from_this<churn_session> {
+class churn_session final : public grpc::ClientReadReactor<pb::PriceBatch>,
+                            public std::enable_shared_from_this<churn_session> {
 public:
   churn_session(churn_driver& driver, pb::MarketMonitor::Stub& stub, way w,
                 size_t i)
@@ -339,8 +338,11 @@ public:
   };
 
   rss_sampler(pid_t pid, churn_driver& driver, milliseconds interval)
-    : pid_(pid), driver_(driver), interval_(interval),
-      t0_(clock_type::now()), thread_([this] { run(); }) {
+    : pid_(pid),
+      driver_(driver),
+      interval_(interval),
+      t0_(clock_type::now()),
+      thread_([this] { run(); }) {
     // nop
   }
 
@@ -394,10 +396,10 @@ protected:
       GTEST_SKIP() << "soak test: runs with MM_SOAK=1 (scripts/soak)";
     redis_ = std::make_unique<redis_process>();
     server_ = std::make_unique<server_process>(
-      *redis_, std::vector<std::string>{
-                 "--attach-timeout-ms", std::to_string(attach_timeout_ms),
-                 "--malloc-trim-interval-ms",
-                 std::to_string(trim_interval_ms)});
+      *redis_, std::vector<std::string>{"--attach-timeout-ms",
+                                        std::to_string(attach_timeout_ms),
+                                        "--malloc-trim-interval-ms",
+                                        std::to_string(trim_interval_ms)});
     admin_ = std::make_unique<admin_client>(server_->admin_address());
     for (int i = 0; i < 4; ++i) {
       grpc::ChannelArguments args;
@@ -490,19 +492,19 @@ protected:
 };
 
 TEST_F(soak, memory_flat_over_100k_churned_sessions) {
-  auto total = static_cast<uint64_t>(env_long("MM_SOAK_SESSIONS", 100000,
-                                              20000));
-  auto concurrency = static_cast<size_t>(env_long("MM_SOAK_CONCURRENCY", 200,
-                                                  1));
+  auto total =
+    static_cast<uint64_t>(env_long("MM_SOAK_SESSIONS", 100000, 20000));
+  auto concurrency =
+    static_cast<size_t>(env_long("MM_SOAK_CONCURRENCY", 200, 1));
   constexpr uint64_t first = 10000;
   churn_driver driver{stubs(), concurrency};
   auto baseline = admin_->stats();
   auto t0 = clock_type::now();
   auto give_up = t0 + std::chrono::minutes{60};
   std::cout << "churning " << total << " sessions, " << concurrency
-            << " at a time; server RSS " << std::fixed
-            << std::setprecision(1) << mib(rss_kib(server_->pid()))
-            << " MiB with " << tickers.size() << " keepers" << std::endl;
+            << " at a time; server RSS " << std::fixed << std::setprecision(1)
+            << mib(rss_kib(server_->pid())) << " MiB with " << tickers.size()
+            << " keepers" << std::endl;
   rss_sampler sampler{server_->pid(), driver, milliseconds{10000}};
   ASSERT_TRUE(
     driver.run([&](uint64_t started) { return started < first; }, give_up))
@@ -510,35 +512,30 @@ TEST_F(soak, memory_flat_over_100k_churned_sessions) {
   auto at_first = settle();
   auto rss_first = rss_kib(server_->pid());
   std::cout << "after the first " << first << " sessions (" << std::fixed
-            << std::setprecision(1) << seconds_since(t0)
-            << " s): RSS " << mib(rss_first) << " MiB, "
-            << at_first.describe() << std::endl;
+            << std::setprecision(1) << seconds_since(t0) << " s): RSS "
+            << mib(rss_first) << " MiB, " << at_first.describe() << std::endl;
   ASSERT_TRUE(
     driver.run([&](uint64_t started) { return started < total; }, give_up))
     << driver.describe();
   auto took = seconds_since(t0);
   auto at_end = settle();
   auto rss_end = rss_kib(server_->pid());
-  auto growth = (static_cast<double>(rss_end) / static_cast<double>(rss_first)
-                 - 1)
-                * 100;
+  auto growth =
+    (static_cast<double>(rss_end) / static_cast<double>(rss_first) - 1) * 100;
   std::cout << "after all " << driver.completed() << " sessions ("
-            << std::setprecision(1) << took << " s, "
-            << std::setprecision(0)
+            << std::setprecision(1) << took << " s, " << std::setprecision(0)
             << static_cast<double>(driver.completed()) / took
             << " sessions/s): RSS " << std::setprecision(1) << mib(rss_end)
             << " MiB, " << std::showpos << growth << std::noshowpos
             << " % against the first " << first << "; " << at_end.describe()
-            << "\nresults (way:grpc code): " << driver.describe()
-            << std::endl;
+            << "\nresults (way:grpc code): " << driver.describe() << std::endl;
   ::testing::Test::RecordProperty("rss_first_kib", static_cast<int>(rss_first));
   ::testing::Test::RecordProperty("rss_end_kib", static_cast<int>(rss_end));
   EXPECT_EQ(driver.completed(), total);
   EXPECT_EQ(driver.unexpected(), 0u) << driver.describe();
   // The server saw every session end, each for its reason.
   auto delta = [&](const std::string& reason) {
-    return static_cast<uint64_t>(at_end.ended(reason)
-                                 - baseline.ended(reason));
+    return static_cast<uint64_t>(at_end.ended(reason) - baseline.ended(reason));
   };
   EXPECT_EQ(delta("stopped"),
             driver.started(way::stop) + driver.started(way::stop_unattached));
@@ -562,8 +559,8 @@ TEST_F(soak, memory_flat_over_100k_churned_sessions) {
 
 TEST_F(soak, long_churn_memory_does_not_grow) {
   auto minutes = env_long("MM_SOAK_MINUTES", 10, 3);
-  auto concurrency = static_cast<size_t>(env_long("MM_SOAK_CONCURRENCY", 200,
-                                                  1));
+  auto concurrency =
+    static_cast<size_t>(env_long("MM_SOAK_CONCURRENCY", 200, 1));
   churn_driver driver{stubs(), concurrency};
   auto t0 = clock_type::now();
   auto end = t0 + std::chrono::minutes{minutes};
@@ -605,8 +602,7 @@ TEST_F(soak, long_churn_memory_does_not_grow) {
             << " MiB in the last minute (" << std::showpos << growth
             << std::noshowpos << " %); after settling " << mib(rss_end)
             << " MiB; " << at_end.describe()
-            << "\nresults (way:grpc code): " << driver.describe()
-            << std::endl;
+            << "\nresults (way:grpc code): " << driver.describe() << std::endl;
   EXPECT_EQ(driver.unexpected(), 0u) << driver.describe();
   EXPECT_GT(driver.completed(), 0u);
   expect_keepers_alive();

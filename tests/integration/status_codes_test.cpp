@@ -19,8 +19,8 @@ protected:
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
       << describe(status);
     EXPECT_TRUE(contains_nocase(status.error_message(), word))
-      << "message '" << status.error_message() << "' does not mention '"
-      << word << "'";
+      << "message '" << status.error_message() << "' does not mention '" << word
+      << "'";
   }
 };
 
@@ -192,7 +192,8 @@ TEST(status_codes_limits, node_session_limit_is_resource_exhausted) {
   EXPECT_TRUE(wait_until([&] {
     c.Clear();
     return call_start(*stub, {"LIM"}, {}, &c).ok();
-  })) << "the stopped session's place was never freed";
+  }))
+    << "the stopped session's place was never freed";
 }
 
 TEST(status_codes_limits, unattached_session_expires) {
@@ -211,7 +212,8 @@ TEST(status_codes_limits, unattached_session_expires) {
     pb::UpdateSubscriptionResponse res;
     auto status = call_update(*stub, lone.session_id(), {"EXP"}, {}, &res);
     return status.error_code() == grpc::StatusCode::NOT_FOUND;
-  })) << "the unattached session never expired";
+  }))
+    << "the unattached session never expired";
   auto waited = clock_type::now() - started;
   EXPECT_GE(waited, milliseconds{250}) << "expired before the timeout";
   auto late = stream_reader::stream(*stub, lone.session_id());
@@ -261,9 +263,10 @@ TEST(status_codes_limits, slow_consumer_in_all_mode_is_evicted) {
     }
     pub.publish_burst(msgs);
   }
-  ASSERT_TRUE(reader->wait_update("SLOW", [&](auto& u) {
-    return u.ts_unix_nanos() == n;
-  }, milliseconds{20000})) << "the reading session fell behind";
+  ASSERT_TRUE(reader->wait_update(
+    "SLOW", [&](auto& u) { return u.ts_unix_nanos() == n; },
+    milliseconds{20000}))
+    << "the reading session fell behind";
   stalled->resume();
   auto end = stalled->wait_finished(milliseconds{10000});
   ASSERT_TRUE(end.has_value()) << "the stalled ALL session was not evicted";

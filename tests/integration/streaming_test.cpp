@@ -97,8 +97,8 @@ TEST_F(streaming, fan_out_to_many_sessions) {
   pub_->publish_tick("FANO", 42.125, 9, 1000);
   pub_->publish_tick("FANO", 42.25, 10, 2000);
   for (size_t i = 0; i < n; ++i) {
-    ASSERT_TRUE(readers[i]->wait_update(
-      "FANO", [](auto& u) { return u.seq() == 2; }))
+    ASSERT_TRUE(
+      readers[i]->wait_update("FANO", [](auto& u) { return u.seq() == 2; }))
       << "session " << i;
     auto ups = readers[i]->updates_of("FANO");
     auto& last = ups.back();
@@ -135,20 +135,17 @@ TEST_F(streaming, update_subscription_changes_what_arrives) {
   pub_->publish_tick("UPA", 2, 1, 2);
   pub_->publish_tick("UPB", 3, 1, 3);
   ASSERT_TRUE(reader->wait_count("UPB", 1));
-  ASSERT_TRUE(witness->wait_update("UPA", [](auto& u) {
-    return u.price() == 2;
-  }));
+  ASSERT_TRUE(
+    witness->wait_update("UPA", [](auto& u) { return u.price() == 2; }));
   EXPECT_EQ(reader->updates_of("UPA").size(), 1u);
   // Adding it back brings UPA's ticks again.
   res.Clear();
   status = call_update(*stub_, id, {"UPA"}, {}, &res);
   ASSERT_TRUE(status.ok()) << describe(status);
-  EXPECT_EQ(to_vector(res.tickers()),
-            (std::vector<std::string>{"UPA", "UPB"}));
+  EXPECT_EQ(to_vector(res.tickers()), (std::vector<std::string>{"UPA", "UPB"}));
   pub_->publish_tick("UPA", 4, 1, 4);
-  ASSERT_TRUE(reader->wait_update("UPA", [](auto& u) {
-    return u.price() == 4;
-  }));
+  ASSERT_TRUE(
+    reader->wait_update("UPA", [](auto& u) { return u.price() == 4; }));
   auto upa = reader->updates_of("UPA");
   EXPECT_EQ(upa.back().seq(), 3u);
 }

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstddef>
 #include <cerrno>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -60,8 +60,7 @@ tcp_proxy::tcp_proxy(uint16_t target) : target_(target) {
   socklen_t len = sizeof(addr);
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0
       || listen(listen_fd_, 128) != 0
-      || getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len)
-           != 0)
+      || getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
     throw std::runtime_error("tcp_proxy: cannot listen");
   port_ = ntohs(addr.sin_port);
   if (pipe(wake_) != 0)

@@ -100,11 +100,15 @@ public:
   T fetch() {
     T result{};
     bool got = false;
-    self->receive([&](const T& x) { result = x; got = true; },
-                  [&](const caf::error& err) {
-                    ADD_FAILURE() << "got error: " << sys.render(err);
-                  },
-                  caf::after(std::chrono::seconds(0)) >> [] {});
+    self->receive(
+      [&](const T& x) {
+        result = x;
+        got = true;
+      },
+      [&](const caf::error& err) {
+        ADD_FAILURE() << "got error: " << sys.render(err);
+      },
+      caf::after(std::chrono::seconds(0)) >> [] {});
     EXPECT_TRUE(got) << "no reply waiting";
     return result;
   }
@@ -138,8 +142,8 @@ public:
   }
 
   /// A stand-in for the redis listener that records what it is told.
-  caf::actor spawn_recording_listener(
-    std::shared_ptr<std::vector<std::string>> watched) {
+  caf::actor
+  spawn_recording_listener(std::shared_ptr<std::vector<std::string>> watched) {
     auto l = sys.spawn([watched](caf::event_based_actor*) -> caf::behavior {
       return {
         [watched](watch_atom, const std::string& t, const caf::actor&) {

@@ -197,8 +197,8 @@ TEST(options, checks_across_flags_exit_2) {
 TEST(options, a_cluster_or_admin_endpoint_beyond_loopback_needs_tls) {
   // (insecure = false: these are the refusals --insecure would lift; the
   // gRPC port stays on loopback so that its own check passes.)
-  auto hub =
-    parse({"--role", "hub", "--cluster-listen", "0.0.0.0:7000"}, false);
+  auto hub = parse({"--role", "hub", "--cluster-listen", "0.0.0.0:7000"},
+                   false);
   EXPECT_EQ(hub.status, 2);
   EXPECT_EQ(hub.err, "mm-server: --cluster-listen: 0.0.0.0 is not a loopback "
                      "address and the cluster has no TLS; give "
@@ -210,14 +210,14 @@ TEST(options, a_cluster_or_admin_endpoint_beyond_loopback_needs_tls) {
   EXPECT_EQ(edge.status, 2);
   EXPECT_TRUE(contains(edge.err, "--hub: 10.0.0.1 is not a loopback"))
     << edge.err;
-  EXPECT_EQ(parse({"--role", "edge", "--hub", "127.0.0.1:7000",
-                   "--grpc-listen", "127.0.0.1:0"},
+  EXPECT_EQ(parse({"--role", "edge", "--hub", "127.0.0.1:7000", "--grpc-listen",
+                   "127.0.0.1:0"},
                   false)
               .status,
             -1);
-  EXPECT_EQ(parse({"--role", "edge", "--hub", "10.0.0.1:7000", "--insecure"})
-              .status,
-            -1);
+  EXPECT_EQ(
+    parse({"--role", "edge", "--hub", "10.0.0.1:7000", "--insecure"}).status,
+    -1);
   // The certificate flags check that their files can be read.
   config_file pem{"-----BEGIN CERTIFICATE-----\n"};
   auto tls = parse({"--role", "edge", "--hub", "10.0.0.1:7000",
@@ -236,20 +236,19 @@ TEST(options, a_cluster_or_admin_endpoint_beyond_loopback_needs_tls) {
   EXPECT_TRUE(contains(no_certs.err, "--admin-tls: needs --cluster-cert"))
     << no_certs.err;
   auto with_tls =
-    parse({"--admin-listen", "0.0.0.0:0", "--admin-allow-remote",
-           "--admin-tls", "--cluster-cert", pem.path(), "--cluster-key",
-           pem.path(), "--cluster-ca", pem.path()});
+    parse({"--admin-listen", "0.0.0.0:0", "--admin-allow-remote", "--admin-tls",
+           "--cluster-cert", pem.path(), "--cluster-key", pem.path(),
+           "--cluster-ca", pem.path()});
   EXPECT_EQ(with_tls.status, -1) << with_tls.err;
 }
 
 TEST(options, redis_credentials_come_from_a_file) {
   auto user = parse({"--redis-user", "mm"});
   EXPECT_EQ(user.status, 2);
-  EXPECT_EQ(user.err,
-            "mm-server: --redis-user: needs --redis-password-file\n");
+  EXPECT_EQ(user.err, "mm-server: --redis-user: needs --redis-password-file\n");
   config_file password{"  pw-1 \nsecond line\n"};
-  auto r = parse({"--redis-user", "mm", "--redis-password-file",
-                  password.path()});
+  auto r =
+    parse({"--redis-user", "mm", "--redis-password-file", password.path()});
   EXPECT_EQ(r.status, -1) << r.err;
   EXPECT_EQ(r.cfg.redis_user, "mm");
   EXPECT_EQ(r.cfg.redis_password, "pw-1");

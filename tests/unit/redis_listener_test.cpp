@@ -105,7 +105,7 @@ protected:
   /// message still pending at the end of a test keeps its actor alive past
   /// the actor system (LeakSanitizer reports it).
   void stop_liveness(connection_handle hdl) {
-    cfg.redis_ping_ms = 0; // The next check arms no further one ...
+    cfg.redis_ping_ms = 0;   // The next check arms no further one ...
     reply(hdl, "+PONG\r\n"); // ... and, having heard Redis, closes nothing.
     fire_timer();
     EXPECT_FALSE(sched.clock().has_pending_timeout());

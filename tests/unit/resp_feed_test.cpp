@@ -95,8 +95,8 @@ TEST(resp_feed, errors_and_unexpected_replies) {
 TEST(resp_feed, pong_in_both_forms) {
   resp_feed feed;
   // Subscribed, Redis answers PING with a push; otherwise with a status.
-  auto xs = decode(feed, "*2\r\n" + bulk("pong") + bulk("") + "+PONG\r\n"
-                           + "+OK\r\n");
+  auto xs =
+    decode(feed, "*2\r\n" + bulk("pong") + bulk("") + "+PONG\r\n" + "+OK\r\n");
   ASSERT_EQ(xs.size(), 3u);
   EXPECT_EQ(xs[0].type, kind::pong);
   EXPECT_EQ(xs[1].type, kind::pong);

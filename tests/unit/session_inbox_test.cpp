@@ -73,7 +73,8 @@ TEST(session_inbox, ignores_closed_slots_and_other_tickers) {
   EXPECT_FALSE(in.put(a, update("A", 2), t0)) << "a late tick of a closed slot";
   auto b = in.open("B");
   EXPECT_EQ(b, a) << "closed slots are reused";
-  EXPECT_FALSE(in.put(b, update("A", 3), t0)) << "a late tick of the old ticker";
+  EXPECT_FALSE(in.put(b, update("A", 3), t0))
+    << "a late tick of the old ticker";
   EXPECT_EQ(in.size(), 0u);
   EXPECT_TRUE(in.put(b, update("B", 1), t0));
   EXPECT_EQ(in.size(), 1u);

@@ -81,8 +81,8 @@ public:
 };
 
 TEST_F(session_test, start_replies_once_every_ticker_is_subscribed) {
-  auto s = spawn_session(sys, "id-7", {"AAPL", "MSFT"}, conflate_500(),
-                         nullptr, directory, ncfg, m);
+  auto s = spawn_session(sys, "id-7", {"AAPL", "MSFT"}, conflate_500(), nullptr,
+                         directory, ncfg, m);
   cleanup.push_back(s);
   self->send(s, start_atom::value);
   run();
@@ -232,9 +232,8 @@ TEST_F(session_test, fixed_interval_waits_for_the_timer) {
 }
 
 TEST_F(session_test, snapshot_comes_first_with_last_known_prices) {
-  auto keeper = spawn_session(sys, "keeper", {"AAPL", "MSFT"},
-                              conflate_500(), nullptr, directory, ncfg,
-                              m);
+  auto keeper = spawn_session(sys, "keeper", {"AAPL", "MSFT"}, conflate_500(),
+                              nullptr, directory, ncfg, m);
   cleanup.push_back(keeper);
   run();
   publish("AAPL", 189.25, 42);
@@ -377,16 +376,16 @@ TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
   // A cluster relay knows only the plain subscribe and sends a message per
   // tick; the session conflates those itself, in the same inbox.
   auto subscribed = std::make_shared<caf::actor>();
-  auto relay = sys.spawn([subscribed](caf::event_based_actor*)
-                           -> caf::behavior {
-    return {
-      [subscribed](subscribe_atom, const caf::actor& who) {
-        *subscribed = who;
-        return std::vector<price_update>{};
-      },
-      [](unsubscribe_atom, const caf::actor&) {},
-    };
-  });
+  auto relay =
+    sys.spawn([subscribed](caf::event_based_actor*) -> caf::behavior {
+      return {
+        [subscribed](subscribe_atom, const caf::actor& who) {
+          *subscribed = who;
+          return std::vector<price_update>{};
+        },
+        [](unsubscribe_atom, const caf::actor&) {},
+      };
+    });
   auto dir = sys.spawn([relay](caf::event_based_actor*) -> caf::behavior {
     return {
       [relay](get_atom, const std::string&, const caf::actor&) {
@@ -448,8 +447,8 @@ public:
 };
 
 TEST_F(session_test, after_the_snapshot_the_sink_pumps_the_inbox_itself) {
-  auto keeper = spawn_session(sys, "keeper", {"AAPL"}, conflate_500(),
-                              nullptr, directory, ncfg, m);
+  auto keeper = spawn_session(sys, "keeper", {"AAPL"}, conflate_500(), nullptr,
+                              directory, ncfg, m);
   cleanup.push_back(keeper);
   run();
   publish("AAPL", 189.25, 42);
@@ -615,9 +614,9 @@ TEST_F(session_test, resume_replays_before_live_and_reports_recovery) {
     }
     ack(s);
   }
-  EXPECT_EQ(got, (std::vector<std::pair<std::string, uint64_t>>{
-                   {"MSFT", 1}, {"AAPL", 3}, {"AAPL", 4}, {"AAPL", 5},
-                   {"AAPL", 6}}));
+  EXPECT_EQ(
+    got, (std::vector<std::pair<std::string, uint64_t>>{
+           {"MSFT", 1}, {"AAPL", 3}, {"AAPL", 4}, {"AAPL", 5}, {"AAPL", 6}}));
   EXPECT_TRUE(sink->writes[0].snapshot);
   static_cast<void>(keeper);
 }

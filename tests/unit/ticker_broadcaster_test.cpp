@@ -33,13 +33,14 @@ public:
     self->send(b, stats_atom::value);
     run();
     self->receive(
-      [&](uint64_t subs, uint64_t seq) { result = {subs, seq}; },
+      [&](uint64_t subs, uint64_t seq) {
+        result = {subs, seq};
+      },
       caf::after(std::chrono::seconds(0)) >> [] { ADD_FAILURE(); });
     return result;
   }
 
-  void publish(const caf::actor& b, double price, int64_t volume,
-               int64_t ts) {
+  void publish(const caf::actor& b, double price, int64_t volume, int64_t ts) {
     self->send(b, tick{price, volume, ts});
     run();
   }
