@@ -67,7 +67,7 @@ void add_message_types(caf::actor_system_config& cfg) {
                                              const caf::message& ctx) {
     std::string result = "mm::";
     result += to_string(static_cast<ec>(code));
-    if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
+    if (!ctx.empty() && ctx.match_element<std::string>(0)) {
       result += " (";
       result += ctx.get_as<std::string>(0);
       result += ")";
@@ -79,7 +79,7 @@ void add_message_types(caf::actor_system_config& cfg) {
                                                    const caf::message& ctx) {
     std::string result = "mm_admin::";
     result += to_string(static_cast<admin_ec>(code));
-    if (ctx.size() > 0 && ctx.match_element<std::string>(0)) {
+    if (!ctx.empty() && ctx.match_element<std::string>(0)) {
       result += " (";
       result += ctx.get_as<std::string>(0);
       result += ")";

@@ -178,9 +178,13 @@ bool add_target(broadcaster_state& st, const caf::actor& who,
                 session_inbox_ptr inbox, uint32_t slot) {
   auto added = st.subscribers.emplace(who.address(), who).second;
   if (!added) {
-    for (auto& x : st.fanout)
-      if (x.hdl == who)
+    // One fanout entry per subscriber: update it and stop.
+    for (auto& x : st.fanout) {
+      if (x.hdl == who) {
         x = {who, std::move(inbox), slot};
+        break;
+      }
+    }
     return false;
   }
   st.fanout.push_back({who, std::move(inbox), slot});
