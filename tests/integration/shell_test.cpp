@@ -606,12 +606,17 @@ TEST(shell_secret, a_wrong_secret_is_refused_and_the_right_one_works) {
   EXPECT_FALSE(none.ok());
   EXPECT_NE(none.err.find("admin secret rejected"), std::string::npos)
     << none.err;
-  auto args = base;
-  args.insert(args.end(), {"--secret", "wrong"});
-  auto wrong = run(args);
+  auto wrong = run(base, {"MM_ADMIN_SECRET=wrong"});
   EXPECT_FALSE(wrong.ok());
   EXPECT_NE(wrong.err.find("admin secret rejected"), std::string::npos)
     << wrong.err;
+  // Not on the command line, where ps shows it.
+  auto args = base;
+  args.insert(args.end(), {"--secret", "s3cret"});
+  auto on_line = run(args);
+  EXPECT_EQ(WEXITSTATUS(on_line.status), 2);
+  EXPECT_NE(on_line.err.find("--secret-file"), std::string::npos)
+    << on_line.err;
   auto env = run(base, {"MM_ADMIN_SECRET=s3cret"});
   EXPECT_TRUE(env.ok()) << env.err;
   EXPECT_NE(env.out.find("uptime"), std::string::npos);
