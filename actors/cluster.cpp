@@ -98,6 +98,7 @@ std::vector<size_t> rendezvous_order(const std::string& ticker,
               return hubs[x.second] < hubs[y.second];
             });
   std::vector<size_t> result;
+  result.reserve(weighted.size());
   for (auto& x : weighted)
     result.push_back(x.second);
   return result;

@@ -497,7 +497,7 @@ std::string grpc_front::configure_security() {
 std::string grpc_front::reload_security() {
   const auto& cfg = node_.config();
   std::string result;
-  auto add = [&result](std::string what) {
+  auto add = [&result](const std::string& what) {
     if (what.empty())
       return;
     if (!result.empty())
