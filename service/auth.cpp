@@ -1,7 +1,5 @@
 #include "service/auth.hpp"
 
-#include <atomic>
-
 #include <grpc/grpc_security_constants.h>
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
@@ -11,8 +9,6 @@
 namespace mm {
 
 namespace {
-
-std::atomic<const authenticator*> process_authenticator{nullptr};
 
 /// The client certificate's subject (RFC 2253 form, as gRPC reports it),
 /// or an empty string.
@@ -102,19 +98,6 @@ call_auth authenticator::check(const grpc::ServerContextBase& ctx) const {
   result.restricted = verdict.claims.restricted;
   result.tickers = std::move(verdict.claims.tickers);
   return result;
-}
-
-void set_call_authenticator(const authenticator* auth) {
-  process_authenticator.store(auth);
-}
-
-caller caller_of(const grpc::ServerContextBase& ctx) {
-  if (auto* auth = process_authenticator.load()) {
-    auto result = auth->check(ctx);
-    if (result.status.ok())
-      return std::move(result.who);
-  }
-  return caller{std::string{}, peer_host_of(ctx.peer())};
 }
 
 } // namespace mm

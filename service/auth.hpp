@@ -12,6 +12,10 @@
 #include "service/caller.hpp"
 #include "service/token_check.hpp"
 
+namespace grpc {
+class ServerContextBase;
+} // namespace grpc
+
 namespace mm {
 
 struct node_config;
@@ -67,9 +71,5 @@ private:
   mutable std::mutex mtx_;
   std::shared_ptr<const token_key> key_;
 };
-
-/// The authenticator `caller_of` uses (set by the gRPC front while it
-/// serves; null: no identity).
-void set_call_authenticator(const authenticator* auth);
 
 } // namespace mm

@@ -21,6 +21,4 @@ std::string peer_host_of(const std::string& grpc_peer) {
   return grpc_peer;
 }
 
-// caller_of is defined in auth.cpp, next to the checks it runs.
-
 } // namespace mm

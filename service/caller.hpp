@@ -2,10 +2,6 @@
 
 #include <string>
 
-namespace grpc {
-class ServerContextBase;
-} // namespace grpc
-
 namespace mm {
 
 /// Who is calling: the verified identity (token `sub` or client certificate
@@ -26,10 +22,7 @@ struct caller {
 /// "ipv6:[::1]:5000", "unix:/path"): "127.0.0.1", "::1", "unix:/path".
 std::string peer_host_of(const std::string& grpc_peer);
 
-/// The caller of `ctx`: its peer host and, when the node authenticates
-/// (--auth jwt or --tls-client-ca), the identity its credentials prove
-/// (empty if they prove none; the handlers refuse such calls before they
-/// act). Runs the same checks as `authenticator::check` (service/auth.hpp).
-caller caller_of(const grpc::ServerContextBase& ctx);
+/// (The caller of a call comes from `authenticator::check`, which verifies
+/// its credentials once: service/auth.hpp.)
 
 } // namespace mm

@@ -480,7 +480,6 @@ grpc_front::grpc_front(caf::actor_system& sys, node& n)
 grpc_front::~grpc_front() {
   if (server_)
     shutdown(std::chrono::system_clock::now());
-  set_call_authenticator(nullptr);
 }
 
 std::string grpc_front::configure_security() {
@@ -490,7 +489,6 @@ std::string grpc_front::configure_security() {
   if (!cfg.tls_cert.empty())
     if (auto what = tls_->start(cfg); !what.empty())
       return what;
-  set_call_authenticator(auth_.get());
   return {};
 }
 
