@@ -37,6 +37,13 @@ void configure(caf::actor_system_config& cfg) {
   // "sharing" polls less but gave far worse p99 under load
   // (docs/benchmarks.md, "Scheduler policy and worker count").
   cfg.set("scheduler.policy", caf::atom("stealing"));
+  // An idle worker polls its queue a few times, then sleeps on its condition
+  // variable until a message arrives, skipping CAF's moderate phase of 500
+  // sleeps of 50 us: on this project's 2-core VMs a context switch is dear,
+  // and those sleeps were 15 % of mm-server's samples at 80k updates/s
+  // (docs/benchmarks.md, "Fewer thread wakes").
+  cfg.set("work-stealing.aggressive-poll-attempts", size_t{10});
+  cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
   // One worker per core, not CAF 0.17's max(cores, 4): on two cores, four
   // polling workers crowded out gRPC's threads and the clients (same
   // section of docs/benchmarks.md).
@@ -46,6 +53,7 @@ void configure(caf::actor_system_config& cfg) {
 
 void configure(caf::actor_system_config& cfg, const node_config& node) {
   configure(cfg);
+
   if (node.actor_threads > 0)
     cfg.set("scheduler.max-threads", size_t{node.actor_threads});
   cfg.set("middleman.heartbeat-interval",

@@ -2,15 +2,19 @@
 
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
 namespace grpc {
+class Alarm;
 class ServerBuilder;
 class ServerCompletionQueue;
 } // namespace grpc
 
 namespace mm {
+
+class flush_clock;
 
 /// What a completion-queue thread hands a completed operation to: every tag
 /// given to gRPC's async API on a `completion_queues` queue is one of these.
@@ -47,14 +51,23 @@ public:
   }
 
   /// Starts one thread per queue; each hands every event to its `cq_tag`.
-  void start();
+  /// With a driven `clock` (one shard per queue), thread i also makes the
+  /// flushes of shard i: it waits for its queue's next event at most until
+  /// the shard's next flush is due, and a flush scheduled before that wakes
+  /// it through an alarm on its queue.
+  void start(flush_clock* clock = nullptr);
 
   /// Shuts the queues down and joins their threads once the queues are
   /// drained. Call after the server's Shutdown returned. Idempotent.
   void stop();
 
 private:
+  /// Wakes a queue's thread: an alarm set to now on its queue.
+  struct waker;
+
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
+  std::vector<std::unique_ptr<waker>> wakers_;
+  flush_clock* clock_ = nullptr;
   std::vector<std::thread> threads_;
   bool stopped_ = false;
 };

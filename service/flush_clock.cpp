@@ -1,7 +1,10 @@
 #include "service/flush_clock.hpp"
 
 #include <algorithm>
+#include <string>
 #include <utility>
+
+#include <pthread.h>
 
 namespace mm {
 
@@ -19,8 +22,18 @@ flush_clock::flush_clock(size_t shards) {
   for (size_t i = 0; i < std::max<size_t>(1, shards); ++i) {
     shards_.push_back(std::make_unique<shard>());
     auto& x = *shards_.back();
-    x.thread = std::thread([&x] { run(x); });
+    x.thread = std::thread([&x, i] {
+      auto name = "mm.flush." + std::to_string(i);
+      pthread_setname_np(pthread_self(), name.c_str());
+      run(x);
+    });
   }
+}
+
+flush_clock::flush_clock(size_t shards, driven_t) {
+  shards_.reserve(std::max<size_t>(1, shards));
+  for (size_t i = 0; i < std::max<size_t>(1, shards); ++i)
+    shards_.push_back(std::make_unique<shard>());
 }
 
 flush_clock::~flush_clock() {
@@ -43,9 +56,53 @@ void flush_clock::schedule(clock::time_point due,
     wake = x.heap.empty() || due < x.heap.front().due;
     x.heap.push_back(entry{due, std::move(target)});
     std::push_heap(x.heap.begin(), x.heap.end(), later);
+    // Driven: under the lock, so that a waker that was unset (its thread
+    // stopped) is never called afterwards.
+    if (wake && x.waker) {
+      x.waker();
+      return;
+    }
   }
   if (wake)
     x.cv.notify_one();
+}
+
+void flush_clock::set_waker(size_t shard, std::function<void()> wake) {
+  auto& x = *shards_[shard % shards_.size()];
+  std::lock_guard<std::mutex> guard{x.mtx};
+  x.waker = std::move(wake);
+}
+
+flush_clock::clock::time_point flush_clock::next_due(size_t shard) const {
+  auto& x = *shards_[shard % shards_.size()];
+  std::lock_guard<std::mutex> guard{x.mtx};
+  return x.heap.empty() ? clock::time_point::max() : x.heap.front().due;
+}
+
+void flush_clock::run_due(size_t shard) {
+  auto& x = *shards_[shard % shards_.size()];
+  {
+    std::lock_guard<std::mutex> guard{x.mtx};
+    if (x.stopped || x.heap.empty())
+      return;
+    take_due_locked(x, clock::now());
+  }
+  flush_taken(x);
+}
+
+void flush_clock::take_due_locked(shard& x, clock::time_point now) {
+  while (!x.heap.empty() && x.heap.front().due <= now) {
+    std::pop_heap(x.heap.begin(), x.heap.end(), later);
+    x.due.push_back(std::move(x.heap.back().target));
+    x.heap.pop_back();
+  }
+}
+
+void flush_clock::flush_taken(shard& x) {
+  for (auto& t : x.due)
+    if (auto target = t.lock())
+      target->flush_due();
+  x.due.clear();
 }
 
 void flush_clock::stop() {
@@ -73,7 +130,6 @@ size_t flush_clock::pending() const {
 }
 
 void flush_clock::run(shard& x) {
-  std::vector<std::weak_ptr<flush_target>> due;
   std::unique_lock<std::mutex> guard{x.mtx};
   for (;;) {
     if (x.stopped)
@@ -87,17 +143,9 @@ void flush_clock::run(shard& x) {
       x.cv.wait_until(guard, next);
       continue;
     }
-    auto now = clock::now();
-    while (!x.heap.empty() && x.heap.front().due <= now) {
-      std::pop_heap(x.heap.begin(), x.heap.end(), later);
-      due.push_back(std::move(x.heap.back().target));
-      x.heap.pop_back();
-    }
+    take_due_locked(x, clock::now());
     guard.unlock();
-    for (auto& t : due)
-      if (auto target = t.lock())
-        target->flush_due();
-    due.clear();
+    flush_taken(x);
     guard.lock();
   }
 }

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -20,8 +21,8 @@ public:
 };
 
 /// The timer of every fixed-interval (`flush_interval_ms` > 0) stream of a
-/// node: a few threads (shards), each sleeping until its next flush is due
-/// and then making every flush due by then, back to back, so that the
+/// node: a few shards, each run by a thread sleeping until its next flush is
+/// due and then making every flush due by then, back to back, so that the
 /// writes of one moment leave together. It replaces a CAF delayed message
 /// per session and interval (a wake of CAF's clock thread, then of a
 /// worker, then the write's completion back to the session: three thread
@@ -30,11 +31,26 @@ public:
 ///
 /// Due times are rounded up to the next millisecond, so that the flushes of
 /// sessions that started within one millisecond share a wake.
+///
+/// Threaded (`flush_clock{n}`): a thread of its own per shard. Driven
+/// (`flush_clock{n, driven}`, mm-server's): no threads; each shard is run
+/// by a thread that has other work (mm-server's completion-queue threads,
+/// `completion_queues::start`), which sleeps until `next_due(shard)` at the
+/// latest, calls `run_due(shard)`, and is woken through the shard's waker when
+/// a flush is scheduled before everything it waits for. So the thread that
+/// makes the writes of a queue also takes their completions: one wake instead
+/// of two.
 class flush_clock {
 public:
   using clock = std::chrono::steady_clock;
 
+  /// Tag of the driven constructor.
+  struct driven_t {};
+  static constexpr driven_t driven{};
+
   explicit flush_clock(size_t shards = 1);
+
+  flush_clock(size_t shards, driven_t);
   ~flush_clock();
   flush_clock(const flush_clock&) = delete;
   flush_clock& operator=(const flush_clock&) = delete;
@@ -56,6 +72,20 @@ public:
   /// Flushes scheduled and not yet made (for tests and the inspector).
   size_t pending() const;
 
+  // --- driven clocks ---------------------------------------------------------
+
+  /// Called (on the scheduling thread, under the shard's lock: it must not
+  /// call the clock) when a flush is scheduled before every other one of
+  /// `shard`: the driving thread must recompute its `next_due`. An empty
+  /// function unsets it; it is not called once unset.
+  void set_waker(size_t shard, std::function<void()> wake);
+
+  /// When the earliest flush of `shard` is due; time_point::max() if none.
+  clock::time_point next_due(size_t shard) const;
+
+  /// Makes every flush of `shard` due by now, on the calling thread.
+  void run_due(size_t shard);
+
 private:
   struct entry {
     clock::time_point due;
@@ -69,9 +99,18 @@ private:
     std::vector<entry> heap;
     bool stopped = false;
     std::thread thread;
+    std::function<void()> waker;
+    /// Flushes being made (reused).
+    std::vector<std::weak_ptr<flush_target>> due;
   };
 
   static void run(shard& x);
+
+  /// Moves the targets due by `now` into `x.due` (locked by the caller).
+  static void take_due_locked(shard& x, clock::time_point now);
+
+  /// Calls the targets in `x.due` (not locked) and clears it.
+  static void flush_taken(shard& x);
 
   std::vector<std::unique_ptr<shard>> shards_;
 };

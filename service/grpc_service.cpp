@@ -471,7 +471,7 @@ grpc_front::grpc_front(caf::actor_system& sys, node& n)
     auth_(std::make_unique<authenticator>()),
     tls_(std::make_unique<tls_credentials>()),
     clock_(std::make_unique<flush_clock>(
-      std::max<size_t>(1, n.config().grpc_queues))),
+      std::max<size_t>(1, n.config().grpc_queues), flush_clock::driven)),
     service_(
       std::make_unique<market_monitor_service>(sys, n, *clock_, *auth_)) {
   // nop
@@ -574,7 +574,7 @@ std::string grpc_front::start() {
            + " (address in use or not valid?)";
   }
   service_->serve_streams(*queues_);
-  queues_->start();
+  queues_->start(clock_.get());
   auto host = cfg.grpc_listen.substr(0, cfg.grpc_listen.rfind(':'));
   address_ = host + ":" + std::to_string(port);
   if (auto* health = server_->GetHealthCheckService()) {

@@ -121,3 +121,55 @@ TEST(flush_clock, each_shard_keeps_its_own_order) {
   EXPECT_EQ(r.order, (std::vector<int>{2, 1, 3}));
   EXPECT_EQ(clock.pending(), 0u);
 }
+
+// --- driven clocks: no thread of their own; the test is the driving thread.
+
+TEST(flush_clock,
+     a_driven_clock_makes_the_flushes_due_on_the_thread_that_runs_it) {
+  recorder r;
+  flush_clock clock{2, flush_clock::driven};
+  auto now = flush_clock::clock::now();
+  EXPECT_EQ(clock.next_due(0), flush_clock::clock::time_point::max());
+  auto a = std::make_shared<target>(r, 1);
+  auto b = std::make_shared<target>(r, 2);
+  auto c = std::make_shared<target>(r, 3);
+  auto d = std::make_shared<target>(r, 4);
+  clock.schedule(now - 5ms, a, 0);
+  clock.schedule(now + 1h, b, 0);
+  clock.schedule(now - 10ms, c, 0);
+  clock.schedule(now - 10ms, d, 1);
+  // Due times are rounded up to the millisecond.
+  EXPECT_GE(clock.next_due(0), now - 10ms);
+  EXPECT_LT(clock.next_due(0), now - 8ms);
+  clock.run_due(0);
+  EXPECT_EQ(r.order, (std::vector<int>{3, 1})) << "only shard 0, only due ones";
+  EXPECT_GE(clock.next_due(0), now + 1h);
+  EXPECT_EQ(clock.pending(), 2u);
+  clock.run_due(1);
+  EXPECT_EQ(r.order, (std::vector<int>{3, 1, 4}));
+  EXPECT_EQ(clock.next_due(1), flush_clock::clock::time_point::max());
+}
+
+TEST(flush_clock,
+     a_driven_clock_wakes_its_thread_only_for_a_new_earliest_flush) {
+  recorder r;
+  flush_clock clock{1, flush_clock::driven};
+  int wakes = 0;
+  clock.set_waker(0, [&wakes] { ++wakes; });
+  auto now = flush_clock::clock::now();
+  auto x = std::make_shared<target>(r, 1);
+  clock.schedule(now + 50ms, x);
+  EXPECT_EQ(wakes, 1) << "the first flush of an idle shard";
+  clock.schedule(now + 60ms, x);
+  clock.schedule(now + 50ms, x);
+  EXPECT_EQ(wakes, 1) << "not earlier than what the thread waits for";
+  clock.schedule(now + 10ms, x);
+  EXPECT_EQ(wakes, 2) << "earlier than what the thread waits for";
+  clock.set_waker(0, nullptr);
+  clock.schedule(now, x);
+  EXPECT_EQ(wakes, 2) << "an unset waker is not called";
+  EXPECT_EQ(clock.pending(), 5u);
+  clock.stop();
+  clock.run_due(0);
+  EXPECT_TRUE(r.order.empty()) << "a stopped clock makes no flush";
+}
