@@ -22,6 +22,8 @@ const char* to_string(ec x) {
     case ec::stream_ended: return "stream_ended";
     case ec::attach_timeout: return "attach_timeout";
     case ec::killed: return "killed";
+    case ec::deadline_exceeded: return "deadline_exceeded";
+    case ec::token_expired: return "token_expired";
   }
   return "unknown";
 }

@@ -45,6 +45,11 @@ enum class ec : uint8_t {
   client_not_reading,
   /// --max-tickers: the node serves that many distinct tickers already.
   ticker_limit,
+  // session exit reasons:
+  /// The client's stream ended because its deadline (grpc-timeout) passed.
+  deadline_exceeded,
+  /// The token that opened the stream expired (UNAUTHENTICATED).
+  token_expired,
 };
 
 /// Returns the name of `x`, as used in `sessions_ended_total`.

@@ -74,16 +74,17 @@ enum class end_reason : uint8_t {
   evicted,
   killed,
   shutdown,
+  token_expired,
   other,
 };
 
-constexpr size_t end_reason_count = 9;
+constexpr size_t end_reason_count = 10;
 
 /// The label value of `x`.
 constexpr const char* to_label(end_reason x) {
-  constexpr const char* names[] = {"stop",           "cancel",    "deadline",
-                                   "attach_timeout", "peer_dead", "evicted",
-                                   "killed",         "shutdown",  "other"};
+  constexpr const char* names[] = {
+    "stop",    "cancel", "deadline", "attach_timeout", "peer_dead",
+    "evicted", "killed", "shutdown", "token_expired",  "other"};
   return names[static_cast<size_t>(x)];
 }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <memory>
+#include <string_view>
 #include <unordered_map>
 
 #include <sys/random.h>
@@ -29,7 +30,22 @@ struct session_entry {
   size_t tickers = 0;
   /// The client that started it (caller::key(); empty: not counted).
   std::string client;
+  /// For the session's end line: the verified identity that started it
+  /// (empty: none), and the peer of its stream when it came with one
+  /// (Subscribe), else the host of the starting call when `client` has it.
+  std::string identity;
+  std::string peer;
 };
+
+/// The peer to log for a session started by `client` with `sink`.
+std::string peer_of(const stream_sink_ptr& sink, const std::string& client) {
+  if (sink)
+    return sink->peer();
+  constexpr std::string_view host_key = "peer:";
+  if (client.compare(0, host_key.size(), host_key) == 0)
+    return client.substr(host_key.size());
+  return {};
+}
 
 struct registry_state {
   static inline constexpr const char* name = "session_registry";
@@ -82,15 +98,20 @@ std::string reason_name(const caf::error& reason) {
   return to_string(reason);
 }
 
-/// The metrics label of `reason`. The gRPC callback API does not say why a
-/// stream was cancelled, so a deadline or a dead peer counts as `cancel`.
+/// The metrics label of `reason` (docs/operations.md). gRPC does not say why
+/// a stream was cancelled: the bridge tells a passed deadline apart
+/// (deadline_exceeded), while a client's cancel, a broken connection and
+/// one gRPC's keepalive declared dead all end with stream_ended. A peer
+/// that took no data for the write stall (client_not_reading) is peer_dead.
 end_reason end_reason_of(const caf::error& reason) {
   switch (code_of(reason)) {
     case ec::stopped: return end_reason::stop;
     case ec::stream_ended: return end_reason::cancel;
+    case ec::deadline_exceeded: return end_reason::deadline;
     case ec::attach_timeout: return end_reason::attach_timeout;
     case ec::slow_consumer: return end_reason::evicted;
-    case ec::client_not_reading: return end_reason::evicted;
+    case ec::client_not_reading: return end_reason::peer_dead;
+    case ec::token_expired: return end_reason::token_expired;
     case ec::killed: return end_reason::killed;
     case ec::shutting_down: return end_reason::shutdown;
     default: break;
@@ -112,14 +133,32 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
       return;
     auto name = reason_name(dm.reason);
     if (cfg->log_sessions) {
-      auto lived = self->clock().now() - i->second.created;
-      log::info("session", "ended",
-                {{"session", i->second.id},
-                 {"tickers", i->second.tickers},
-                 {"reason", name},
-                 {"lived_ms",
-                  std::chrono::duration_cast<std::chrono::milliseconds>(lived)
-                    .count()}});
+      const auto& x = i->second;
+      auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     self->clock().now() - x.created)
+                     .count();
+      if (x.identity.empty())
+        log::info("session", "ended",
+                  {{"session", x.id},
+                   {"peer", x.peer},
+                   {"tickers", x.tickers},
+                   {"reason", name},
+                   {"lived_ms", lived}});
+      else if (x.peer.empty())
+        log::info("session", "ended",
+                  {{"session", x.id},
+                   {"identity", x.identity},
+                   {"tickers", x.tickers},
+                   {"reason", name},
+                   {"lived_ms", lived}});
+      else
+        log::info("session", "ended",
+                  {{"session", x.id},
+                   {"peer", x.peer},
+                   {"identity", x.identity},
+                   {"tickers", x.tickers},
+                   {"reason", name},
+                   {"lived_ms", lived}});
     }
     st.sessions.erase(i->second.id);
     st.owners.erase(i->second.id);
@@ -168,6 +207,7 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
       }
     }
     auto id = make_session_id();
+    auto peer = cfg->log_sessions ? peer_of(sink, client) : std::string{};
     auto s = spawn_session(self->system(), id, tickers, opts, std::move(sink),
                            st.directory, *cfg, *m);
     self->monitor(s);
@@ -175,8 +215,9 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
       st.owners.emplace(id, owner);
     if (!client.empty())
       ++st.per_client[client];
-    st.ids.emplace(s.address(), session_entry{id, self->clock().now(),
-                                              tickers.size(), client});
+    st.ids.emplace(s.address(),
+                   session_entry{id, self->clock().now(), tickers.size(),
+                                 client, owner, std::move(peer)});
     st.sessions.emplace(std::move(id), s);
     metrics::add(m->sessions, 1);
     metrics::add(m->sessions_created_total);

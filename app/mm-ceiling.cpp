@@ -38,6 +38,7 @@
 #include "app/absl_mode.hpp"
 #include "bench/completion_queues.hpp"
 #include "bench/ticker_names.hpp"
+#include "logging/log.hpp"
 #include "marketmonitor/v1/market_monitor.grpc.pb.h"
 
 namespace {
@@ -726,8 +727,7 @@ int main(int argc, char** argv) {
     server_cqs.push_back(builder.AddCompletionQueue());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
-    std::fprintf(stderr, "mm-ceiling: cannot serve on %s\n",
-                 opts.listen.c_str());
+    mm::log::error("mm-ceiling", "cannot serve", {{"listen", opts.listen}});
     return 1;
   }
   // Calls are matched to a queue with a request waiting, preferably the
@@ -767,8 +767,8 @@ int main(int argc, char** argv) {
   while (env.open.load() > 0 && clock_ns(CLOCK_MONOTONIC) < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
   if (env.open.load() > 0) {
-    std::fprintf(stderr, "mm-ceiling: %lld calls did not end\n",
-                 static_cast<long long>(env.open.load()));
+    mm::log::error("mm-ceiling", "calls did not end",
+                   {{"calls", static_cast<int64_t>(env.open.load())}});
     std::_Exit(1);
   }
   server->Wait();

@@ -23,7 +23,9 @@
 
 #include <hiredis/hiredis.h>
 
+#include "app/options/log_flags.hpp"
 #include "app/options/options.hpp"
+#include "logging/log.hpp"
 
 namespace {
 
@@ -59,6 +61,8 @@ struct options {
   double seconds = 0;
   uint64_t seed = 0;
   bool seed_given = false;
+  std::string log_level = "info";
+  std::string log_format = "text";
 };
 
 volatile std::sig_atomic_t stop_requested = 0;
@@ -187,6 +191,7 @@ void declare_flags(mm::command_line& cl, options& opts) {
       mm::bad_flag("use either --tickers or --ticker-list, not both");
     opts.seed_given = seed->count() > 0;
   });
+  mm::declare_log_flags(cl, opts.log_level, opts.log_format, "Logging");
 }
 
 // --- the simulated market ----------------------------------------------------
@@ -403,8 +408,8 @@ private:
         // E.g. an ACL change; report it without flooding the terminal.
         auto now = mono_ns();
         if (now - last_error_report_ > 1'000'000'000) {
-          std::fprintf(stderr, "mm-feed: Redis refused PUBLISH: %s\n",
-                       reply->str);
+          mm::log::error("mm-feed", "Redis refused PUBLISH",
+                         {{"error", reply->str}});
           last_error_report_ = now;
         }
         continue;
@@ -418,8 +423,8 @@ private:
     const char* why = conn_->err == REDIS_ERR_IO && errno == EAGAIN
                         ? "no reply within 2 s"
                         : conn_->errstr;
-    std::fprintf(stderr, "mm-feed: lost Redis at %s (%s), reconnecting\n",
-                 opts_.redis.to_string().c_str(), why);
+    mm::log::warn("mm-feed", "lost Redis, reconnecting",
+                  {{"redis", opts_.redis.to_string()}, {"error", why}});
     conn_.reset();
   }
 
@@ -430,8 +435,8 @@ private:
     while (!stop_requested) {
       if (auto c = connect_redis(opts_, err)) {
         conn_ = std::move(c);
-        std::fprintf(stderr, "mm-feed: reconnected to Redis at %s\n",
-                     opts_.redis.to_string().c_str());
+        mm::log::info("mm-feed", "reconnected to Redis",
+                      {{"redis", opts_.redis.to_string()}});
         return true;
       }
       auto wake = mono_ns() + backoff;
@@ -460,6 +465,7 @@ int main(int argc, char** argv) {
   declare_flags(flags, opts);
   if (auto status = flags.parse(argc, argv))
     return *status;
+  mm::configure_logging(opts.log_level, opts.log_format);
   std::string err;
   if (!opts.seed_given)
     opts.seed = (static_cast<uint64_t>(std::random_device{}()) << 32)
@@ -474,18 +480,23 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
   auto conn = connect_redis(opts, err);
   if (!conn) {
-    std::fprintf(stderr, "mm-feed: cannot reach Redis at %s: %s\n",
-                 opts.redis.to_string().c_str(), err.c_str());
+    mm::log::error("mm-feed", "cannot reach Redis",
+                   {{"redis", opts.redis.to_string()}, {"error", err}});
     return 1;
   }
   feed f{opts, std::move(conn), opts.seed};
-  std::fprintf(stderr,
-               "mm-feed: publishing %zu tickers at %g ticks/s to %s "
-               "(prefix \"%s\", seed %llu)\n",
-               opts.ticker_list.empty() ? opts.tickers
-                                        : opts.ticker_list.size(),
-               opts.rate, opts.redis.to_string().c_str(), opts.prefix.c_str(),
-               static_cast<unsigned long long>(opts.seed));
+  char rate[32];
+  std::snprintf(rate, sizeof(rate), "%g", opts.rate);
+  mm::log::field rate_field{"rate", rate};
+  rate_field.raw = true; // a number in JSON
+  mm::log::info("mm-feed", "publishing",
+                {{"tickers", opts.ticker_list.empty()
+                               ? opts.tickers
+                               : opts.ticker_list.size()},
+                 rate_field,
+                 {"redis", opts.redis.to_string()},
+                 {"prefix", opts.prefix},
+                 {"seed", opts.seed}});
   auto t0 = mono_ns();
   auto published = f.run(t0);
   auto elapsed = static_cast<double>(mono_ns() - t0) / 1e9;

@@ -24,6 +24,7 @@
 #include "actors/node_config.hpp"
 #include "app/absl_mode.hpp"
 #include "app/options/host_port.hpp"
+#include "app/options/log_flags.hpp"
 #include "app/options/server_flags.hpp"
 #include "logging/log.hpp"
 #include "service/grpc_service.hpp"
@@ -126,13 +127,7 @@ int main(int argc, char** argv) {
   mm::declare_server_flags(flags, cfg);
   if (auto status = flags.parse(argc, argv))
     return *status;
-  {
-    auto level = mm::log::level::info;
-    auto format = mm::log::format::text;
-    mm::log::parse_level(cfg.log_level, level);
-    mm::log::parse_format(cfg.log_format, format);
-    mm::log::configure(level, format);
-  }
+  mm::configure_logging(cfg.log_level, cfg.log_format);
   // Block the signals before any thread exists: every thread inherits the
   // mask, and only sigwait below ever sees them.
   sigset_t signals;
@@ -161,7 +156,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (auto what = front.start(); !what.empty()) {
-      mm::log::error("mm-server", what);
+      std::cerr << "mm-server: " << what << std::endl;
       node.shutdown();
       return 1;
     }
@@ -180,7 +175,7 @@ int main(int argc, char** argv) {
   mm::metrics_endpoint metrics_http{sys, node};
   if (!cfg.metrics_listen.empty()) {
     if (auto what = metrics_http.start(); !what.empty()) {
-      mm::log::error("mm-server", what);
+      std::cerr << "mm-server: " << what << std::endl;
       node.shutdown();
       if (!is_hub)
         front.shutdown(std::chrono::system_clock::now());

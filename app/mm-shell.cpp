@@ -42,6 +42,7 @@
 #include "app/options/options.hpp"
 #include "app/shell/commands.hpp"
 #include "app/shell/render.hpp"
+#include "logging/log.hpp"
 
 namespace {
 
@@ -646,7 +647,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) {
-    std::perror("mm-shell: pipe");
+    mm::log::error("mm-shell", "cannot make the wake pipe",
+                   {{"error", std::strerror(errno)}});
     return 1;
   }
   caf::actor_system_config cfg;

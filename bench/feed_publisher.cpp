@@ -7,6 +7,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "logging/log.hpp"
+
 namespace mm::bench {
 
 namespace {
@@ -136,8 +138,8 @@ void feed_publisher::run() {
     done += n;
     published_.fetch_add(n, std::memory_order_relaxed);
     if (broken) {
-      std::fprintf(stderr, "mm-bench: feed lost Redis (%s), reconnecting\n",
-                   ctx_->errstr);
+      mm::log::warn("mm-bench", "feed lost Redis, reconnecting",
+                    {{"error", ctx_->errstr}});
       while (!stop_ && !reconnect())
         ; // retry
     }

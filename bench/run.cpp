@@ -26,6 +26,7 @@
 #include "bench/report.hpp"
 #include "bench/stream_client.hpp"
 #include "bench/ticker_names.hpp"
+#include "logging/log.hpp"
 #include "marketmonitor/v1/market_monitor.grpc.pb.h"
 
 namespace mm::bench {
@@ -40,7 +41,9 @@ int run(const options& opts) {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }
-  auto log = [](const char* fmt, auto... xs) {
+  // The summary on stderr is a report, not logging; progress and failures
+  // go through the logging layer.
+  auto report = [](const char* fmt, auto... xs) {
     std::fprintf(stderr, fmt, xs...);
     std::fflush(stderr);
   };
@@ -89,8 +92,7 @@ int run(const options& opts) {
   for (auto& ch : channels) {
     auto deadline = std::chrono::system_clock::now() + std::chrono::seconds{10};
     if (!ch->WaitForConnected(deadline)) {
-      std::fprintf(stderr, "mm-bench: cannot connect to %s\n",
-                   opts.target.c_str());
+      mm::log::error("mm-bench", "cannot connect", {{"target", opts.target}});
       return 1;
     }
   }
@@ -102,8 +104,8 @@ int run(const options& opts) {
       opts.redis.substr(0, colon), std::stoi(opts.redis.substr(colon + 1)),
       opts.redis_prefix, names, opts.rate);
     if (auto err = feed->connect(); !err.empty()) {
-      std::fprintf(stderr, "mm-bench: cannot reach Redis at %s: %s\n",
-                   opts.redis.c_str(), err.c_str());
+      mm::log::error("mm-bench", "cannot reach Redis",
+                     {{"redis", opts.redis}, {"error", err}});
       return 1;
     }
   }
@@ -124,9 +126,10 @@ int run(const options& opts) {
     choose(idx);
   if (feed)
     feed->start();
-  log("mm-bench: starting %llu sessions on %llu channels against %s\n",
-      static_cast<unsigned long long>(opts.sessions),
-      static_cast<unsigned long long>(opts.channels), opts.target.c_str());
+  mm::log::info("mm-bench", "starting sessions",
+                {{"sessions", opts.sessions},
+                 {"channels", opts.channels},
+                 {"target", opts.target}});
   auto ramp_start = mono_ns();
   for (uint64_t i = 0; i < opts.sessions; ++i) {
     if (opts.ramp_per_sec > 0) {
@@ -154,10 +157,11 @@ int run(const options& opts) {
   if (confirmed == opts.sessions && opts.sessions > 0)
     establish_seconds =
       static_cast<double>(pop.last_confirm_mono.load() - ramp_start) / 1e9;
-  log("mm-bench: %llu of %llu sessions delivered (%.1f s), warming up\n",
-      static_cast<unsigned long long>(confirmed),
-      static_cast<unsigned long long>(opts.sessions),
-      seconds_since(ramp_start));
+  mm::log::info("mm-bench", "sessions delivered, warming up",
+                {{"delivered", confirmed},
+                 {"sessions", opts.sessions},
+                 {"after_ms",
+                  static_cast<int64_t>(seconds_since(ramp_start) * 1000)}});
   sleep_for_ms(static_cast<int64_t>(opts.warmup_seconds * 1000));
 
   // --- the measured window ---------------------------------------------------
@@ -172,7 +176,8 @@ int run(const options& opts) {
   auto at_begin = server.sample();
   auto self_begin = sample_process(getpid());
   auto stats_begin = admin_stats(opts);
-  log("mm-bench: measuring %.1f s\n", opts.seconds);
+  mm::log::info("mm-bench", "measuring",
+                {{"window_ms", static_cast<int64_t>(opts.seconds * 1000)}});
   while (real_ns() < w_end)
     sleep_for_ms(10);
   auto at_end = server.sample();
@@ -238,13 +243,14 @@ int run(const options& opts) {
   std::unique_ptr<churn_driver> churn;
   bool churn_complete = true;
   if (opts.churn > 0) {
-    log("mm-bench: clients left; waiting for idle before the churn\n");
+    mm::log::info("mm-bench",
+                  "clients left; waiting for idle before the churn");
     std::tie(idle_before_churn, idle_stats_before_churn) =
       wait_idle(opts, opts.idle_seconds);
     baseline = server.sample();
-    log("mm-bench: churning %llu sessions, %llu at a time\n",
-        static_cast<unsigned long long>(opts.churn),
-        static_cast<unsigned long long>(opts.churn_concurrency));
+    mm::log::info("mm-bench", "churning",
+                  {{"sessions", opts.churn},
+                   {"at_a_time", opts.churn_concurrency}});
     std::vector<size_t> idx;
     std::mutex rng_mtx;
     churn = std::make_unique<churn_driver>(opts, stubs, cqs, [&](uint64_t) {
@@ -265,7 +271,7 @@ int run(const options& opts) {
                   * static_cast<double>(subscribers[t]);
     }
   }
-  log("mm-bench: clients left; waiting for the node to go idle\n");
+  mm::log::info("mm-bench", "clients left; waiting for the node to go idle");
   auto [node_idle, idle_stats] = wait_idle(opts, opts.idle_seconds);
   auto after_idle = server.sample();
 
@@ -404,49 +410,49 @@ int run(const options& opts) {
     out << text;
   }
 
-  log("\n== mm-bench %s against %s%s ==\n",
-      opts.start_stream ? "start-stream" : "subscribe", opts.target.c_str(),
-      opts.ceiling ? " (ceiling)" : "");
-  log("sessions      %llu started, %llu established%s; ended early: %s\n",
-      static_cast<unsigned long long>(streams.size()),
-      static_cast<unsigned long long>(confirmed),
-      std::isnan(establish_seconds)
-        ? ""
-        : (" in " + std::to_string(establish_seconds).substr(0, 5) + " s")
-            .c_str(),
-      format_counts(pop.early_end).c_str());
-  log("updates       %.0f delivered + %.0f conflated of %.0f expected "
-      "(%.2f %%), %.0f/s, mean batch %.2f\n",
-      delivered, conflated, expected,
-      expected > 0 ? accounted / expected * 100 : 0.0, delivered / window_s,
-      batches > 0 ? delivered / batches : 0.0);
+  report("\n== mm-bench %s against %s%s ==\n",
+         opts.start_stream ? "start-stream" : "subscribe", opts.target.c_str(),
+         opts.ceiling ? " (ceiling)" : "");
+  report("sessions      %llu started, %llu established%s; ended early: %s\n",
+         static_cast<unsigned long long>(streams.size()),
+         static_cast<unsigned long long>(confirmed),
+         std::isnan(establish_seconds)
+           ? ""
+           : (" in " + std::to_string(establish_seconds).substr(0, 5) + " s")
+               .c_str(),
+         format_counts(pop.early_end).c_str());
+  report("updates       %.0f delivered + %.0f conflated of %.0f expected "
+         "(%.2f %%), %.0f/s, mean batch %.2f\n",
+         delivered, conflated, expected,
+         expected > 0 ? accounted / expected * 100 : 0.0, delivered / window_s,
+         batches > 0 ? delivered / batches : 0.0);
   if (!pop.messages.empty()) {
     std::string m;
     for (const auto& [k, v] : pop.messages)
       m += (m.empty() ? "" : "; ") + k + ": " + v;
-    log("errors        %s\n", m.c_str());
+    report("errors        %s\n", m.c_str());
   }
-  log("lost          %llu updates by seq gaps not covered by conflated\n",
-      static_cast<unsigned long long>(pop.seq_gaps.load()));
-  log("latency ms    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
-      ms(h.quantile(0.5)), ms(h.quantile(0.9)), ms(h.quantile(0.99)),
-      ms(h.quantile(0.999)), ms(h.max()));
+  report("lost          %llu updates by seq gaps not covered by conflated\n",
+         static_cast<unsigned long long>(pop.seq_gaps.load()));
+  report("latency ms    p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f\n",
+         ms(h.quantile(0.5)), ms(h.quantile(0.9)), ms(h.quantile(0.99)),
+         ms(h.quantile(0.999)), ms(h.max()));
   if (opts.server_pid > 0)
-    log("server        %.2f CPU s per million updates (%.2f cores); RSS "
-        "MB before %.1f, peak %.1f, after %.1f, after idle %.1f; threads "
-        "peak %d, fds peak %d\n",
-        cpu_per_million, server_cpu / window_s, mb(before.rss_bytes),
-        mb(server.peak_rss()), mb(after.rss_bytes), mb(after_idle.rss_bytes),
-        server.peak_threads(), server.peak_fds());
-  log("ending        %s in %.2f s: %s\n",
-      all_done ? "all ended" : "NOT all ended", end_seconds,
-      format_counts(pop.end_status).c_str());
+    report("server        %.2f CPU s per million updates (%.2f cores); RSS "
+           "MB before %.1f, peak %.1f, after %.1f, after idle %.1f; threads "
+           "peak %d, fds peak %d\n",
+           cpu_per_million, server_cpu / window_s, mb(before.rss_bytes),
+           mb(server.peak_rss()), mb(after.rss_bytes), mb(after_idle.rss_bytes),
+           server.peak_threads(), server.peak_fds());
+  report("ending        %s in %.2f s: %s\n",
+         all_done ? "all ended" : "NOT all ended", end_seconds,
+         format_counts(pop.end_status).c_str());
   if (churn)
-    log("churn         %llu of %llu in %.1f s: %s\n",
-        static_cast<unsigned long long>(churn->completed()),
-        static_cast<unsigned long long>(opts.churn), churn->seconds,
-        format_counts(churn->results()).c_str());
-  log("node idle     %s\n", node_idle.c_str());
+    report("churn         %llu of %llu in %.1f s: %s\n",
+           static_cast<unsigned long long>(churn->completed()),
+           static_cast<unsigned long long>(opts.churn), churn->seconds,
+           format_counts(churn->results()).c_str());
+  report("node idle     %s\n", node_idle.c_str());
   // Calls still in flight (a server that never ended them) must not be
   // torn down under gRPC's feet: leave without destructors then.
   if (!all_done || !churn_complete) {

@@ -172,8 +172,9 @@ std::string render_metrics(const metrics& m, const node_config& cfg,
   counter("sessions_started_total", "Sessions started.",
           get(m.sessions_created_total));
   out.family(p + "sessions_ended_total", "counter",
-             "Sessions ended, by how they ended (cancel includes deadlines "
-             "and dead peers: gRPC does not tell them apart).");
+             "Sessions ended, by how they ended (docs/operations.md: cancel "
+             "includes connections gRPC's keepalive found dead, peer_dead "
+             "counts writes stalled past --write-stall-timeout-ms).");
   for (size_t i = 0; i < end_reason_count; ++i)
     out.sample(p + "sessions_ended_total",
                {{"reason", to_label(static_cast<end_reason>(i))}},
@@ -181,7 +182,9 @@ std::string render_metrics(const metrics& m, const node_config& cfg,
   counter("evictions_total",
           "Sessions evicted as too slow (DELIVERY_MODE_ALL queue full, or a "
           "write stalled past --write-stall-timeout-ms).",
-          get(m.sessions_ended[static_cast<size_t>(end_reason::evicted)]));
+          get(m.sessions_ended[static_cast<size_t>(end_reason::evicted)])
+            + get(
+              m.sessions_ended[static_cast<size_t>(end_reason::peer_dead)]));
   out.family(p + "limit_refusals_total", "counter",
              "Calls refused by a limit per client or node "
              "(docs/security.md), by limit.");

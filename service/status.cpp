@@ -66,6 +66,11 @@ grpc::Status domain_status(ec code, const caf::error& err) {
     case ec::killed:
       return make_status(StatusCode::ABORTED, err,
                          "session ended by an operator");
+    case ec::deadline_exceeded:
+      return make_status(StatusCode::DEADLINE_EXCEEDED, err,
+                         "the call's deadline passed");
+    case ec::token_expired:
+      return make_status(StatusCode::UNAUTHENTICATED, err, "token expired");
   }
   return make_status(StatusCode::INTERNAL, err, "internal error");
 }

@@ -9,6 +9,7 @@
 
 #include "actors/ticker_patterns.hpp"
 #include "app/options/host_port.hpp"
+#include "app/options/log_flags.hpp"
 
 namespace mm {
 
@@ -384,15 +385,7 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
          "health says NOT_SERVING once Redis (on an edge: every hub)\n"
          "has been unreachable this long")
     ->group(ops);
-  cl.add("--log-level", cfg.log_level, "the lowest level logged")
-    ->check(one_of({"trace", "debug", "info", "warn", "error"}))
-    ->type_name("trace|debug|info|warn|error")
-    ->group(ops);
-  cl.add("--log-format", cfg.log_format,
-         "text, or json: one JSON object per line")
-    ->check(one_of({"text", "json"}))
-    ->type_name("text|json")
-    ->group(ops);
+  declare_log_flags(cl, cfg.log_level, cfg.log_format, ops);
   cl.add("--log-sessions", cfg.log_sessions,
          "one info line per session start and end")
     ->type_name("true|false")

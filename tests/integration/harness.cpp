@@ -499,10 +499,13 @@ bool publisher::wait_unsubscribed(const std::string& ticker,
 
 std::unique_ptr<stream_reader>
 stream_reader::stream(pb::MarketMonitor::Stub& stub,
-                      const std::string& session_id, bool paused) {
+                      const std::string& session_id, bool paused,
+                      std::optional<milliseconds> deadline) {
   pb::StreamPriceUpdatesRequest req;
   req.set_session_id(session_id);
-  auto start = [&stub, req](grpc::ClientContext* ctx) {
+  auto start = [&stub, req, deadline](grpc::ClientContext* ctx) {
+    if (deadline)
+      ctx->set_deadline(deadline_in(*deadline));
     return stub.StreamPriceUpdates(ctx, req);
   };
   return std::unique_ptr<stream_reader>{new stream_reader(start, paused)};
@@ -510,8 +513,11 @@ stream_reader::stream(pb::MarketMonitor::Stub& stub,
 
 std::unique_ptr<stream_reader>
 stream_reader::subscribe(pb::MarketMonitor::Stub& stub,
-                         pb::SubscribeRequest req, bool paused) {
-  auto start = [&stub, req](grpc::ClientContext* ctx) {
+                         pb::SubscribeRequest req, bool paused,
+                         std::optional<milliseconds> deadline) {
+  auto start = [&stub, req, deadline](grpc::ClientContext* ctx) {
+    if (deadline)
+      ctx->set_deadline(deadline_in(*deadline));
     return stub.Subscribe(ctx, req);
   };
   return std::unique_ptr<stream_reader>{new stream_reader(start, paused)};

@@ -221,15 +221,17 @@ public:
   using batches = std::vector<pb::PriceBatch>;
   using predicate = std::function<bool(const batches&)>;
 
-  /// Starts StreamPriceUpdates for `session_id`.
-  static std::unique_ptr<stream_reader> stream(pb::MarketMonitor::Stub& stub,
-                                               const std::string& session_id,
-                                               bool paused = false);
+  /// Starts StreamPriceUpdates for `session_id`, with a deadline that far
+  /// from now if given.
+  static std::unique_ptr<stream_reader>
+  stream(pb::MarketMonitor::Stub& stub, const std::string& session_id,
+         bool paused = false, std::optional<milliseconds> deadline = {});
 
-  /// Starts Subscribe with `req`.
-  static std::unique_ptr<stream_reader> subscribe(pb::MarketMonitor::Stub& stub,
-                                                  pb::SubscribeRequest req,
-                                                  bool paused = false);
+  /// Starts Subscribe with `req`, with a deadline that far from now if
+  /// given.
+  static std::unique_ptr<stream_reader>
+  subscribe(pb::MarketMonitor::Stub& stub, pb::SubscribeRequest req,
+            bool paused = false, std::optional<milliseconds> deadline = {});
 
   /// Cancels the call if it still runs and joins the thread.
   ~stream_reader();

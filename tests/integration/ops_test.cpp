@@ -13,11 +13,14 @@
 #include <regex>
 #include <sstream>
 
+#include <sys/wait.h>
+
 #include <grpcpp/generic/generic_stub.h>
 #include <httplib.h>
 
 #include "tests/integration/harness.hpp"
 #include "tests/integration/node_stats.hpp"
+#include "tests/integration/tcp_proxy.hpp"
 
 namespace mm::test {
 namespace {
@@ -222,6 +225,100 @@ std::vector<std::string> reflected_services(const std::string& target) {
   return result;
 }
 
+/// grpc.health.v1.Health/Watch for `service` (a server stream), read on
+/// its own thread: every status the server sent, in order, and how the
+/// stream ended.
+class health_watcher {
+public:
+  health_watcher(const std::string& target, const std::string& service) {
+    // Never longer than the test: a hung stream fails it, it does not hang.
+    ctx_.set_deadline(deadline_in(scaled_wait(milliseconds{60000})));
+    thread_ = std::thread{[this, target, service] { run(target, service); }};
+  }
+
+  ~health_watcher() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+
+  health_watcher(const health_watcher&) = delete;
+  health_watcher& operator=(const health_watcher&) = delete;
+
+  /// Waits until the last status seen is `status`.
+  bool wait_status(const std::string& status,
+                   milliseconds timeout = default_wait) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    return cv_.wait_for(guard, timeout, [&] {
+      return !seen_.empty() && seen_.back() == status;
+    });
+  }
+
+  /// Waits until the stream ended; returns its status, or nothing.
+  std::optional<grpc::Status> wait_end(milliseconds timeout) {
+    std::unique_lock<std::mutex> guard{mtx_};
+    cv_.wait_for(guard, timeout, [&] { return end_.has_value(); });
+    return end_;
+  }
+
+  std::vector<std::string> seen() {
+    std::lock_guard<std::mutex> guard{mtx_};
+    return seen_;
+  }
+
+private:
+  void run(const std::string& target, const std::string& service) {
+    auto channel = grpc::CreateChannel(target,
+                                       grpc::InsecureChannelCredentials());
+    grpc::GenericStub stub{channel};
+    grpc::CompletionQueue cq;
+    auto call = stub.PrepareCall(&ctx_, "/grpc.health.v1.Health/Watch", &cq);
+    void* tag = nullptr;
+    bool ok = false;
+    auto step = [&](intptr_t expected) {
+      return cq.Next(&tag, &ok) && ok
+             && tag == reinterpret_cast<void*>(expected);
+    };
+    call->StartCall(reinterpret_cast<void*>(1));
+    // HealthCheckRequest{service = 1}
+    if (step(1)) {
+      call->WriteLast(byte_buffer(service.empty() ? "" : pb_field(1, service)),
+                      grpc::WriteOptions{}, reinterpret_cast<void*>(2));
+      if (step(2)) {
+        grpc::ByteBuffer resp;
+        for (;;) {
+          call->Read(&resp, reinterpret_cast<void*>(3));
+          if (!step(3))
+            break;
+          // HealthCheckResponse{status = 1}: 1 SERVING, 2 NOT_SERVING.
+          std::string status = "UNKNOWN";
+          for (auto& [number, v] : pb_fields(serialize(resp)))
+            if (number == 1)
+              status = v == "1" ? "SERVING" : v == "2" ? "NOT_SERVING" : v;
+          std::lock_guard<std::mutex> guard{mtx_};
+          seen_.push_back(status);
+          cv_.notify_all();
+        }
+      }
+    }
+    grpc::Status status;
+    call->Finish(&status, reinterpret_cast<void*>(4));
+    cq.Next(&tag, &ok);
+    cq.Shutdown();
+    while (cq.Next(&tag, &ok))
+      ; // drain
+    std::lock_guard<std::mutex> guard{mtx_};
+    end_ = status;
+    cv_.notify_all();
+  }
+
+  grpc::ClientContext ctx_;
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::vector<std::string> seen_;
+  std::optional<grpc::Status> end_;
+  std::thread thread_;
+};
+
 /// A node with /metrics on a free loopback port.
 struct metered {
   explicit metered(const redis_process& redis,
@@ -253,6 +350,10 @@ constexpr const char* ended_stop =
   "marketmonitor_sessions_ended_total{reason=\"stop\"}";
 constexpr const char* ended_cancel =
   "marketmonitor_sessions_ended_total{reason=\"cancel\"}";
+constexpr const char* ended_deadline =
+  "marketmonitor_sessions_ended_total{reason=\"deadline\"}";
+constexpr const char* ended_peer_dead =
+  "marketmonitor_sessions_ended_total{reason=\"peer_dead\"}";
 
 std::string handled(const std::string& method, const std::string& code) {
   return "marketmonitor_grpc_server_handled_total{grpc_service=\"marketmonitor"
@@ -461,6 +562,156 @@ TEST(ops, reflection_lists_the_services) {
     (std::vector<std::string>{"grpc.health.v1.Health",
                               "grpc.reflection.v1alpha.ServerReflection",
                               "marketmonitor.v1.MarketMonitor"}));
+}
+
+TEST(ops, streams_ended_by_their_deadline_count_as_deadline) {
+  redis_process redis;
+  metered node{redis};
+  admin_client admin{node.server.admin_address()};
+  auto stub = make_stub(node.server.grpc_address());
+  // Subscribe and StreamPriceUpdates with a deadline, and a client that
+  // cancels long before its deadline.
+  auto deadline = scaled_wait(milliseconds{2000});
+  pb::SubscribeRequest req;
+  req.add_tickers("DLA");
+  auto subscribed = stream_reader::subscribe(*stub, req, false, deadline);
+  pb::StartPriceMonitoringResponse started;
+  ASSERT_TRUE(call_start(*stub, {"DLB"}, {}, &started).ok());
+  auto streamed = stream_reader::stream(*stub, started.session_id(), false,
+                                        deadline);
+  pb::SubscribeRequest other;
+  other.add_tickers("DLC");
+  auto cancelled = stream_reader::subscribe(*stub, other, false,
+                                            milliseconds{600000});
+  publisher pub{redis.port()};
+  for (auto* t : {"DLA", "DLB", "DLC"})
+    ASSERT_TRUE(pub.wait_subscribed(t));
+  // Every stream is attached once it delivered a tick.
+  ASSERT_TRUE(wait_until([&] {
+    for (auto* t : {"DLA", "DLB", "DLC"})
+      pub.publish_tick(t, 10.0, 1, 1);
+    return subscribed->wait_count("DLA", 1, milliseconds{50})
+           && streamed->wait_count("DLB", 1, milliseconds{50})
+           && cancelled->wait_count("DLC", 1, milliseconds{50});
+  }));
+  cancelled->cancel();
+  for (auto* r : {subscribed.get(), streamed.get()}) {
+    auto end = r->wait_finished(deadline + default_wait);
+    ASSERT_TRUE(end.has_value()) << "the stream outlived its deadline";
+    EXPECT_EQ(end->error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << describe(*end);
+  }
+  samples after;
+  ASSERT_TRUE(wait_until([&] {
+    after = node.scrape();
+    return value(after, "marketmonitor_sessions") == 0;
+  }));
+  EXPECT_EQ(value(after, ended_deadline), 2);
+  EXPECT_EQ(value(after, ended_cancel), 1);
+  auto stats = admin.stats();
+  EXPECT_EQ(stats.ended("deadline_exceeded"), 2) << stats.describe();
+  EXPECT_EQ(stats.ended("stream_ended"), 1) << stats.describe();
+}
+
+TEST(ops, a_frozen_peer_found_by_the_write_stall_counts_as_peer_dead) {
+  // Keepalive far away: the write stall is what finds the frozen peer.
+  redis_process redis;
+  metered node{redis,
+               {"--write-stall-timeout-ms", "700", "--keepalive-time-ms",
+                "60000", "--keepalive-timeout-ms", "20000"}};
+  admin_client admin{node.server.admin_address()};
+  auto grpc_address = node.server.grpc_address();
+  tcp_proxy proxy{static_cast<uint16_t>(
+    std::stoi(grpc_address.substr(grpc_address.rfind(':') + 1)))};
+  // A connection that takes little at a time (no BDP growth, an 8 KiB
+  // window): once the proxy freezes, the server's writes stop completing.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 8192);
+  auto proxied = pb::MarketMonitor::NewStub(
+    grpc::CreateCustomChannel("127.0.0.1:" + std::to_string(proxy.port()),
+                              grpc::InsecureChannelCredentials(), args));
+  std::vector<std::string> tickers;
+  pb::SubscribeRequest req;
+  for (int i = 0; i < 20; ++i) {
+    tickers.push_back("FRZ" + std::to_string(i));
+    req.add_tickers(tickers.back());
+  }
+  auto frozen = stream_reader::subscribe(*proxied, req);
+  // A reader on a healthy connection is not touched.
+  auto stub = make_stub(grpc_address);
+  auto healthy = stream_reader::subscribe(*stub, req);
+  publisher pub{redis.port()};
+  for (auto& t : tickers)
+    ASSERT_TRUE(pub.wait_subscribed(t));
+  ASSERT_TRUE(wait_until([&] {
+    pub.publish_tick(tickers[0], 1.0, 1, 1);
+    return frozen->wait_count(tickers[0], 1, milliseconds{50})
+           && healthy->wait_count(tickers[0], 1, milliseconds{50});
+  }));
+  proxy.freeze();
+  std::string pad(300, 'x');
+  int64_t published = 0;
+  samples after;
+  ASSERT_TRUE(wait_until(
+    [&] {
+      std::vector<std::pair<std::string, std::string>> burst;
+      for (int i = 0; i < 50; ++i) {
+        auto& t = tickers[static_cast<size_t>(published++) % tickers.size()];
+        burst.emplace_back(t, "{\"price\": 1.5, \"volume\": 1, \"pad\": \""
+                                + pad + "\"}");
+      }
+      pub.publish_burst(burst);
+      after = node.scrape();
+      return value(after, ended_peer_dead) >= 1;
+    },
+    scaled_wait(milliseconds{20000})))
+    << "the frozen peer's session is still there";
+  EXPECT_EQ(value(after, ended_peer_dead), 1);
+  EXPECT_EQ(value(after, "marketmonitor_evictions_total"), 1);
+  EXPECT_EQ(value(after, ended_cancel), 0);
+  EXPECT_EQ(value(after, "marketmonitor_sessions"), 1);
+  EXPECT_FALSE(healthy->finished());
+  auto stats = admin.stats();
+  EXPECT_EQ(stats.ended("client_not_reading"), 1) << stats.describe();
+  frozen->cancel(); // the client never heard: end it locally
+}
+
+TEST(ops, health_watchers_see_not_serving_before_their_stream_ends) {
+  redis_process redis;
+  server_process server{redis, {}};
+  auto target = server.grpc_address();
+  ASSERT_TRUE(
+    wait_until([&] { return health_check(target, "") == "SERVING"; }));
+  health_watcher node_watch{target, ""};
+  health_watcher api_watch{target, "marketmonitor.v1.MarketMonitor"};
+  for (auto* w : {&node_watch, &api_watch})
+    ASSERT_TRUE(w->wait_status("SERVING"))
+      << ::testing::PrintToString(w->seen());
+  // A stream is open too, so that the shutdown has a session to end.
+  auto stub = make_stub(target);
+  pb::SubscribeRequest req;
+  req.add_tickers("HWA");
+  auto reader = stream_reader::subscribe(*stub, req);
+  publisher pub{redis.port()};
+  ASSERT_TRUE(pub.wait_subscribed("HWA"));
+  server.send_signal(SIGTERM);
+  for (auto* w : {&node_watch, &api_watch}) {
+    auto end = w->wait_end(default_wait);
+    ASSERT_TRUE(end.has_value()) << "the watch outlived the server";
+    auto seen = w->seen();
+    ASSERT_GE(seen.size(), 2u) << ::testing::PrintToString(seen);
+    EXPECT_EQ(seen.front(), "SERVING");
+    EXPECT_EQ(seen.back(), "NOT_SERVING")
+      << "the stream ended (" << describe(*end)
+      << ") without NOT_SERVING: " << ::testing::PrintToString(seen);
+  }
+  auto status = server.wait_exit(default_wait);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
+  auto end = reader->wait_finished();
+  ASSERT_TRUE(end.has_value());
+  EXPECT_EQ(end->error_code(), grpc::StatusCode::UNAVAILABLE) << describe(*end);
 }
 
 } // namespace

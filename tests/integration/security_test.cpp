@@ -560,12 +560,16 @@ TEST_F(token_test, a_stream_ends_unauthenticated_when_its_token_expires) {
     EXPECT_GE(ended_at, exp);
     EXPECT_LE(ended_at, exp + 2);
   }
-  // Both sessions ended through their actors; nothing is left.
+  // Both sessions ended through their actors, counted as token_expired;
+  // nothing is left.
   EXPECT_TRUE(wait_until([&] {
     auto st = admin.stats();
     return st.sessions == 0 && st.streams == 0;
   }))
     << admin.stats().describe();
+  auto stats = admin.stats();
+  EXPECT_EQ(stats.ended("token_expired"), 2) << stats.describe();
+  EXPECT_EQ(stats.ended("stream_ended"), 0) << stats.describe();
 }
 
 TEST_F(token_test, rs256_keys_refuse_the_hs256_confusion) {

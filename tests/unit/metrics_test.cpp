@@ -97,6 +97,8 @@ TEST(prometheus_text, render_metrics_names_every_family) {
   metrics m;
   m.sessions = 4;
   m.count_end(end_reason::evicted);
+  m.count_end(end_reason::peer_dead);
+  m.count_end(end_reason::token_expired);
   m.rpc_calls[4][0] = 7;                     // Subscribe, OK
   m.rpc_calls[rpc_method_count - 1][12] = 1; // other, UNIMPLEMENTED
   node_config cfg;
@@ -106,8 +108,10 @@ TEST(prometheus_text, render_metrics_names_every_family) {
   for (auto* name :
        {"marketmonitor_sessions 4", "marketmonitor_health_serving 0",
         "marketmonitor_sessions_ended_total{reason=\"evicted\"} 1",
-        "marketmonitor_sessions_ended_total{reason=\"peer_dead\"} 0",
-        "marketmonitor_evictions_total 1",
+        "marketmonitor_sessions_ended_total{reason=\"peer_dead\"} 1",
+        "marketmonitor_sessions_ended_total{reason=\"token_expired\"} 1",
+        "marketmonitor_sessions_ended_total{reason=\"deadline\"} 0",
+        "marketmonitor_evictions_total 2",
         "marketmonitor_grpc_server_handled_total{grpc_service=\"marketmonitor"
         ".v1.MarketMonitor\",grpc_method=\"Subscribe\",grpc_code=\"OK\"} 7",
         "grpc_service=\"other\",grpc_method=\"other\","

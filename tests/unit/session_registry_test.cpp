@@ -2,7 +2,10 @@
 
 #include <regex>
 
+#include <caf/make_message.hpp>
+
 #include "actors/errors.hpp"
+#include "actors/metrics.hpp"
 #include "actors/ticker_directory.hpp"
 
 #include "actor_fixture.hpp"
@@ -121,6 +124,30 @@ TEST_F(registry_test, drops_ended_sessions_and_counts_them_by_reason) {
   EXPECT_FALSE(start({"AAPL"}).empty());
 }
 
+TEST_F(registry_test, counts_each_end_under_its_metrics_label) {
+  // The ends the stream bridge reports as exit messages (docs/operations.md,
+  // "What each end reason counts").
+  const std::pair<ec, end_reason> cases[] = {
+    {ec::stream_ended, end_reason::cancel},
+    {ec::deadline_exceeded, end_reason::deadline},
+    {ec::client_not_reading, end_reason::peer_dead},
+    {ec::slow_consumer, end_reason::evicted},
+    {ec::token_expired, end_reason::token_expired},
+  };
+  for (const auto& [code, label] : cases) {
+    SCOPED_TRACE(to_string(code));
+    auto s = find(start({"AAPL"}, std::make_shared<fake_sink>()));
+    ASSERT_TRUE(s);
+    self->send_exit(*s, caf::make_error(code, "ended by the test"));
+    run();
+    EXPECT_EQ(m.sessions_ended[static_cast<size_t>(label)].load(), 1u);
+  }
+  auto counts = ended();
+  for (const auto& [code, label] : cases)
+    EXPECT_EQ(counts[to_string(code)], 1u) << to_string(code);
+  EXPECT_EQ(m.sessions.load(), 0);
+}
+
 TEST_F(registry_test, shutdown_ends_every_session_and_refuses_new_ones) {
   auto sink1 = std::make_shared<fake_sink>();
   auto sink2 = std::make_shared<fake_sink>();
@@ -179,6 +206,28 @@ public:
     return result;
   }
 };
+
+TEST_F(owned_registry_test, the_end_line_names_the_peer_and_the_identity) {
+  // A stream's session: the stream's peer. A session started by a client
+  // with an identity and no stream: the identity.
+  auto streamed = find(start({"AAPL"}, std::make_shared<fake_sink>()));
+  ASSERT_TRUE(streamed);
+  auto owned = find_as(start_owned("alice"), "alice");
+  ASSERT_TRUE(owned);
+  ::testing::internal::CaptureStderr();
+  self->send_exit(*streamed, caf::make_error(ec::stopped));
+  run();
+  self->send_exit(*owned, caf::make_error(ec::killed));
+  run();
+  auto lines = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(lines.find("session: ended session="), std::string::npos) << lines;
+  EXPECT_NE(lines.find(" peer=ipv4:127.0.0.1:1 tickers=1 reason=stopped "),
+            std::string::npos)
+    << lines;
+  EXPECT_NE(lines.find(" identity=alice tickers=1 reason=killed "),
+            std::string::npos)
+    << lines;
+}
 
 } // namespace
 

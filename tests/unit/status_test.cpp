@@ -38,6 +38,8 @@ const row rows[] = {
   {ec::killed, StatusCode::ABORTED},
   {ec::client_not_reading, StatusCode::RESOURCE_EXHAUSTED},
   {ec::ticker_limit, StatusCode::RESOURCE_EXHAUSTED},
+  {ec::deadline_exceeded, StatusCode::DEADLINE_EXCEEDED},
+  {ec::token_expired, StatusCode::UNAUTHENTICATED},
 };
 
 } // namespace
