@@ -264,6 +264,12 @@ TEST(options, a_cluster_secret_stands_in_for_tls_beyond_loopback) {
     EXPECT_EQ(from_env.status, -1) << from_env.err;
     EXPECT_EQ(from_env.cfg.cluster_secret, std::string(32, 's'));
   }
+  config_file conf{"role = hub\ncluster-listen = 10.0.0.1:7000\n"
+                   "cluster-secret-file = "
+                   + secret.path() + "\n"};
+  auto from_file = parse({"--config", conf.path()}, false);
+  EXPECT_EQ(from_file.status, -1) << from_file.err;
+  EXPECT_EQ(from_file.cfg.cluster_secret, std::string(32, 's'));
   // Not with TLS, and not on a standalone node.
   config_file pem{"-----BEGIN CERTIFICATE-----\n"};
   auto both =
