@@ -369,8 +369,11 @@ std::string peer_of(int fd) {
 // -- server -------------------------------------------------------------------
 
 server::server(std::string secret, std::chrono::milliseconds timeout,
-               size_t max_pending)
-  : secret_(std::move(secret)), timeout_(timeout), max_pending_(max_pending) {
+               size_t max_pending, size_t max_per_host)
+  : secret_(std::move(secret)),
+    timeout_(timeout),
+    max_pending_(max_pending),
+    max_per_host_(max_per_host) {
   // nop: the thread starts with the first challenge
 }
 
@@ -405,8 +408,16 @@ size_t server::pending() const {
   return pending_;
 }
 
+std::string host_of(const std::string& peer) {
+  auto colon = peer.rfind(':');
+  if (colon == std::string::npos)
+    return peer;
+  return peer.substr(0, colon);
+}
+
 void server::add(int fd, done_fn done) {
   auto peer = peer_of(fd);
+  auto host = host_of(peer);
   std::string refused;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -422,12 +433,16 @@ void server::add(int fd, done_fn done) {
     } else if (pending_ >= max_pending_) {
       refused = "too many challenges under way (" + std::to_string(pending_)
                 + "); dropped at once";
+    } else if (per_host_[host] >= max_per_host_) {
+      refused = "too many challenges under way from " + host + " ("
+                + std::to_string(per_host_[host]) + "); dropped at once";
     } else {
       ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
       ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-      incoming_.push_back(job{fd, peer, clock_type::now() + timeout_,
+      incoming_.push_back(job{fd, peer, host, clock_type::now() + timeout_,
                               server_challenge{secret_}, std::move(done)});
       ++pending_;
+      ++per_host_[host];
       if (!thread_.joinable())
         thread_ = std::thread{[this] { run(); }};
       uint64_t one = 1;
@@ -484,6 +499,8 @@ void server::run() {
         // Before `done`: whoever it tells sees the count without this one.
         std::lock_guard<std::mutex> guard{mtx_};
         --pending_;
+        if (--per_host_[j.host] == 0)
+          per_host_.erase(j.host);
       }
       auto done = std::move(j.done);
       if (st == server_challenge::status::done) {

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -106,6 +107,9 @@ int connect_tcp(const std::string& host, uint16_t port,
 /// "HOST:PORT" of the peer of `fd` ("[v6]:PORT" for IPv6), or "unknown".
 std::string peer_of(int fd);
 
+/// The host part of what `peer_of` returns ("unknown" stays).
+std::string host_of(const std::string& peer);
+
 /// Runs the hub's side of many challenges on one thread of its own, each
 /// with its own deadline, so that a peer that stalls holds nobody up.
 class server {
@@ -116,10 +120,12 @@ public:
   using done_fn = std::function<void(int fd, const std::string& peer,
                                      const std::string& error)>;
 
-  /// At most `max_pending` challenges run at once; a connection beyond is
-  /// closed at once (and reported). Each has `timeout` to complete.
+  /// At most `max_pending` challenges run at once, at most `max_per_host`
+  /// of them for peers of one address (so that one host that connects and
+  /// stalls cannot crowd out the others); a connection beyond is closed at
+  /// once (and reported). Each has `timeout` to complete.
   server(std::string secret, std::chrono::milliseconds timeout,
-         size_t max_pending);
+         size_t max_pending, size_t max_per_host);
 
   /// Stops the thread; closes the sockets of unfinished challenges without
   /// calling their `done`.
@@ -142,6 +148,7 @@ private:
   struct job {
     int fd;
     std::string peer;
+    std::string host;
     clock_type::time_point deadline;
     server_challenge challenge;
     done_fn done;
@@ -152,10 +159,12 @@ private:
   std::string secret_;
   std::chrono::milliseconds timeout_;
   size_t max_pending_;
+  size_t max_per_host_;
   int wake_fd_ = -1;
   mutable std::mutex mtx_;
   std::vector<job> incoming_;
   size_t pending_ = 0;
+  std::map<std::string, size_t> per_host_;
   bool stopped_ = false;
   std::thread thread_;
 };

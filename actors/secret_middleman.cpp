@@ -21,10 +21,12 @@ namespace mm {
 
 namespace {
 
-/// Challenges under way at once on a hub; a peer beyond is dropped at once.
-/// Each holds a socket for the timeout at most, so a flood of peers that
-/// connect and stall costs this many sockets, not more.
-constexpr size_t max_challenges = 64;
+/// Challenges under way at once on a hub, in all and from one peer address;
+/// a peer beyond is dropped at once. Each holds a socket for the timeout at
+/// most, so peers that connect and stall cost this many sockets, not more,
+/// and one host cannot take all of them.
+constexpr size_t max_challenges = 256;
+constexpr size_t max_challenges_per_host = 8;
 
 /// Logs refused peers, at most one line a second, with a count of the
 /// lines held back. Called from the challenge thread and the multiplexer.
@@ -126,8 +128,8 @@ public:
     : middleman_actor_impl(cfg, std::move(broker)),
       secret_(std::move(secret)),
       timeout_(timeout),
-      challenges_(std::make_shared<cluster_secret::server>(secret_, timeout,
-                                                           max_challenges)),
+      challenges_(std::make_shared<cluster_secret::server>(
+        secret_, timeout, max_challenges, max_challenges_per_host)),
       refusals_(std::make_shared<refusal_log>()) {
     // nop
   }

@@ -235,7 +235,7 @@ struct outcome {
 };
 
 TEST(cluster_secret, the_server_thread_serves_one_peer_while_another_stalls) {
-  cs::server srv{secret_a, milliseconds{3000}, 8};
+  cs::server srv{secret_a, milliseconds{3000}, 8, 8};
   pair stall;
   pair good;
   std::promise<outcome> stalled_done;
@@ -278,8 +278,9 @@ TEST(cluster_secret, the_server_thread_serves_one_peer_while_another_stalls) {
   EXPECT_EQ(srv.pending(), 0u);
 }
 
-TEST(cluster_secret, the_server_drops_peers_beyond_its_bound) {
-  cs::server srv{secret_a, milliseconds{5000}, 1};
+TEST(cluster_secret, the_server_drops_peers_beyond_its_bounds) {
+  // In all: one at a time here.
+  cs::server srv{secret_a, milliseconds{5000}, 1, 8};
   pair first;
   pair second;
   std::promise<outcome> second_done;
@@ -299,7 +300,8 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bound) {
   ASSERT_EQ(f.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   auto x = f.get();
   EXPECT_EQ(x.fd, -1);
-  EXPECT_NE(x.error.find("too many challenges under way"), std::string::npos)
+  EXPECT_NE(x.error.find("too many challenges under way (1)"),
+            std::string::npos)
     << x.error;
   EXPECT_EQ(srv.pending(), 1u);
   // Stopping closes the one under way without calling it back (it may
@@ -307,6 +309,45 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bound) {
   srv.stop();
   EXPECT_TRUE(closed_within(first.edge, milliseconds{5000}));
   EXPECT_FALSE(first_called);
+  // Per host: a socketpair's peer has no address, so they are all one
+  // host ("unknown") here.
+  cs::server per_host{secret_a, milliseconds{5000}, 8, 1};
+  pair a;
+  pair b;
+  std::promise<outcome> b_done;
+  per_host.add(a.hub, [](int fd, const std::string&, const std::string&) {
+    if (fd >= 0)
+      ::close(fd);
+  });
+  a.hub = -1;
+  per_host.add(b.hub,
+               [&](int fd, const std::string& peer, const std::string& error) {
+                 b_done.set_value({fd, peer, error});
+               });
+  b.hub = -1;
+  auto fb = b_done.get_future();
+  ASSERT_EQ(fb.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto y = fb.get();
+  EXPECT_EQ(y.peer, "unknown");
+  EXPECT_NE(y.error.find("too many challenges under way from unknown (1)"),
+            std::string::npos)
+    << y.error;
+  // Once the first is done, its host may start another.
+  EXPECT_EQ(cs::run_client(a.edge, secret_a, in(milliseconds{5000})), "");
+  ASSERT_TRUE(closed_within(a.edge, milliseconds{5000}));
+  pair c;
+  std::promise<outcome> c_done;
+  per_host.add(c.hub,
+               [&](int fd, const std::string& peer, const std::string& error) {
+                 c_done.set_value({fd, peer, error});
+               });
+  c.hub = -1;
+  EXPECT_EQ(cs::run_client(c.edge, secret_a, in(milliseconds{5000})), "");
+  auto fc = c_done.get_future();
+  ASSERT_EQ(fc.wait_for(std::chrono::seconds(5)), std::future_status::ready);
+  auto z = fc.get();
+  EXPECT_GE(z.fd, 0) << z.error;
+  ::close(z.fd);
 }
 
 TEST(cluster_secret, peers_are_named_by_address) {
@@ -329,6 +370,8 @@ TEST(cluster_secret, peers_are_named_by_address) {
   ASSERT_GE(afd, 0);
   EXPECT_EQ(cs::peer_of(afd),
             "127.0.0.1:" + std::to_string(ntohs(local.sin_port)));
+  EXPECT_EQ(cs::host_of(cs::peer_of(afd)), "127.0.0.1");
+  EXPECT_EQ(cs::host_of("[::1]:7000"), "[::1]");
   ::close(afd);
   ::close(cfd);
   // A closed port is refused with the system's words.
