@@ -94,16 +94,21 @@ node::node(caf::actor_system& sys, node_config cfg)
     cfg_(std::make_unique<node_config>(std::move(cfg))),
     metrics_(std::make_unique<metrics>()),
     identity_(std::make_unique<node_identity>(cfg_->role)) {
-  if (!cfg_->cluster_secret.empty() && cfg_->role != node_role::standalone) {
-    cluster_mm_ = spawn_secret_middleman(sys_, cfg_->cluster_secret,
-                                         std::chrono::milliseconds{
-                                           cfg_->connection_timeout_ms});
-    own_cluster_mm_ = true;
-  } else if (!cfg_->cluster_cert.empty()) {
-    cluster_mm_ =
-      caf::actor_cast<caf::actor>(sys_.openssl_manager().actor_handle());
-  } else {
-    cluster_mm_ = caf::actor_cast<caf::actor>(sys_.middleman().actor_handle());
+  // A standalone node has no cluster links (and tests on CAF's
+  // test_coordinator have no middleman).
+  if (cfg_->role != node_role::standalone) {
+    if (!cfg_->cluster_secret.empty()) {
+      cluster_mm_ = spawn_secret_middleman(sys_, cfg_->cluster_secret,
+                                           std::chrono::milliseconds{
+                                             cfg_->connection_timeout_ms});
+      own_cluster_mm_ = true;
+    } else if (!cfg_->cluster_cert.empty()) {
+      cluster_mm_ =
+        caf::actor_cast<caf::actor>(sys_.openssl_manager().actor_handle());
+    } else {
+      cluster_mm_ =
+        caf::actor_cast<caf::actor>(sys_.middleman().actor_handle());
+    }
   }
   if (cfg_->role == node_role::edge) {
     directory_ = spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_,

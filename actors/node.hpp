@@ -58,7 +58,7 @@ public:
   }
   /// The middleman actor of the node's cluster links (connect, publish):
   /// the one of --cluster-secret-file, CAF's OpenSSL one with TLS, else
-  /// CAF's own.
+  /// CAF's own. Null on a standalone node.
   const caf::actor& cluster_middleman() const {
     return cluster_mm_;
   }
