@@ -14,7 +14,6 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/openssl/manager.hpp>
 #include <caf/stateful_actor.hpp>
 
 #include "actors/errors.hpp"
@@ -195,6 +194,8 @@ struct link_state {
   uint16_t port = 0;
   /// Our relay directory: the hub monitors it and asks it for `node`.
   caf::actor peer;
+  /// The middleman actor we connect through (node::cluster_middleman).
+  caf::io::middleman_actor via;
   /// Counts the link in cluster_links_up while `dir` is set.
   metrics* stats = nullptr;
   /// The hub's directory while connected (and monitored).
@@ -260,21 +261,15 @@ void connect_failed(link_actor* self, const node_config* cfg,
   self->delayed_send(self, delay, retry_atom::value);
 }
 
-caf::io::middleman_actor middleman_of(caf::actor_system& sys,
-                                      const node_config& cfg) {
-  if (!cfg.cluster_cert.empty())
-    return sys.openssl_manager().actor_handle();
-  return sys.middleman().actor_handle();
-}
-
 void try_connect(link_actor* self, const node_config* cfg) {
   auto& st = self->state;
   if (!st.started || st.dir || st.connecting)
     return;
   st.connecting = true;
   // The middleman actor connects on its own thread: no scheduler thread
-  // blocks here, however long the hub takes.
-  auto mm = middleman_of(self->system(), *cfg);
+  // blocks here, however long the hub takes (with --cluster-secret-file it
+  // also runs the challenge there).
+  auto mm = st.via;
   auto timeout = request_timeout(*cfg);
   self->request(mm, timeout, connect_atom::value, st.host, st.port)
     .then(
@@ -332,8 +327,8 @@ void when_settled(link_actor* self, F f) {
 }
 
 caf::behavior hub_link(link_actor* self, std::string address, std::string host,
-                       uint16_t port, caf::actor peer, const node_config* cfg,
-                       metrics* m) {
+                       uint16_t port, caf::actor peer, caf::actor via,
+                       const node_config* cfg, metrics* m) {
   // Keeps one hub's directory at hand: connects (async, through the
   // middleman actor), checks the protocol version, monitors the directory
   // and reconnects with capped backoff when it goes down. The relays do
@@ -343,6 +338,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
   st.host = std::move(host);
   st.port = port;
   st.peer = std::move(peer);
+  st.via = caf::actor_cast<caf::io::middleman_actor>(via);
   st.stats = m;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -949,7 +945,7 @@ void move_relays(relay_directory_actor* self, const node_config* cfg,
 
 caf::behavior relay_directory(relay_directory_actor* self,
                               const node_config* cfg, metrics* m,
-                              const node_identity* id,
+                              const node_identity* id, caf::actor via,
                               std::vector<caf::actor> test_links) {
   // Watches its relays (monitor) like the hub's directory watches its
   // broadcasters; links to hubs live as long as the directory.
@@ -959,7 +955,8 @@ caf::behavior relay_directory(relay_directory_actor* self,
   for (auto& hub : st.links.empty() ? cfg->hubs : std::vector<std::string>{}) {
     auto [host, port] = split_host_port(hub);
     st.links.push_back(self->spawn(hub_link, hub, host, port,
-                                   caf::actor_cast<caf::actor>(self), cfg, m));
+                                   caf::actor_cast<caf::actor>(self), via, cfg,
+                                   m));
   }
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -1155,14 +1152,17 @@ caf::behavior relay_directory(relay_directory_actor* self,
 } // namespace
 
 caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
-                                 metrics& m, const node_identity& id) {
-  return sys.spawn(relay_directory, &cfg, &m, &id, std::vector<caf::actor>{});
+                                 metrics& m, const node_identity& id,
+                                 caf::actor via) {
+  return sys.spawn(relay_directory, &cfg, &m, &id, std::move(via),
+                   std::vector<caf::actor>{});
 }
 
 caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
                                  metrics& m, const node_identity& id,
                                  std::vector<caf::actor> links) {
-  return sys.spawn(relay_directory, &cfg, &m, &id, std::move(links));
+  return sys.spawn(relay_directory, &cfg, &m, &id, caf::actor{},
+                   std::move(links));
 }
 
 } // namespace mm

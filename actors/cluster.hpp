@@ -72,9 +72,12 @@ private:
 /// per ticker, which subscribes at the broadcaster of the hub `route_of`
 /// picks, and moves it when that hub is lost or returns; spawns one
 /// hub link per `cfg.hubs` entry once told `(start_atom)` (node::announce).
-/// `cfg`, `m` and `id` must outlive it.
+/// The links connect through the middleman actor `via` (CAF's
+/// `io::middleman_actor` interface: CAF's own, its OpenSSL one, or the
+/// cluster-secret one). `cfg`, `m` and `id` must outlive it.
 caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
-                                 metrics& m, const node_identity& id);
+                                 metrics& m, const node_identity& id,
+                                 caf::actor via);
 
 /// For tests: the same with `links` (one per `cfg.hubs` entry, same order)
 /// in place of hub links; they answer the relays' `(get_atom, ticker,

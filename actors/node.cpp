@@ -18,6 +18,7 @@
 #include "actors/inspector.hpp"
 #include "actors/messages.hpp"
 #include "actors/redis_listener.hpp"
+#include "actors/secret_middleman.hpp"
 #include "actors/session_registry.hpp"
 #include "actors/ticker_directory.hpp"
 
@@ -101,8 +102,25 @@ node::node(caf::actor_system& sys, node_config cfg)
     cfg_(std::make_unique<node_config>(std::move(cfg))),
     metrics_(std::make_unique<metrics>()),
     identity_(std::make_unique<node_identity>(cfg_->role)) {
+  // A standalone node has no cluster links (and tests on CAF's
+  // test_coordinator have no middleman).
+  if (cfg_->role != node_role::standalone) {
+    if (!cfg_->cluster_secret.empty()) {
+      cluster_mm_ = spawn_secret_middleman(sys_, cfg_->cluster_secret,
+                                           std::chrono::milliseconds{
+                                             cfg_->connection_timeout_ms});
+      own_cluster_mm_ = true;
+    } else if (!cfg_->cluster_cert.empty()) {
+      cluster_mm_ =
+        caf::actor_cast<caf::actor>(sys_.openssl_manager().actor_handle());
+    } else {
+      cluster_mm_ =
+        caf::actor_cast<caf::actor>(sys_.middleman().actor_handle());
+    }
+  }
   if (cfg_->role == node_role::edge) {
-    directory_ = spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_);
+    directory_ = spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_,
+                                       cluster_mm_);
   } else {
     listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
     directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_,
@@ -124,6 +142,12 @@ node::~node() {
         self->send_exit(*hdl, caf::exit_reason::user_shutdown);
   }
   sys_.await_all_actors_done();
+  // Hidden, so not awaited above; its challenge thread ends with it.
+  if (own_cluster_mm_) {
+    caf::scoped_actor self{sys_};
+    self->send_exit(cluster_mm_, caf::exit_reason::kill);
+    self->wait_for(cluster_mm_);
+  }
 }
 
 void node::announce(std::string address, std::string admin) {

@@ -56,6 +56,12 @@ public:
   const caf::actor& inspector() const {
     return inspector_;
   }
+  /// The middleman actor of the node's cluster links (connect, publish):
+  /// the one of --cluster-secret-file, CAF's OpenSSL one with TLS, else
+  /// CAF's own. Null on a standalone node.
+  const caf::actor& cluster_middleman() const {
+    return cluster_mm_;
+  }
   /// What the node tells its cluster peers about itself.
   node_identity& identity() {
     return *identity_;
@@ -77,6 +83,9 @@ private:
   caf::actor directory_;
   caf::actor registry_;
   caf::actor inspector_;
+  caf::actor cluster_mm_;
+  /// Whether cluster_mm_ is ours (--cluster-secret-file) and ends with us.
+  bool own_cluster_mm_ = false;
 };
 
 } // namespace mm

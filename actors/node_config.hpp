@@ -34,6 +34,10 @@ struct node_config {
   std::string cluster_cert;
   std::string cluster_key;
   std::string cluster_ca;
+  /// The cluster's shared secret (--cluster-secret-file, at least 32
+  /// bytes): cluster links start with an HMAC challenge that both ends
+  /// must pass (actors/cluster_secret.hpp). Empty: none. Not with TLS.
+  std::string cluster_secret;
   /// The cluster protocol version this node claims; only tests change it.
   uint32_t cluster_protocol = 0;
   std::string grpc_listen = "0.0.0.0:50051";

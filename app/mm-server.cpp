@@ -6,6 +6,7 @@
 #include <csignal>
 #include <ctime>
 #include <iostream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -16,8 +17,9 @@
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
 #include <caf/io/middleman.hpp>
-#include <caf/io/publish.hpp>
+#include <caf/io/middleman_actor.hpp>
 #include <caf/openssl/publish.hpp>
+#include <caf/scoped_actor.hpp>
 
 #include "actors/cluster.hpp"
 #include "actors/node.hpp"
@@ -91,15 +93,24 @@ caf::expected<std::string> publish_admin(caf::actor_system& sys,
   return at.to_string();
 }
 
-/// Publishes a hub's ticker directory on --cluster-listen (with TLS when
-/// configured); returns the bound HOST:PORT.
-caf::expected<std::string> publish_cluster(mm::node& node) {
+/// Publishes a hub's ticker directory on --cluster-listen through the
+/// node's cluster middleman actor (with TLS or the cluster secret when
+/// configured), as caf::io::publish does with CAF's own; returns the bound
+/// HOST:PORT.
+caf::expected<std::string> publish_cluster(caf::actor_system& sys,
+                                           mm::node& node) {
   auto& cfg = node.config();
   auto at = *mm::host_port::parse(cfg.cluster_listen);
-  auto bound =
-    cfg.cluster_cert.empty()
-      ? caf::io::publish(node.directory(), at.port, at.host.c_str(), true)
-      : caf::openssl::publish(node.directory(), at.port, at.host.c_str(), true);
+  caf::expected<uint16_t> bound{uint16_t{0}};
+  caf::scoped_actor self{sys};
+  auto mm = caf::actor_cast<caf::io::middleman_actor>(node.cluster_middleman());
+  auto whom = caf::actor_cast<caf::strong_actor_ptr>(node.directory());
+  // A dynamically typed actor has no message type signatures.
+  self
+    ->request(mm, caf::infinite, caf::publish_atom::value, at.port,
+              std::move(whom), std::set<std::string>{}, at.host, true)
+    .receive([&](uint16_t port) { bound = port; },
+             [&](caf::error& err) { bound = std::move(err); });
   if (!bound)
     return bound.error();
   at.port = *bound;
@@ -186,7 +197,7 @@ int main(int argc, char** argv) {
   }
   std::string cluster;
   if (is_hub) {
-    auto bound = publish_cluster(node);
+    auto bound = publish_cluster(sys, node);
     if (!bound) {
       mm::log::error("mm-server", "cannot open the cluster endpoint "
                                     + cfg.cluster_listen + ": "

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/cluster_secret.hpp"
 #include "actors/ticker_patterns.hpp"
 #include "app/options/host_port.hpp"
 #include "app/options/log_flags.hpp"
@@ -131,12 +132,21 @@ void check(node_config& cfg) {
   if (cfg.admin_tls && tls != 3)
     bad_flag("--admin-tls: needs --cluster-cert, --cluster-key and "
              "--cluster-ca");
-  if (tls == 0 && !cfg.insecure) {
+  auto secret = !cfg.cluster_secret.empty();
+  if (secret && cfg.role == node_role::standalone)
+    bad_flag("--cluster-secret-file: a standalone node has no cluster "
+             "(add --role hub or --role edge)");
+  if (secret && tls != 0)
+    bad_flag("--cluster-secret-file: give either TLS (--cluster-cert, "
+             "--cluster-key, --cluster-ca) or a cluster secret, not both");
+  if (tls == 0 && !secret && !cfg.insecure) {
     // Secure by default: CAF's BASP trusts every peer that connects, so a
-    // cluster beyond this host needs TLS with a CA (docs/security.md).
+    // cluster beyond this host needs TLS with a CA or the shared secret
+    // (docs/security.md).
     auto why = std::string{" is not a loopback address and the cluster has "
-                           "no TLS; give --cluster-cert, --cluster-key and "
-                           "--cluster-ca (or --insecure)"};
+                           "neither TLS nor a shared secret; give "
+                           "--cluster-cert, --cluster-key and --cluster-ca, "
+                           "or --cluster-secret-file (or --insecure)"};
     if (cfg.role == node_role::hub) {
       auto at = host_port::parse(cfg.cluster_listen);
       if (at && !at->is_loopback())
@@ -218,7 +228,8 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
     ->group(security);
   cl.add_switch("--insecure", cfg.insecure,
                 "allows a non-loopback --grpc-listen without TLS and\n"
-                "without --auth, and a non-loopback cluster or admin\n"
+                "without --auth, a non-loopback cluster endpoint without\n"
+                "TLS or --cluster-secret-file, and a non-loopback admin\n"
                 "endpoint without TLS (anyone who reaches it may use it)")
     ->group(security);
   cl.bind_environment(
@@ -444,6 +455,22 @@ void declare_server_flags(command_line& cl, node_config& cfg) {
       ->check(readable_file())
       ->type_name("F")
       ->group(cluster);
+  cl.bind_environment(
+    app
+      .add_option_function<std::string>(
+        "--cluster-secret-file",
+        [&cfg](const std::string& val) {
+          std::string error;
+          cfg.cluster_secret = cluster_secret::read_secret_file(val, error);
+          if (cfg.cluster_secret.empty())
+            bad_flag("--cluster-secret-file: " + error);
+        },
+        "a shared secret (the whole file but a trailing newline, at\n"
+        "least 32 bytes; every node of the cluster needs the same):\n"
+        "cluster links start with an HMAC challenge both ends must\n"
+        "pass; instead of TLS, not with it (docs/security.md)")
+      ->type_name("F")
+      ->group(cluster));
   number("--cluster-protocol", cfg.cluster_protocol, 1,
          "claim protocol version N (tests of the version check only)")
     ->group(cluster);

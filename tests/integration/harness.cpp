@@ -33,9 +33,11 @@ constexpr milliseconds poll_interval{5};
 /// process, so a crashed test leaves no servers behind. `stdout_fd`, when
 /// not -1, becomes the child's stdout; otherwise stdout goes to /dev/null.
 /// `env` ("KEY=VALUE") is added to this process's environment, replacing
-/// variables of the same name.
+/// variables of the same name. `stderr_fd`, when not -1, becomes the
+/// child's stderr.
 pid_t spawn(const std::vector<std::string>& args, int stdout_fd,
-            bool quiet_stderr, const std::vector<std::string>& env = {}) {
+            bool quiet_stderr, const std::vector<std::string>& env = {},
+            int stderr_fd = -1) {
   // Everything the child needs is prepared before fork: after it, only
   // async-signal-safe calls are allowed in a multi-threaded process.
   std::vector<char*> argv;
@@ -71,6 +73,8 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd,
     ::dup2(stdout_fd >= 0 ? stdout_fd : devnull, STDOUT_FILENO);
     if (quiet_stderr)
       ::dup2(devnull, STDERR_FILENO);
+    else if (stderr_fd >= 0)
+      ::dup2(stderr_fd, STDERR_FILENO);
     ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
@@ -321,7 +325,8 @@ std::string redis_process::address() const {
 
 server_process::server_process(const redis_process& redis,
                                std::vector<std::string> flags,
-                               std::vector<std::string> env) {
+                               std::vector<std::string> env,
+                               const std::string& stderr_path) {
   std::vector<std::string> args{MM_SERVER_BIN,  "--grpc-listen",
                                 "127.0.0.1:0",  "--admin-listen",
                                 "127.0.0.1:0",  "--redis",
@@ -330,8 +335,17 @@ server_process::server_process(const redis_process& redis,
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0)
     throw std::runtime_error("pipe failed");
-  pid_ = spawn(args, fds[1], false, env);
+  int err_fd = -1;
+  if (!stderr_path.empty()) {
+    err_fd = ::open(stderr_path.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (err_fd < 0)
+      throw std::runtime_error("cannot open " + stderr_path);
+  }
+  pid_ = spawn(args, fds[1], false, env, err_fd);
   ::close(fds[1]);
+  if (err_fd >= 0)
+    ::close(err_fd);
   stdout_fd_ = fds[0];
   // Read stdout until the ready line tells us the ports.
   auto deadline = clock_type::now() + milliseconds{20000};

@@ -123,9 +123,11 @@ class server_process {
 public:
   /// Starts mm-server on ephemeral loopback ports with `flags` appended and
   /// waits (20 s at most) for its ready line. `env` ("KEY=VALUE") is added
-  /// to the server's environment.
+  /// to the server's environment. With `stderr_path` the server's log goes
+  /// to that file (appended) instead of the test's stderr.
   server_process(const redis_process& redis, std::vector<std::string> flags,
-                 std::vector<std::string> env = {});
+                 std::vector<std::string> env = {},
+                 const std::string& stderr_path = {});
   ~server_process();
 
   server_process(const server_process&) = delete;

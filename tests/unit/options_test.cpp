@@ -201,8 +201,9 @@ TEST(options, a_cluster_or_admin_endpoint_beyond_loopback_needs_tls) {
                    false);
   EXPECT_EQ(hub.status, 2);
   EXPECT_EQ(hub.err, "mm-server: --cluster-listen: 0.0.0.0 is not a loopback "
-                     "address and the cluster has no TLS; give "
-                     "--cluster-cert, --cluster-key and --cluster-ca (or "
+                     "address and the cluster has neither TLS nor a shared "
+                     "secret; give --cluster-cert, --cluster-key and "
+                     "--cluster-ca, or --cluster-secret-file (or "
                      "--insecure)\n");
   auto edge = parse({"--role", "edge", "--hub", "10.0.0.1:7000",
                      "--grpc-listen", "127.0.0.1:0"},
@@ -240,6 +241,64 @@ TEST(options, a_cluster_or_admin_endpoint_beyond_loopback_needs_tls) {
            "--cluster-cert", pem.path(), "--cluster-key", pem.path(),
            "--cluster-ca", pem.path()});
   EXPECT_EQ(with_tls.status, -1) << with_tls.err;
+}
+
+TEST(options, a_cluster_secret_stands_in_for_tls_beyond_loopback) {
+  // (insecure = false, as above.)
+  config_file secret{std::string(32, 's') + "\n"};
+  auto hub = parse({"--role", "hub", "--cluster-listen", "0.0.0.0:7000",
+                    "--cluster-secret-file", secret.path()},
+                   false);
+  EXPECT_EQ(hub.status, -1) << hub.err;
+  EXPECT_EQ(hub.cfg.cluster_secret, std::string(32, 's'));
+  auto edge =
+    parse({"--role", "edge", "--hub", "10.0.0.1:7000", "--grpc-listen",
+           "127.0.0.1:0", "--cluster-secret-file", secret.path()},
+          false);
+  EXPECT_EQ(edge.status, -1) << edge.err;
+  {
+    scoped_env env{"MM_CLUSTER_SECRET_FILE", secret.path().c_str()};
+    auto from_env = parse({"--role", "edge", "--hub", "10.0.0.1:7000",
+                           "--grpc-listen", "127.0.0.1:0"},
+                          false);
+    EXPECT_EQ(from_env.status, -1) << from_env.err;
+    EXPECT_EQ(from_env.cfg.cluster_secret, std::string(32, 's'));
+  }
+  config_file conf{"role = hub\ncluster-listen = 10.0.0.1:7000\n"
+                   "cluster-secret-file = "
+                   + secret.path() + "\n"};
+  auto from_file = parse({"--config", conf.path()}, false);
+  EXPECT_EQ(from_file.status, -1) << from_file.err;
+  EXPECT_EQ(from_file.cfg.cluster_secret, std::string(32, 's'));
+  // Not with TLS, and not on a standalone node.
+  config_file pem{"-----BEGIN CERTIFICATE-----\n"};
+  auto both =
+    parse({"--role", "edge", "--hub", "10.0.0.1:7000", "--cluster-cert",
+           pem.path(), "--cluster-key", pem.path(), "--cluster-ca", pem.path(),
+           "--cluster-secret-file", secret.path()});
+  EXPECT_EQ(both.status, 2);
+  EXPECT_EQ(both.err, "mm-server: --cluster-secret-file: give either TLS "
+                      "(--cluster-cert, --cluster-key, --cluster-ca) or a "
+                      "cluster secret, not both\n");
+  auto standalone = parse({"--cluster-secret-file", secret.path()});
+  EXPECT_EQ(standalone.status, 2);
+  EXPECT_TRUE(contains(standalone.err, "a standalone node has no cluster"))
+    << standalone.err;
+}
+
+TEST(options, a_short_or_unreadable_cluster_secret_exits_2) {
+  config_file short_secret{std::string(31, 's') + "\n"};
+  auto r = parse({"--role", "hub", "--cluster-listen", "127.0.0.1:0",
+                  "--cluster-secret-file", short_secret.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-server: --cluster-secret-file: \"" + short_secret.path()
+                     + "\" holds 31 bytes; the secret needs at least 32 "
+                       "(make one with: openssl rand -hex 32 > FILE)\n");
+  auto missing = parse({"--role", "hub", "--cluster-listen", "127.0.0.1:0",
+                        "--cluster-secret-file", "/nonexistent/secret"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_EQ(missing.err, "mm-server: --cluster-secret-file: cannot read "
+                         "\"/nonexistent/secret\"\n");
 }
 
 TEST(options, redis_credentials_come_from_a_file) {
