@@ -80,7 +80,7 @@ int run(const options& opts) {
     args.SetInt("mm.bench.channel", static_cast<int>(i));
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(-1);
-    auto ch = grpc::CreateCustomChannel(opts.target,
+    auto ch = grpc::CreateCustomChannel(opts.target.to_string(),
                                         grpc::InsecureChannelCredentials(),
                                         args);
     stubs.push_back(pb::MarketMonitor::NewStub(ch));
@@ -90,20 +90,18 @@ int run(const options& opts) {
     auto deadline = std::chrono::system_clock::now() + std::chrono::seconds{10};
     if (!ch->WaitForConnected(deadline)) {
       std::fprintf(stderr, "mm-bench: cannot connect to %s\n",
-                   opts.target.c_str());
+                   opts.target.to_string().c_str());
       return 1;
     }
   }
 
   std::unique_ptr<mm::bench::feed_publisher> feed;
   if (!opts.ceiling && opts.rate > 0) {
-    auto colon = opts.redis.rfind(':');
     feed = std::make_unique<mm::bench::feed_publisher>(
-      opts.redis.substr(0, colon), std::stoi(opts.redis.substr(colon + 1)),
-      opts.redis_prefix, names, opts.rate);
+      opts.redis.host, opts.redis.port, opts.redis_prefix, names, opts.rate);
     if (auto err = feed->connect(); !err.empty()) {
       std::fprintf(stderr, "mm-bench: cannot reach Redis at %s: %s\n",
-                   opts.redis.c_str(), err.c_str());
+                   opts.redis.to_string().c_str(), err.c_str());
       return 1;
     }
   }
@@ -126,7 +124,8 @@ int run(const options& opts) {
     feed->start();
   log("mm-bench: starting %llu sessions on %llu channels against %s\n",
       static_cast<unsigned long long>(opts.sessions),
-      static_cast<unsigned long long>(opts.channels), opts.target.c_str());
+      static_cast<unsigned long long>(opts.channels),
+      opts.target.to_string().c_str());
   auto ramp_start = mono_ns();
   for (uint64_t i = 0; i < opts.sessions; ++i) {
     if (opts.ramp_per_sec > 0) {
@@ -282,7 +281,7 @@ int run(const options& opts) {
   double bench_cpu = self_end.cpu_seconds - self_begin.cpu_seconds;
 
   json_object cfg;
-  cfg.str("target", opts.target)
+  cfg.str("target", opts.target.to_string())
     .boolean("ceiling", opts.ceiling)
     .str("mode", opts.start_stream ? "start-stream" : "subscribe")
     .num("sessions", static_cast<double>(opts.sessions))
@@ -405,8 +404,8 @@ int run(const options& opts) {
   }
 
   log("\n== mm-bench %s against %s%s ==\n",
-      opts.start_stream ? "start-stream" : "subscribe", opts.target.c_str(),
-      opts.ceiling ? " (ceiling)" : "");
+      opts.start_stream ? "start-stream" : "subscribe",
+      opts.target.to_string().c_str(), opts.ceiling ? " (ceiling)" : "");
   log("sessions      %llu started, %llu established%s; ended early: %s\n",
       static_cast<unsigned long long>(streams.size()),
       static_cast<unsigned long long>(confirmed),
