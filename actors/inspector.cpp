@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/gather.hpp"
 #include "actors/health.hpp"
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
@@ -118,27 +119,6 @@ caf::result<T> rejected(inspector_actor* self) {
                      id);
   return caf::delegated<T>{};
 }
-
-/// Collects the replies of several requests into one vector.
-template <class T>
-struct gather {
-  gather(caf::response_promise p, size_t n) : promise(std::move(p)), left(n) {
-    // nop
-  }
-  caf::response_promise promise;
-  size_t left;
-  std::vector<T> result;
-  caf::error failure;
-
-  void done() {
-    if (--left > 0)
-      return;
-    if (failure)
-      promise.deliver(std::move(failure));
-    else
-      promise.deliver(std::move(result));
-  }
-};
 
 caf::error parse_ticker(const std::string& raw, std::string& out) {
   out = normalize_ticker(raw);
@@ -378,14 +358,9 @@ caf::behavior inspector(inspector_actor* self, node* n) {
         return caf::make_error(admin_ec::bad_argument, what);
       if (!who)
         return caf::make_error(admin_ec::bad_argument, "no subscriber given");
-      auto acc =
-        std::make_shared<gather<std::string>>(self->make_response_promise(),
-                                              tickers.size());
+      auto acc = gather<std::string>::start(self, tickers.size());
       for (auto& t : tickers) {
-        auto fail = [acc](caf::error& err) {
-          acc->failure = std::move(err);
-          acc->done();
-        };
+        auto fail = [acc](caf::error& err) { acc->fail(std::move(err)); };
         self
           ->request(directory, answer_timeout, get_atom::value, t, caf::actor{})
           .then(
@@ -393,16 +368,12 @@ caf::behavior inspector(inspector_actor* self, node* n) {
               // The broadcaster monitors `who`: when it exits, or its node
               // is lost, the subscription is gone too.
               self->request(b, answer_timeout, subscribe_atom::value, who)
-                .then(
-                  [=](const std::vector<price_update>&) {
-                    acc->result.push_back(t);
-                    acc->done();
-                  },
-                  fail);
+                .then([=](const std::vector<price_update>&) { acc->add(t); },
+                      fail);
             },
             fail);
       }
-      return caf::delegated<std::vector<std::string>>{};
+      return acc->delegated();
     },
   };
 }
