@@ -17,6 +17,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/gather.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -880,25 +881,6 @@ struct relay_directory_state {
   std::unordered_map<std::string, size_t> routes;
 };
 
-/// Collects several replies into one vector, sorted by `key`.
-template <class T>
-struct collect {
-  collect(caf::response_promise p, size_t n) : promise(std::move(p)), left(n) {
-    // nop
-  }
-  caf::response_promise promise;
-  size_t left;
-  std::vector<T> result;
-
-  template <class Less>
-  void done(Less less) {
-    if (--left > 0)
-      return;
-    std::sort(result.begin(), result.end(), less);
-    promise.deliver(std::move(result));
-  }
-};
-
 std::pair<std::string, uint16_t> split_host_port(const std::string& x) {
   auto pos = x.rfind(':');
   auto host = x.substr(0, pos);
@@ -906,10 +888,6 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& x) {
     host = host.substr(1, host.size() - 2);
   auto port = static_cast<uint16_t>(std::stoul(x.substr(pos + 1)));
   return {host, port};
-}
-
-bool by_ticker(const ticker_info& x, const ticker_info& y) {
-  return x.ticker < y.ticker;
 }
 
 /// Failover (docs/cluster.md): `hub` is lost (`up` false) or back; every
@@ -1018,25 +996,14 @@ caf::behavior relay_directory(relay_directory_actor* self,
       std::map<size_t, std::vector<std::string>> by_hub;
       for (auto& t : tickers)
         by_hub[hub_of(t)].push_back(t);
-      if (by_hub.empty())
-        return std::vector<price_update>{};
-      auto acc =
-        std::make_shared<collect<price_update>>(self->make_response_promise(),
-                                                by_hub.size());
-      auto less = [](const price_update& x, const price_update& y) {
-        return x.ticker < y.ticker;
-      };
+      auto acc = gather<price_update>::start(self, by_hub.size(), by_ticker);
       for (auto& [hub, xs] : by_hub)
         self
           ->request(self->state.links[hub], request_timeout(*cfg) * 2,
                     last_atom::value, xs)
-          .then(
-            [=](const std::vector<price_update>& ys) {
-              acc->result.insert(acc->result.end(), ys.begin(), ys.end());
-              acc->done(less);
-            },
-            [=](const caf::error&) { acc->done(less); });
-      return caf::delegated<std::vector<price_update>>{};
+          .then([acc](const std::vector<price_update>& ys) { acc->add(ys); },
+                [acc](const caf::error&) { acc->skip(); });
+      return acc->delegated();
     },
     // --- from the gRPC layer (GetLastPrices): our relays know the health
     // of the tickers in use here; the owning hubs the rest ---
@@ -1051,52 +1018,26 @@ caf::behavior relay_directory(relay_directory_actor* self,
         else
           by_hub[hub_of(t)].push_back(t);
       }
-      auto n = local.size() + by_hub.size();
-      if (n == 0)
-        return std::vector<ticker_health>{};
-      auto acc =
-        std::make_shared<collect<ticker_health>>(self->make_response_promise(),
-                                                 n);
-      auto less = [](const ticker_health& x, const ticker_health& y) {
-        return x.ticker < y.ticker;
-      };
-      for (auto& r : local)
-        self->request(r, request_timeout(*cfg), health_atom::value)
-          .then(
-            [=](const ticker_health& x) {
-              acc->result.push_back(x);
-              acc->done(less);
-            },
-            [=](const caf::error&) { acc->done(less); });
+      auto acc = gather<ticker_health>::start(self,
+                                              local.size() + by_hub.size(),
+                                              by_ticker);
+      ask_each<ticker_health>(self, acc, local, request_timeout(*cfg),
+                              health_atom::value);
       for (auto& [hub, xs] : by_hub)
         self
           ->request(self->state.links[hub], request_timeout(*cfg) * 2,
                     health_atom::value, xs)
-          .then(
-            [=](const std::vector<ticker_health>& ys) {
-              acc->result.insert(acc->result.end(), ys.begin(), ys.end());
-              acc->done(less);
-            },
-            [=](const caf::error&) { acc->done(less); });
-      return caf::delegated<std::vector<ticker_health>>{};
+          .then([acc](const std::vector<ticker_health>& ys) { acc->add(ys); },
+                [acc](const caf::error&) { acc->skip(); });
+      return acc->delegated();
     },
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<ticker_info>> {
       auto& st = self->state;
-      if (st.relays.empty())
-        return std::vector<ticker_info>{};
-      auto acc =
-        std::make_shared<collect<ticker_info>>(self->make_response_promise(),
-                                               st.relays.size());
-      for (auto& kvp : st.relays)
-        self->request(kvp.second, caf::infinite, describe_atom::value)
-          .then(
-            [acc](const ticker_info& x) {
-              acc->result.push_back(x);
-              acc->done(by_ticker);
-            },
-            [acc](const caf::error&) { acc->done(by_ticker); });
-      return caf::delegated<std::vector<ticker_info>>{};
+      auto acc = gather<ticker_info>::start(self, st.relays.size(), by_ticker);
+      ask_each<ticker_info>(self, acc, st.relays, caf::infinite,
+                            describe_atom::value);
+      return acc->delegated();
     },
     [=](describe_atom, const std::string& ticker) -> caf::result<ticker_info> {
       auto& st = self->state;
@@ -1119,32 +1060,20 @@ caf::behavior relay_directory(relay_directory_actor* self,
     [=](node_atom) { return id->describe(self->system(), *m); },
     [=](nodes_atom) -> caf::result<std::vector<node_info>> {
       auto& st = self->state;
-      if (st.links.empty())
-        return std::vector<node_info>{};
-      auto acc =
-        std::make_shared<collect<node_info>>(self->make_response_promise(),
-                                             st.links.size());
-      auto less = [](const node_info& x, const node_info& y) {
-        return x.address < y.address;
-      };
+      auto acc = gather<node_info>::start(self, st.links.size(), by_address);
       for (size_t i = 0; i < st.links.size(); ++i) {
         auto address = cfg->hubs[i];
         self->request(st.links[i], request_timeout(*cfg) * 2, node_atom::value)
-          .then(
-            [=](const node_info& x) {
-              acc->result.push_back(x);
-              acc->done(less);
-            },
-            [=](const caf::error& err) {
-              node_info x;
-              x.role = "hub";
-              x.address = address;
-              x.state = "unknown: " + self->system().render(err);
-              acc->result.push_back(std::move(x));
-              acc->done(less);
-            });
+          .then([acc](const node_info& x) { acc->add(x); },
+                [=](const caf::error& err) {
+                  node_info x;
+                  x.role = "hub";
+                  x.address = address;
+                  x.state = "unknown: " + self->system().render(err);
+                  acc->add(std::move(x));
+                });
       }
-      return caf::delegated<std::vector<node_info>>{};
+      return acc->delegated();
     },
   };
 }

@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/gather.hpp"
 #include "actors/health.hpp"
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
@@ -39,7 +40,7 @@ struct inspector_state {
   /// handler); nothing else from another node.
   static verdict screen(inspector_actor* self, const inbound& in);
 
-  node* n = nullptr;
+  inspected n;
   caf::actor_clock::time_point started;
   bool registry_up = true;
   bool directory_up = true;
@@ -87,7 +88,7 @@ bool secret_ok(inspector_actor* self, const std::string& secret) {
   auto& st = self->state;
   auto sender = self->current_sender();
   auto peer = sender ? to_string(sender->node()) : std::string{"?"};
-  if (same_secret(secret, st.n->config().admin_secret)) {
+  if (same_secret(secret, st.n.cfg->admin_secret)) {
     st.failures.erase(peer);
     return true;
   }
@@ -119,27 +120,6 @@ caf::result<T> rejected(inspector_actor* self) {
   return caf::delegated<T>{};
 }
 
-/// Collects the replies of several requests into one vector.
-template <class T>
-struct gather {
-  gather(caf::response_promise p, size_t n) : promise(std::move(p)), left(n) {
-    // nop
-  }
-  caf::response_promise promise;
-  size_t left;
-  std::vector<T> result;
-  caf::error failure;
-
-  void done() {
-    if (--left > 0)
-      return;
-    if (failure)
-      promise.deliver(std::move(failure));
-    else
-      promise.deliver(std::move(result));
-  }
-};
-
 caf::error parse_ticker(const std::string& raw, std::string& out) {
   out = normalize_ticker(raw);
   if (out.empty())
@@ -153,7 +133,7 @@ node_stats make_stats(inspector_actor* self,
                       const std::vector<uint64_t>& counts) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
-  auto& m = self->state.n->stats();
+  auto& m = *self->state.n.stats;
   auto get = [](const auto& x) { return x.load(std::memory_order_relaxed); };
   node_stats x;
   x.sessions = get(m.sessions);
@@ -172,7 +152,7 @@ node_stats make_stats(inspector_actor* self,
   x.redis_connected = get(m.redis_connected);
   x.history_entries = get(m.history_entries);
   x.history_bytes = get(m.history_bytes);
-  auto health = check_health(m, self->state.n->config());
+  auto health = check_health(m, *self->state.n.cfg);
   x.serving = health.serving;
   x.health_reason = std::move(health.why);
   x.uptime_ms =
@@ -181,30 +161,30 @@ node_stats make_stats(inspector_actor* self,
   return x;
 }
 
-caf::behavior inspector(inspector_actor* self, node* n) {
+caf::behavior inspector(inspector_actor* self, inspected n) {
   // Watches the node's long-lived actors (they outlive no inspector, so the
   // monitors leave nothing stale behind) to say whether they still run.
   auto& st = self->state;
   st.n = n;
   st.started = self->clock().now();
-  self->monitor(n->registry());
-  self->monitor(n->directory());
+  self->monitor(n.registry);
+  self->monitor(n.directory);
   // An edge has no listener.
-  if (n->listener())
-    self->monitor(n->listener());
+  if (n.listener)
+    self->monitor(n.listener);
   else
     st.listener_up = false;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
-    if (dm.source == st.n->registry().address())
+    if (dm.source == st.n.registry.address())
       st.registry_up = false;
-    else if (dm.source == st.n->directory().address())
+    else if (dm.source == st.n.directory.address())
       st.directory_up = false;
-    else if (dm.source == st.n->listener().address())
+    else if (dm.source == st.n.listener.address())
       st.listener_up = false;
   });
-  auto registry = n->registry();
-  auto directory = n->directory();
+  auto registry = n.registry;
+  auto directory = n.directory;
   return {
     // --- own timers: a held-back refusal is due ---
     [=](linger_atom, uint64_t id) {
@@ -322,7 +302,7 @@ caf::behavior inspector(inspector_actor* self, node* n) {
         .then(
           [=](const std::vector<ticker_info>& xs) mutable {
             auto& st = self->state;
-            auto& m = st.n->stats();
+            auto& m = *st.n.stats;
             actor_counts x;
             x.sessions = m.sessions.load(std::memory_order_relaxed);
             x.broadcasters = m.broadcasters.load(std::memory_order_relaxed);
@@ -343,8 +323,8 @@ caf::behavior inspector(inspector_actor* self, node* n) {
       if (!secret_ok(self, secret))
         return rejected<std::vector<node_info>>(self);
       auto rp = self->make_response_promise<std::vector<node_info>>();
-      auto me = self->state.n->identity().describe(self->system(),
-                                                   self->state.n->stats());
+      auto me = self->state.n.identity->describe(self->system(),
+                                                 *self->state.n.stats);
       self->request(directory, answer_timeout, nodes_atom::value)
         .then(
           [=](std::vector<node_info>& peers) mutable {
@@ -378,14 +358,9 @@ caf::behavior inspector(inspector_actor* self, node* n) {
         return caf::make_error(admin_ec::bad_argument, what);
       if (!who)
         return caf::make_error(admin_ec::bad_argument, "no subscriber given");
-      auto acc =
-        std::make_shared<gather<std::string>>(self->make_response_promise(),
-                                              tickers.size());
+      auto acc = gather<std::string>::start(self, tickers.size());
       for (auto& t : tickers) {
-        auto fail = [acc](caf::error& err) {
-          acc->failure = std::move(err);
-          acc->done();
-        };
+        auto fail = [acc](caf::error& err) { acc->fail(std::move(err)); };
         self
           ->request(directory, answer_timeout, get_atom::value, t, caf::actor{})
           .then(
@@ -393,16 +368,12 @@ caf::behavior inspector(inspector_actor* self, node* n) {
               // The broadcaster monitors `who`: when it exits, or its node
               // is lost, the subscription is gone too.
               self->request(b, answer_timeout, subscribe_atom::value, who)
-                .then(
-                  [=](const std::vector<price_update>&) {
-                    acc->result.push_back(t);
-                    acc->done();
-                  },
-                  fail);
+                .then([=](const std::vector<price_update>&) { acc->add(t); },
+                      fail);
             },
             fail);
       }
-      return caf::delegated<std::vector<std::string>>{};
+      return acc->delegated();
     },
   };
 }
@@ -410,7 +381,18 @@ caf::behavior inspector(inspector_actor* self, node* n) {
 } // namespace
 
 caf::actor spawn_inspector(caf::actor_system& sys, node& n) {
-  return sys.spawn(inspector, &n);
+  inspected parts;
+  parts.cfg = &n.config();
+  parts.stats = &n.stats();
+  parts.identity = &n.identity();
+  parts.registry = n.registry();
+  parts.directory = n.directory();
+  parts.listener = n.listener();
+  return spawn_inspector(sys, parts);
+}
+
+caf::actor spawn_inspector(caf::actor_system& sys, const inspected& parts) {
+  return sys.spawn(inspector, parts);
 }
 
 } // namespace mm

@@ -1,10 +1,26 @@
 #pragma once
 
+#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
 namespace mm {
 
 class node;
+class node_identity;
+struct metrics;
+struct node_config;
+
+/// What the inspector answers from: a node's actors, config, counters and
+/// identity. Each must outlive the inspector.
+struct inspected {
+  const node_config* cfg = nullptr;
+  metrics* stats = nullptr;
+  const node_identity* identity = nullptr;
+  caf::actor registry;
+  caf::actor directory;
+  /// Null on an edge (it has no Redis listener).
+  caf::actor listener;
+};
 
 /// Spawns the inspector of `n`: answers the shell (`stats`, `sessions`,
 /// `tickers`, `kill`, `watch`, ...) from the node's live actors; the protocol
@@ -13,5 +29,8 @@ class node;
 /// live as long as it does) to report whether they still run. `n` must
 /// outlive it.
 caf::actor spawn_inspector(caf::actor_system& sys, node& n);
+
+/// The same over `parts` (tests give their own actors).
+caf::actor spawn_inspector(caf::actor_system& sys, const inspected& parts);
 
 } // namespace mm

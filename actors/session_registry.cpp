@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/gather.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -289,29 +290,11 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<session_info>> {
       auto& st = self->state;
-      if (st.sessions.empty())
-        return std::vector<session_info>{};
-      struct collector {
-        caf::response_promise promise;
-        size_t pending;
-        std::vector<session_info> result;
-        void done() {
-          if (--pending == 0)
-            promise.deliver(std::move(result));
-        }
-      };
-      auto acc = std::make_shared<collector>(
-        collector{self->make_response_promise(), st.sessions.size(), {}});
-      for (auto& kvp : st.sessions)
-        self->request(kvp.second, caf::infinite, describe_atom::value)
-          .then(
-            [acc](const session_info& x) {
-              acc->result.push_back(x);
-              acc->done();
-            },
-            // Ended meanwhile: it is simply not listed.
-            [acc](const caf::error&) { acc->done(); });
-      return caf::delegated<std::vector<session_info>>{};
+      auto acc = gather<session_info>::start(self, st.sessions.size());
+      // A session that ended meanwhile is simply not listed.
+      ask_each<session_info>(self, acc, st.sessions, caf::infinite,
+                             describe_atom::value);
+      return acc->delegated();
     },
   };
 }

@@ -12,6 +12,7 @@
 
 #include "actors/cluster.hpp"
 #include "actors/errors.hpp"
+#include "actors/gather.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -72,38 +73,6 @@ verdict directory_state::screen(directory_actor*, const inbound& in) {
   return verdict::refuse;
 }
 
-/// Collects the replies of several broadcasters (GetLastPrices, the
-/// inspector's `tickers`) and delivers them sorted by ticker once all came.
-template <class T>
-struct sorted_replies {
-  explicit sorted_replies(caf::response_promise p, size_t n)
-    : promise(std::move(p)), pending(n) {
-    // nop
-  }
-  caf::response_promise promise;
-  size_t pending;
-  std::vector<T> result;
-
-  void done() {
-    if (--pending > 0)
-      return;
-    std::sort(result.begin(), result.end(),
-              [](const auto& x, const auto& y) { return x.ticker < y.ticker; });
-    promise.deliver(std::move(result));
-  }
-};
-
-using ticker_descriptions = sorted_replies<ticker_info>;
-
-void add_reply(std::vector<price_update>& result,
-               const std::vector<price_update>& xs) {
-  result.insert(result.end(), xs.begin(), xs.end());
-}
-
-void add_reply(std::vector<ticker_health>& result, const ticker_health& x) {
-  result.push_back(x);
-}
-
 /// Asks the broadcasters of `tickers` (those that have one) `(atom)` and
 /// replies with their answers sorted by ticker: `T` is what the reply holds,
 /// one vector of `T` (last_atom) or one `T` (health_atom) per broadcaster.
@@ -118,24 +87,12 @@ ask_broadcasters(directory_actor* self, const std::vector<std::string>& tickers,
     if (i != st.broadcasters.end())
       known.push_back(i->second);
   }
-  if (known.empty())
-    return std::vector<T>{};
   using reply = std::conditional_t<std::is_same_v<T, price_update>,
                                    std::vector<price_update>, T>;
-  auto acc = std::make_shared<sorted_replies<T>>(self->make_response_promise(),
-                                                 known.size());
-  for (auto& b : known)
-    self->request(b, caf::infinite, atom)
-      .then(
-        [acc](const reply& x) {
-          add_reply(acc->result, x);
-          acc->done();
-        },
-        [acc](const caf::error&) {
-          // Lingered out meanwhile: its ticker is simply absent.
-          acc->done();
-        });
-  return caf::delegated<std::vector<T>>{};
+  auto acc = gather<T>::start(self, known.size(), by_ticker);
+  // A broadcaster that lingered out meanwhile: its ticker is simply absent.
+  ask_each<reply>(self, acc, known, caf::infinite, atom);
+  return acc->delegated();
 }
 
 caf::error unknown_ticker(const std::string& ticker) {
@@ -258,37 +215,19 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
     },
     [=](nodes_atom) -> caf::result<std::vector<node_info>> {
       auto& st = self->state;
-      if (st.edges.empty())
-        return std::vector<node_info>{};
-      struct acc_t {
-        caf::response_promise rp;
-        size_t left;
-        std::vector<node_info> result;
-      };
-      auto acc = std::make_shared<acc_t>(
-        acc_t{self->make_response_promise(), st.edges.size(), {}});
-      auto done = [acc] {
-        if (--acc->left > 0)
-          return;
-        std::sort(acc->result.begin(), acc->result.end(),
-                  [](const auto& x, const auto& y) {
-                    return x.address < y.address;
-                  });
-        acc->rp.deliver(std::move(acc->result));
-      };
+      auto acc = gather<node_info>::start(self, st.edges.size(), by_address);
       for (auto& kvp : st.edges)
         self
           ->request(kvp.second,
                     std::chrono::milliseconds{cfg->connection_timeout_ms},
                     node_atom::value)
           .then(
-            [=](node_info& x) {
+            [acc](node_info& x) {
               x.state = "connected";
-              acc->result.push_back(std::move(x));
-              done();
+              acc->add(std::move(x));
             },
-            [=](const caf::error&) { done(); });
-      return caf::delegated<std::vector<node_info>>{};
+            [acc](const caf::error&) { acc->skip(); });
+      return acc->delegated();
     },
     [=](last_atom, const std::vector<std::string>& tickers)
       -> caf::result<std::vector<price_update>> {
@@ -301,21 +240,17 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<ticker_info>> {
       auto& st = self->state;
-      if (st.broadcasters.empty())
-        return std::vector<ticker_info>{};
-      auto acc =
-        std::make_shared<ticker_descriptions>(self->make_response_promise(),
-                                              st.broadcasters.size());
+      auto acc = gather<ticker_info>::start(self, st.broadcasters.size(),
+                                            by_ticker);
       for (auto& kvp : st.broadcasters)
         self->request(kvp.second, caf::infinite, describe_atom::value)
           .then(
             [=](ticker_info& x) {
               name_nodes(self->state, x);
-              acc->result.push_back(std::move(x));
-              acc->done();
+              acc->add(std::move(x));
             },
-            [acc](const caf::error&) { acc->done(); });
-      return caf::delegated<std::vector<ticker_info>>{};
+            [acc](const caf::error&) { acc->skip(); });
+      return acc->delegated();
     },
     [=](describe_atom, const std::string& ticker) -> caf::result<ticker_info> {
       auto& st = self->state;

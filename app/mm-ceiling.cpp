@@ -36,6 +36,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "app/absl_mode.hpp"
+#include "app/options/bench_flags.hpp"
 #include "bench/completion_queues.hpp"
 #include "bench/ticker_names.hpp"
 #include "logging/log.hpp"
@@ -45,39 +46,7 @@ namespace {
 
 namespace pb = marketmonitor::v1;
 
-constexpr const char* usage = R"(Usage: mm-ceiling [FLAGS]
-
-Serves MarketMonitor.Subscribe for tickers BT00001..BT<T> whose ticks it
-generates itself, as the plain-gRPC reference for mm-bench; also
-StartPriceMonitoring, StreamPriceUpdates and StopPriceMonitoring (a session
-is a map entry: one stream, dropped when its stream ends, when it is
-stopped, or when no stream attached within --attach-timeout-ms). Prints
-  mm-ceiling ready grpc=HOST:PORT
-once it serves; SIGTERM / SIGINT end it.
-
-Flags (also --flag=value):
-  --grpc-listen HOST:PORT  address (default 127.0.0.1:0: any free port)
-  --tickers T              tickers generated (default 100)
-  --rate R                 ticks/s over all tickers (default 2000)
-  --max-batch N            updates per PriceBatch at most (default 500)
-  --max-pending N          DELIVERY_MODE_ALL queue per stream; overflow ends
-                           the stream with RESOURCE_EXHAUSTED (default 10000)
-  --attach-timeout-ms N    a started session with no stream is dropped after
-                           this (default 30000)
-  --grpc-queues N          completion queues for the streaming calls, each
-                           polled by its own thread (default 16)
-  --help                   print this help
-)";
-
-struct options {
-  std::string listen = "127.0.0.1:0";
-  size_t tickers = 100;
-  double rate = 2000;
-  size_t max_batch = 500;
-  size_t max_pending = 10000;
-  int64_t attach_timeout_ms = 30000;
-  size_t grpc_queues = 16;
-};
+using options = mm::ceiling_options;
 
 int64_t clock_ns(clockid_t id) {
   timespec ts{};
@@ -639,73 +608,15 @@ private:
   sessions& sessions_;
 };
 
-bool parse_flags(int argc, char** argv, options& opts, std::string& err) {
-  for (int i = 1; i < argc; ++i) {
-    std::string name = argv[i];
-    std::string val;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      val = name.substr(eq + 1);
-      name.resize(eq);
-    } else if (i + 1 < argc) {
-      val = argv[++i];
-    } else {
-      err = name + ": missing value";
-      return false;
-    }
-    char* end = nullptr;
-    auto num = std::strtod(val.c_str(), &end);
-    bool is_num = !val.empty() && *end == '\0' && num > 0;
-    if (name == "--attach-timeout-ms" && is_num && num <= 86'400'000) {
-      opts.attach_timeout_ms = static_cast<int64_t>(num);
-      continue;
-    }
-    if (name == "--grpc-listen") {
-      opts.listen = val;
-      continue;
-    }
-    if (!is_num) {
-      err = name == "--tickers" || name == "--rate" || name == "--max-batch"
-                || name == "--max-pending" || name == "--attach-timeout-ms"
-                || name == "--grpc-queues"
-              ? name + ": expected a number > 0, got \"" + val + "\""
-              : "unknown flag " + name;
-      return false;
-    }
-    if (name == "--grpc-queues" && num <= 256)
-      opts.grpc_queues = static_cast<size_t>(num);
-    else if (name == "--tickers" && num <= 99'999)
-      opts.tickers = static_cast<size_t>(num);
-    else if (name == "--rate")
-      opts.rate = num;
-    else if (name == "--max-batch")
-      opts.max_batch = static_cast<size_t>(num);
-    else if (name == "--max-pending")
-      opts.max_pending = static_cast<size_t>(num);
-    else {
-      err = "unknown flag or value out of range: " + name;
-      return false;
-    }
-  }
-  return true;
-}
-
 } // namespace
 
 int main(int argc, char** argv) {
-  mm::disable_mutex_deadlock_detection();
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--help") == 0
-        || std::strcmp(argv[i], "-h") == 0) {
-      std::fputs(usage, stdout);
-      return 0;
-    }
-  }
   options opts;
-  std::string err;
-  if (!parse_flags(argc, argv, opts, err)) {
-    std::fprintf(stderr, "mm-ceiling: %s (see --help)\n", err.c_str());
-    return 2;
-  }
+  mm::command_line flags{"mm-ceiling", mm::ceiling_description};
+  mm::declare_ceiling_flags(flags, opts);
+  if (auto status = flags.parse(argc, argv))
+    return *status;
+  mm::disable_mutex_deadlock_detection();
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -718,8 +629,8 @@ int main(int argc, char** argv) {
   ceiling_service service{m, ss};
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(opts.listen, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(opts.listen.to_string(),
+                           grpc::InsecureServerCredentials(), &port);
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterService(&service);
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> server_cqs;
@@ -727,7 +638,8 @@ int main(int argc, char** argv) {
     server_cqs.push_back(builder.AddCompletionQueue());
   auto server = builder.BuildAndStart();
   if (!server || port == 0) {
-    mm::log::error("mm-ceiling", "cannot serve", {{"listen", opts.listen}});
+    mm::log::error("mm-ceiling", "cannot serve",
+                   {{"listen", opts.listen.to_string()}});
     return 1;
   }
   // Calls are matched to a queue with a request waiting, preferably the
@@ -747,8 +659,10 @@ int main(int argc, char** argv) {
                                                                 "ceiling-cq");
   bool stop = false;
   std::thread generator{[&] { m.run(opts, stop); }};
-  auto host = opts.listen.substr(0, opts.listen.rfind(':'));
-  std::cout << "mm-ceiling ready grpc=" << host << ":" << port << std::endl;
+  std::cout
+    << "mm-ceiling ready grpc="
+    << mm::host_port{opts.listen.host, static_cast<uint16_t>(port)}.to_string()
+    << std::endl;
   // Wait for a signal; meanwhile drop sessions that never attached.
   for (;;) {
     timespec tick{0, 100'000'000};

@@ -1,6 +1,7 @@
 #pragma once
 
-// mm-bench's flags.
+// mm-bench's settings. Its flags are declared in app/options/bench_flags.cpp
+// (the options layer), with the defaults below.
 
 #include <sys/types.h>
 
@@ -8,14 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "app/options/host_port.hpp"
+
 namespace mm::bench {
 
-/// The text of `mm-bench --help`.
-extern const char* const usage;
-
 struct options {
-  std::string target = "127.0.0.1:50051";
-  std::string redis = "127.0.0.1:6379";
+  host_port target{"127.0.0.1", 50051};
+  host_port redis{"127.0.0.1", 6379};
   std::string redis_prefix = "prices:";
   bool ceiling = false;
   uint64_t sessions = 1000;
@@ -31,7 +31,8 @@ struct options {
   double ramp_per_sec = 0;
   double establish_timeout = 60;
   pid_t server_pid = 0;
-  std::string admin;
+  /// The admin endpoint; an empty host: none.
+  host_port admin;
   double idle_seconds = 10;
   uint64_t churn = 0;
   uint64_t churn_concurrency = 500;
@@ -39,16 +40,8 @@ struct options {
   uint64_t seed = 1;
   std::string json_file;
   uint64_t client_queues = 16;
+  /// The command line as given, for the report.
   std::vector<std::string> argv;
 };
-
-/// A flag mm-bench cannot use; `what` says which and why.
-struct bad_flag {
-  std::string what;
-};
-
-/// Parses argv into `opts`; returns false when --help was asked for. Throws
-/// `bad_flag`.
-bool parse_flags(int argc, char** argv, options& opts);
 
 } // namespace mm::bench

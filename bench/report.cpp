@@ -40,12 +40,12 @@ bool stats_idle(const std::string& json) {
 /// The node's `stats` as JSON text through `mm-shell`, or nothing when there
 /// is no admin endpoint, no shell beside us, or no answer within 10 s.
 std::optional<std::string> admin_stats(const options& opts) {
-  if (opts.admin.empty())
+  if (opts.admin.host.empty())
     return std::nullopt;
   auto shell = self_dir() + "/mm-shell";
   if (access(shell.c_str(), X_OK) != 0)
     return std::nullopt;
-  auto cmd = "timeout 10 '" + shell + "' --connect '" + opts.admin
+  auto cmd = "timeout 10 '" + shell + "' --connect '" + opts.admin.to_string()
              + "' -c stats --json 2>/dev/null";
   auto* p = popen(cmd.c_str(), "r");
   if (p == nullptr)

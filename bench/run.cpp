@@ -83,7 +83,7 @@ int run(const options& opts) {
     args.SetInt("mm.bench.channel", static_cast<int>(i));
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(-1);
-    auto ch = grpc::CreateCustomChannel(opts.target,
+    auto ch = grpc::CreateCustomChannel(opts.target.to_string(),
                                         grpc::InsecureChannelCredentials(),
                                         args);
     stubs.push_back(pb::MarketMonitor::NewStub(ch));
@@ -92,20 +92,19 @@ int run(const options& opts) {
   for (auto& ch : channels) {
     auto deadline = std::chrono::system_clock::now() + std::chrono::seconds{10};
     if (!ch->WaitForConnected(deadline)) {
-      mm::log::error("mm-bench", "cannot connect", {{"target", opts.target}});
+      mm::log::error("mm-bench", "cannot connect",
+                     {{"target", opts.target.to_string()}});
       return 1;
     }
   }
 
   std::unique_ptr<mm::bench::feed_publisher> feed;
   if (!opts.ceiling && opts.rate > 0) {
-    auto colon = opts.redis.rfind(':');
     feed = std::make_unique<mm::bench::feed_publisher>(
-      opts.redis.substr(0, colon), std::stoi(opts.redis.substr(colon + 1)),
-      opts.redis_prefix, names, opts.rate);
+      opts.redis.host, opts.redis.port, opts.redis_prefix, names, opts.rate);
     if (auto err = feed->connect(); !err.empty()) {
       mm::log::error("mm-bench", "cannot reach Redis",
-                     {{"redis", opts.redis}, {"error", err}});
+                     {{"redis", opts.redis.to_string()}, {"error", err}});
       return 1;
     }
   }
@@ -129,7 +128,7 @@ int run(const options& opts) {
   mm::log::info("mm-bench", "starting sessions",
                 {{"sessions", opts.sessions},
                  {"channels", opts.channels},
-                 {"target", opts.target}});
+                 {"target", opts.target.to_string()}});
   auto ramp_start = mono_ns();
   for (uint64_t i = 0; i < opts.sessions; ++i) {
     if (opts.ramp_per_sec > 0) {
@@ -288,7 +287,7 @@ int run(const options& opts) {
   double bench_cpu = self_end.cpu_seconds - self_begin.cpu_seconds;
 
   json_object cfg;
-  cfg.str("target", opts.target)
+  cfg.str("target", opts.target.to_string())
     .boolean("ceiling", opts.ceiling)
     .str("mode", opts.start_stream ? "start-stream" : "subscribe")
     .num("sessions", static_cast<double>(opts.sessions))
@@ -411,8 +410,8 @@ int run(const options& opts) {
   }
 
   report("\n== mm-bench %s against %s%s ==\n",
-         opts.start_stream ? "start-stream" : "subscribe", opts.target.c_str(),
-         opts.ceiling ? " (ceiling)" : "");
+         opts.start_stream ? "start-stream" : "subscribe",
+         opts.target.to_string().c_str(), opts.ceiling ? " (ceiling)" : "");
   report("sessions      %llu started, %llu established%s; ended early: %s\n",
          static_cast<unsigned long long>(streams.size()),
          static_cast<unsigned long long>(confirmed),

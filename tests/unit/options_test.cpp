@@ -1,7 +1,9 @@
 // The options layer (app/options/): precedence of command line,
 // environment, --config file and defaults; bad values; the config file;
-// HOST:PORT parsing. mm-server's real flag declarations are parsed.
+// HOST:PORT parsing. mm-server's, mm-bench's and mm-ceiling's real flag
+// declarations are parsed.
 
+#include "app/options/bench_flags.hpp"
 #include "app/options/host_port.hpp"
 #include "app/options/options.hpp"
 #include "app/options/server_flags.hpp"
@@ -11,6 +13,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
@@ -19,25 +22,25 @@
 
 namespace {
 
-/// What one parse of mm-server's flags gave.
-struct outcome {
-  /// The exit status, or -1 if the server would go on.
+/// What one parse of a binary's flags gave.
+template <class Settings>
+struct outcome_of {
+  /// The exit status, or -1 if the binary would go on.
   int status = -1;
   std::string out;
   std::string err;
-  mm::node_config cfg;
+  Settings cfg;
 };
 
-/// Parses `args`. The default --grpc-listen (0.0.0.0) needs TLS, auth or
-/// --insecure (docs/security.md); `insecure` adds the latter for the tests
-/// that are about something else, the security tests below pass false.
-outcome parse(std::vector<std::string> args, bool insecure = true) {
-  outcome result;
-  mm::command_line cl{"mm-server", mm::server_description};
-  mm::declare_server_flags(cl, result.cfg);
-  args.insert(args.begin(), "mm-server");
-  if (insecure)
-    args.push_back("--insecure");
+/// Parses `args` with the flags `declare` puts on a command line `name`.
+template <class Settings, class Declare>
+outcome_of<Settings> parse_with(const char* name, const char* description,
+                                Declare declare,
+                                std::vector<std::string> args) {
+  outcome_of<Settings> result;
+  mm::command_line cl{name, description};
+  declare(cl, result.cfg);
+  args.insert(args.begin(), name);
   std::vector<const char*> argv;
   for (auto& x : args)
     argv.push_back(x.c_str());
@@ -48,6 +51,31 @@ outcome parse(std::vector<std::string> args, bool insecure = true) {
   result.out = out.str();
   result.err = err.str();
   return result;
+}
+
+using outcome = outcome_of<mm::node_config>;
+
+/// Parses `args` with mm-server's flags. The default --grpc-listen (0.0.0.0)
+/// needs TLS, auth or --insecure (docs/security.md); `insecure` adds the
+/// latter for the tests that are about something else, the security tests
+/// below pass false.
+outcome parse(std::vector<std::string> args, bool insecure = true) {
+  if (insecure)
+    args.push_back("--insecure");
+  return parse_with<mm::node_config>("mm-server", mm::server_description,
+                                     mm::declare_server_flags, std::move(args));
+}
+
+outcome_of<mm::bench::options> parse_bench(std::vector<std::string> args) {
+  return parse_with<mm::bench::options>("mm-bench", mm::bench_description,
+                                        mm::declare_bench_flags,
+                                        std::move(args));
+}
+
+outcome_of<mm::ceiling_options> parse_ceiling(std::vector<std::string> args) {
+  return parse_with<mm::ceiling_options>("mm-ceiling", mm::ceiling_description,
+                                         mm::declare_ceiling_flags,
+                                         std::move(args));
 }
 
 /// Sets an environment variable for one test.
@@ -409,6 +437,211 @@ TEST(options, a_missing_config_file_exits_2) {
   EXPECT_EQ(r.status, 2);
   EXPECT_EQ(r.err, "mm-server: --config: cannot read "
                    "\"/nonexistent/mm-server.conf\"\n");
+}
+
+// --- mm-bench and mm-ceiling -----------------------------------------------
+
+TEST(bench_flags, defaults_and_help) {
+  auto r = parse_bench({});
+  EXPECT_EQ(r.status, -1) << r.err;
+  mm::bench::options defaults;
+  EXPECT_EQ(r.cfg.target.to_string(), "127.0.0.1:50051");
+  EXPECT_EQ(r.cfg.redis.to_string(), "127.0.0.1:6379");
+  EXPECT_TRUE(r.cfg.admin.host.empty());
+  EXPECT_EQ(r.cfg.sessions, defaults.sessions);
+  EXPECT_EQ(r.cfg.rate, defaults.rate);
+  EXPECT_FALSE(r.cfg.start_stream);
+  EXPECT_FALSE(r.cfg.deliver_all);
+  EXPECT_FALSE(r.cfg.ceiling);
+  auto help = parse_bench({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_TRUE(contains(help.out, "127.0.0.1:50051")) << help.out;
+  EXPECT_TRUE(contains(help.out, "subscribe|start-stream")) << help.out;
+  EXPECT_TRUE(contains(help.out, "MM_CHURN_HOLD_MS")) << help.out;
+  EXPECT_EQ(parse_bench({"-h"}).status, 0);
+}
+
+TEST(bench_flags, the_flags_scripts_bench_passes) {
+  // The churn scenario of scripts/bench against a node.
+  auto r = parse_bench({"--target",
+                        "127.0.0.1:40001",
+                        "--redis",
+                        "127.0.0.1:40002",
+                        "--server-pid",
+                        "4242",
+                        "--admin",
+                        "127.0.0.1:40003",
+                        "--sessions",
+                        "50000",
+                        "--channels",
+                        "16",
+                        "--tickers",
+                        "1000",
+                        "--per-session",
+                        "1",
+                        "--rate",
+                        "1000",
+                        "--establish-timeout",
+                        "120",
+                        "--churn",
+                        "100000",
+                        "--churn-concurrency",
+                        "1000",
+                        "--churn-hold-ms",
+                        "50",
+                        "--idle-seconds",
+                        "30",
+                        "--flush-ms",
+                        "50",
+                        "--seconds",
+                        "8",
+                        "--warmup-seconds",
+                        "1",
+                        "--json",
+                        "/tmp/out.json"});
+  ASSERT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.target.port, 40001);
+  EXPECT_EQ(r.cfg.redis.port, 40002);
+  EXPECT_EQ(r.cfg.server_pid, 4242);
+  EXPECT_EQ(r.cfg.admin.to_string(), "127.0.0.1:40003");
+  EXPECT_EQ(r.cfg.sessions, 50000u);
+  EXPECT_EQ(r.cfg.channels, 16u);
+  EXPECT_EQ(r.cfg.tickers, 1000u);
+  EXPECT_EQ(r.cfg.per_session, 1u);
+  EXPECT_EQ(r.cfg.rate, 1000);
+  EXPECT_EQ(r.cfg.establish_timeout, 120);
+  EXPECT_EQ(r.cfg.churn, 100000u);
+  EXPECT_EQ(r.cfg.churn_concurrency, 1000u);
+  EXPECT_EQ(r.cfg.churn_hold_ms, 50u);
+  EXPECT_EQ(r.cfg.idle_seconds, 30);
+  EXPECT_EQ(r.cfg.flush_ms, 50u);
+  EXPECT_EQ(r.cfg.seconds, 8);
+  EXPECT_EQ(r.cfg.warmup_seconds, 1);
+  EXPECT_EQ(r.cfg.json_file, "/tmp/out.json");
+  // Against mm-ceiling, and the two choices.
+  auto c = parse_bench({"--target=127.0.0.1:40004", "--ceiling", "--mode",
+                        "start-stream", "--delivery", "all"});
+  ASSERT_EQ(c.status, -1) << c.err;
+  EXPECT_TRUE(c.cfg.ceiling);
+  EXPECT_TRUE(c.cfg.start_stream);
+  EXPECT_TRUE(c.cfg.deliver_all);
+}
+
+TEST(bench_flags, bad_values_name_the_flag_and_exit_2) {
+  auto r = parse_bench({"--sessions", "-1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-bench: --sessions: expected a whole number from 0 to "
+                   "10000000, got \"-1\"\n");
+  auto mode = parse_bench({"--mode", "stream"});
+  EXPECT_EQ(mode.status, 2);
+  EXPECT_EQ(mode.err, "mm-bench: --mode: expected subscribe or start-stream, "
+                      "got \"stream\"\n");
+  auto seconds = parse_bench({"--seconds", "0.05"});
+  EXPECT_EQ(seconds.status, 2);
+  EXPECT_TRUE(contains(seconds.err, "--seconds: expected a number from 0.1"))
+    << seconds.err;
+  auto target = parse_bench({"--target", "localhost"});
+  EXPECT_EQ(target.status, 2);
+  EXPECT_TRUE(contains(target.err, "--target: expected HOST:PORT"))
+    << target.err;
+  EXPECT_EQ(parse_bench({"--channels", "0"}).status, 2);
+  EXPECT_EQ(parse_bench({"--client-queues", "257"}).status, 2);
+  EXPECT_EQ(parse_bench({"--delivery", "some"}).status, 2);
+  EXPECT_EQ(parse_bench({"--server-pid", "0"}).status, 2);
+  EXPECT_EQ(parse_bench({"--sessions"}).status, 2);
+  auto unknown = parse_bench({"--session", "5"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_TRUE(contains(unknown.err, "--session")) << unknown.err;
+}
+
+TEST(bench_flags, per_session_cannot_exceed_tickers) {
+  auto r = parse_bench({"--tickers", "5", "--per-session", "6"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-bench: --per-session: 6 is larger than --tickers "
+                   "(5)\n");
+  EXPECT_EQ(parse_bench({"--tickers", "5", "--per-session", "5"}).status, -1);
+}
+
+TEST(bench_flags, file_environment_and_command_line) {
+  config_file file{"sessions = 50\nmode = start-stream\n"
+                   "target = 10.0.0.2:50051\nceiling = true\nrate = 10\n"};
+  auto from_file = parse_bench({"--config", file.path()});
+  ASSERT_EQ(from_file.status, -1) << from_file.err;
+  EXPECT_EQ(from_file.cfg.sessions, 50u);
+  EXPECT_TRUE(from_file.cfg.start_stream);
+  EXPECT_EQ(from_file.cfg.target.host, "10.0.0.2");
+  EXPECT_TRUE(from_file.cfg.ceiling);
+  EXPECT_EQ(from_file.cfg.rate, 10);
+  scoped_env sessions{"MM_SESSIONS", "60"};
+  scoped_env mode{"MM_MODE", "subscribe"};
+  auto from_env = parse_bench({"--config", file.path()});
+  ASSERT_EQ(from_env.status, -1) << from_env.err;
+  EXPECT_EQ(from_env.cfg.sessions, 60u);
+  EXPECT_FALSE(from_env.cfg.start_stream);
+  EXPECT_EQ(from_env.cfg.rate, 10);
+  auto from_cl = parse_bench({"--config", file.path(), "--sessions", "70"});
+  ASSERT_EQ(from_cl.status, -1) << from_cl.err;
+  EXPECT_EQ(from_cl.cfg.sessions, 70u);
+  // (A key the environment sets is not read from the file at all.)
+  config_file bad{"sessions = many\nchannels = many\n"};
+  auto r = parse_bench({"--config", bad.path()});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_TRUE(contains(r.err, "--channels: expected a whole number")) << r.err;
+}
+
+TEST(ceiling_flags, defaults_and_the_flags_scripts_bench_passes) {
+  auto r = parse_ceiling({});
+  ASSERT_EQ(r.status, -1) << r.err;
+  EXPECT_EQ(r.cfg.listen.to_string(), "127.0.0.1:0");
+  EXPECT_EQ(r.cfg.tickers, 100u);
+  EXPECT_EQ(r.cfg.rate, 2000);
+  EXPECT_EQ(r.cfg.max_batch, 500u);
+  EXPECT_EQ(r.cfg.max_pending, 10000u);
+  EXPECT_EQ(r.cfg.attach_timeout_ms, 30000);
+  EXPECT_EQ(r.cfg.grpc_queues, 16u);
+  auto s =
+    parse_ceiling({"--grpc-listen", "127.0.0.1:0", "--rate", "400", "--tickers",
+                   "1000", "--attach-timeout-ms", "2000", "--grpc-queues=4",
+                   "--max-batch", "50", "--max-pending", "7"});
+  ASSERT_EQ(s.status, -1) << s.err;
+  EXPECT_EQ(s.cfg.rate, 400);
+  EXPECT_EQ(s.cfg.tickers, 1000u);
+  EXPECT_EQ(s.cfg.attach_timeout_ms, 2000);
+  EXPECT_EQ(s.cfg.grpc_queues, 4u);
+  EXPECT_EQ(s.cfg.max_batch, 50u);
+  EXPECT_EQ(s.cfg.max_pending, 7u);
+  auto help = parse_ceiling({"--help"});
+  EXPECT_EQ(help.status, 0);
+  EXPECT_TRUE(contains(help.out, "mm-ceiling ready grpc=")) << help.out;
+  EXPECT_TRUE(contains(help.out, "MM_ATTACH_TIMEOUT_MS")) << help.out;
+}
+
+TEST(ceiling_flags, bad_values_name_the_flag_and_exit_2) {
+  auto r = parse_ceiling({"--tickers", "0"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err, "mm-ceiling: --tickers: expected a whole number from 1 to "
+                   "99999, got \"0\"\n");
+  auto rate = parse_ceiling({"--rate", "0"});
+  EXPECT_EQ(rate.status, 2);
+  EXPECT_TRUE(contains(rate.err, "--rate: expected a number above 0"))
+    << rate.err;
+  EXPECT_EQ(parse_ceiling({"--attach-timeout-ms", "86400001"}).status, 2);
+  EXPECT_EQ(parse_ceiling({"--grpc-queues", "257"}).status, 2);
+  EXPECT_EQ(parse_ceiling({"--max-batch", "1.5"}).status, 2);
+  EXPECT_EQ(parse_ceiling({"--grpc-listen", "nowhere"}).status, 2);
+  EXPECT_EQ(parse_ceiling({"--sessions", "5"}).status, 2);
+}
+
+TEST(ceiling_flags, file_environment_and_command_line) {
+  config_file file{"rate = 10\nattach-timeout-ms = 2000\n"};
+  scoped_env rate{"MM_RATE", "20"};
+  auto env = parse_ceiling({"--config", file.path()});
+  ASSERT_EQ(env.status, -1) << env.err;
+  EXPECT_EQ(env.cfg.rate, 20);
+  EXPECT_EQ(env.cfg.attach_timeout_ms, 2000);
+  auto cl = parse_ceiling({"--config", file.path(), "--rate", "30"});
+  ASSERT_EQ(cl.status, -1) << cl.err;
+  EXPECT_EQ(cl.cfg.rate, 30);
 }
 
 // --- HOST:PORT --------------------------------------------------------------
