@@ -111,21 +111,6 @@ std::string read_file(const std::string& path) {
   return {std::istreambuf_iterator<char>{in}, std::istreambuf_iterator<char>{}};
 }
 
-std::string shell_json(const server_process& server,
-                       const std::string& command) {
-  int status = -1;
-  auto out = admin_client{server.admin_address()}.run(command, true, &status);
-  return status == 0 ? out : std::string{};
-}
-
-int64_t json_int(const std::string& json, const std::string& key) {
-  std::regex re{"\"" + key + "\":(-?[0-9]+)"};
-  std::smatch m;
-  if (!std::regex_search(json, m, re))
-    return -1;
-  return std::stoll(m[1]);
-}
-
 bool hub_connected(const server_process& edge) {
   return shell_json(edge, "nodes").find("\"state\":\"connected\"")
          != std::string::npos;

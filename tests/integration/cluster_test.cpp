@@ -72,23 +72,6 @@ std::vector<std::string> edge_flags(const std::vector<std::string>& hubs,
   return flags;
 }
 
-/// Runs an mm-shell command with --json against `server`; "" on failure.
-std::string shell_json(const server_process& server,
-                       const std::string& command) {
-  int status = -1;
-  auto out = admin_client{server.admin_address()}.run(command, true, &status);
-  return status == 0 ? out : std::string{};
-}
-
-/// The integer value of `"key":N` in a JSON document, or -1.
-int64_t json_int(const std::string& json, const std::string& key) {
-  std::regex re{"\"" + key + "\":(-?[0-9]+)"};
-  std::smatch m;
-  if (!std::regex_search(json, m, re))
-    return -1;
-  return std::stoll(m[1]);
-}
-
 /// The remote subscribers of `ticker` at `hub`, or -1 if it has no
 /// broadcaster for it.
 int64_t remote_subscribers(const server_process& hub,

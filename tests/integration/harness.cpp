@@ -23,6 +23,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "tests/integration/node_stats.hpp"
+
 namespace mm::test {
 
 namespace {
@@ -688,6 +690,21 @@ server_suite::start_stream(const std::vector<std::string>& tickers,
   if (id != nullptr)
     *id = res.session_id();
   return stream_reader::stream(*stub_, res.session_id());
+}
+
+std::string shell_json(const server_process& server,
+                       const std::string& command) {
+  int status = -1;
+  auto out = admin_client{server.admin_address()}.run(command, true, &status);
+  return status == 0 ? out : std::string{};
+}
+
+int64_t json_int(const std::string& json, const std::string& key) {
+  std::regex re{"\"" + key + "\":(-?[0-9]+)"};
+  std::smatch m;
+  if (!std::regex_search(json, m, re))
+    return -1;
+  return std::stoll(m[1]);
 }
 
 } // namespace mm::test

@@ -174,6 +174,14 @@ private:
   std::thread drainer_;
 };
 
+/// Runs an mm-shell command with --json against `server`'s admin endpoint;
+/// "" on failure.
+std::string shell_json(const server_process& server,
+                       const std::string& command);
+
+/// The integer value of `"key":N` in a JSON document, or -1.
+int64_t json_int(const std::string& json, const std::string& key);
+
 /// Publishes feed payloads with hiredis.
 class publisher {
 public:
