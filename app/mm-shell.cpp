@@ -37,6 +37,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
 #include "app/options/options.hpp"
@@ -111,8 +112,11 @@ public:
     }
     auto node =
       opts_.tls_cert.empty()
-        ? sys_.middleman().remote_actor(opts_.admin.host, opts_.admin.port)
-        : caf::openssl::remote_actor(sys_, opts_.admin.host, opts_.admin.port);
+        ? sys_.middleman().remote_actor<mm::inspector_actor>(opts_.admin.host,
+                                                             opts_.admin.port)
+        : caf::openssl::remote_actor<mm::inspector_actor>(sys_,
+                                                          opts_.admin.host,
+                                                          opts_.admin.port);
     if (!node) {
       fail("cannot reach node at " + opts_.address + ": "
            + connect_error(node.error()));
@@ -384,6 +388,11 @@ private:
   /// CAF says "system_error(cannot_connect_to_node, ...)" and connects on
   /// its own thread, so errno is lost: one plain connect finds the cause.
   std::string connect_error(const caf::error& err) const {
+    // CAF compares the inspector's interface with ours when connecting.
+    if (err == caf::sec::unexpected_actor_messaging_interface)
+      return "the node's inspector has another interface than this "
+             "mm-shell expects (mm-shell and mm-server of different "
+             "versions?)";
     if (err != caf::sec::cannot_connect_to_node)
       return sys_.render(err);
     addrinfo hints{};
@@ -445,7 +454,7 @@ private:
   caf::actor_system& sys_;
   const options& opts_;
   caf::scoped_actor self_;
-  caf::actor node_;
+  mm::inspector_actor node_;
   bool quit_ = false;
 };
 
