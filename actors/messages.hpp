@@ -116,7 +116,7 @@
 // shell's inspector requests); anything else is logged and that node is
 // disconnected. Ticks come from the node's own redis listener only.
 //
-// --- cluster (actors/cluster.hpp) --------------------------------------------
+// --- cluster (actors/cluster/) ----------------------------------------------
 // A hub publishes its ticker_directory on --cluster-listen; an edge's
 // relay_directory answers sessions in its place. Between nodes only:
 //   ticker_directory (hub), asked by an edge's hub link:

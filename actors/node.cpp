@@ -12,7 +12,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
+#include "actors/cluster/relay_directory.hpp"
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
 #include "actors/inspector.hpp"

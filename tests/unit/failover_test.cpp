@@ -4,7 +4,9 @@
 // them back when the hub returns. The hubs here are stand-ins: a link that
 // hands out one recording broadcaster per ticker, as a hub's directory does.
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
+#include "actors/cluster/relay_directory.hpp"
+#include "actors/cluster/rendezvous.hpp"
 
 #include <algorithm>
 #include <map>
