@@ -119,10 +119,9 @@ public:
     ncfg.hubs = {"a:1"};
     ncfg.hub_retry_max_ms = 1000;
     ncfg.connection_timeout_ms = 1000;
-    net->broadcaster =
-      sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-        return {[](ok_atom) {}};
-      });
+    net->broadcaster = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
+      return {[](ok_atom) {}};
+    });
     cleanup.push_back(net->broadcaster);
     via = sys.spawn(fake_middleman, net);
     cleanup.push_back(via);
@@ -206,7 +205,8 @@ TEST_F(hub_link_test, connects_only_once_started) {
   EXPECT_EQ(net->connects[0].second, 1u);
 }
 
-TEST_F(hub_link_test, says_hello_with_our_version_and_delegates_while_connected) {
+TEST_F(hub_link_test,
+       says_hello_with_our_version_and_delegates_while_connected) {
   hub_up();
   spawn_link();
   start();

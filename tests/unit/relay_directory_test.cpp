@@ -100,7 +100,8 @@ TEST_F(relay_directory_test, hands_out_one_relay_per_ticker) {
   EXPECT_EQ(m.relays.load(), 2);
 }
 
-TEST_F(relay_directory_test, a_relay_subscribes_at_the_hub_that_owns_its_ticker) {
+TEST_F(relay_directory_test,
+       a_relay_subscribes_at_the_hub_that_owns_its_ticker) {
   start();
   for (size_t i = 0; i < hubs.size(); ++i) {
     auto t = owned_by(i);
@@ -129,8 +130,9 @@ TEST_F(relay_directory_test, a_relay_that_ends_unused_is_forgotten) {
   // Nobody subscribes: it lingers out and leaves the hub.
   advance(ncfg.linger_ms);
   bool down = false;
-  self->receive([&](const caf::down_msg& dm) { down = dm.source == r1->address(); },
-                caf::after(std::chrono::seconds(0)) >> [] {});
+  self->receive(
+    [&](const caf::down_msg& dm) { down = dm.source == r1->address(); },
+    caf::after(std::chrono::seconds(0)) >> [] {});
   ASSERT_TRUE(down);
   EXPECT_EQ(m.relays.load(), 0);
   auto r2 = get("AAPL");
@@ -212,8 +214,9 @@ TEST_F(relay_directory_test, its_exit_ends_its_relays) {
   self->send_exit(dir, caf::exit_reason::user_shutdown);
   run();
   bool down = false;
-  self->receive([&](const caf::down_msg& dm) { down = dm.source == r->address(); },
-                caf::after(std::chrono::seconds(0)) >> [] {});
+  self->receive(
+    [&](const caf::down_msg& dm) { down = dm.source == r->address(); },
+    caf::after(std::chrono::seconds(0)) >> [] {});
   EXPECT_TRUE(down);
   EXPECT_EQ(m.relays.load(), 0);
 }

@@ -90,10 +90,13 @@ public:
     std::pair<uint64_t, uint64_t> result{0, 0};
     auto rh = self->request(relay, caf::infinite, stats_atom::value);
     run();
-    rh.receive([&](uint64_t n, uint64_t seq) { result = {n, seq}; },
-               [&](const caf::error& err) {
-                 ADD_FAILURE() << "got error: " << sys.render(err);
-               });
+    rh.receive(
+      [&](uint64_t n, uint64_t seq) {
+        result = {n, seq};
+      },
+      [&](const caf::error& err) {
+        ADD_FAILURE() << "got error: " << sys.render(err);
+      });
     return result;
   }
 
@@ -177,7 +180,8 @@ TEST_F(relay_test, a_session_that_ends_is_forgotten) {
   EXPECT_EQ(stats().first, 1u);
 }
 
-TEST_F(relay_test, the_last_session_gone_ends_it_after_linger_and_leaves_the_hub) {
+TEST_F(relay_test,
+       the_last_session_gone_ends_it_after_linger_and_leaves_the_hub) {
   start();
   self->monitor(relay);
   subscribe(self);
@@ -273,7 +277,8 @@ TEST_F(relay_test, describe_and_health_show_its_updates) {
   EXPECT_TRUE(h.upstream_connected);
 }
 
-TEST_F(relay_test, a_lost_hub_broadcaster_is_replaced_and_the_next_update_has_gap) {
+TEST_F(relay_test,
+       a_lost_hub_broadcaster_is_replaced_and_the_next_update_has_gap) {
   start();
   subscribe(self);
   hub_tick(1);
