@@ -160,20 +160,7 @@ public:
   caf::expected<caf::actor> get() {
     self->send(link, get_atom::value, std::string{"AAPL"}, caf::actor{});
     run();
-    caf::expected<caf::actor> result{caf::actor{}};
-    bool got = false;
-    self->receive(
-      [&](const caf::actor& b) {
-        result = b;
-        got = true;
-      },
-      [&](const caf::error& e) {
-        result = e;
-        got = true;
-      },
-      caf::after(std::chrono::seconds(0)) >> [] {});
-    EXPECT_TRUE(got) << "no reply to get";
-    return result;
+    return fetch_expected<caf::actor>();
   }
 
   node_info node() {

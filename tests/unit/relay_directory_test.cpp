@@ -23,31 +23,14 @@ using namespace mm::test;
 
 namespace {
 
-class relay_directory_test : public actor_fixture {
+class relay_directory_test : public edge_fixture {
 public:
-  relay_directory_test() : id(node_role::edge) {
-    ncfg.role = node_role::edge;
-    ncfg.hubs = {"a:1", "b:1"};
-    ncfg.hub_retry_max_ms = 1000;
-    ncfg.connection_timeout_ms = 1000;
-    ncfg.history_size = 16;
+  relay_directory_test() : edge_fixture({"a:1", "b:1"}), id(node_role::edge) {
+    // nop
   }
 
-  ~relay_directory_test() override {
-    for (auto& hub : hubs)
-      for (auto& kvp : hub->broadcasters)
-        if (kvp.second)
-          caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
-  }
-
-  /// Spawns the directory under test with one stand-in link per hub.
+  /// Spawns the directory under test with the stand-in links.
   void start() {
-    std::vector<caf::actor> links;
-    for (size_t i = 0; i < ncfg.hubs.size(); ++i) {
-      hubs.push_back(std::make_shared<hub_state>());
-      links.push_back(sys.spawn(fake_hub_link, hubs.back()));
-      cleanup.push_back(links.back());
-    }
     dir = spawn_relay_directory(sys, ncfg, m, id, links);
     cleanup.push_back(dir);
     run();
@@ -58,20 +41,7 @@ public:
                                 caf::actor dead_hint = {}) {
     self->send(dir, get_atom::value, ticker, dead_hint);
     run();
-    caf::expected<caf::actor> result{caf::actor{}};
-    bool got = false;
-    self->receive(
-      [&](const caf::actor& r) {
-        result = r;
-        got = true;
-      },
-      [&](const caf::error& e) {
-        result = e;
-        got = true;
-      },
-      caf::after(std::chrono::seconds(0)) >> [] {});
-    EXPECT_TRUE(got) << "no reply to get " << ticker;
-    return result;
+    return fetch_expected<caf::actor>();
   }
 
   /// A ticker whose owner is hub `i`.
@@ -84,7 +54,6 @@ public:
   }
 
   node_identity id;
-  std::vector<hub_ptr> hubs;
   caf::actor dir;
 };
 
@@ -103,12 +72,12 @@ TEST_F(relay_directory_test, hands_out_one_relay_per_ticker) {
 TEST_F(relay_directory_test,
        a_relay_subscribes_at_the_hub_that_owns_its_ticker) {
   start();
-  for (size_t i = 0; i < hubs.size(); ++i) {
+  for (size_t i = 0; i < recs.size(); ++i) {
     auto t = owned_by(i);
     auto r = get(t);
     ASSERT_TRUE(r);
-    EXPECT_EQ(hubs[i]->subscribers[t].count(r->address()), 1u) << t;
-    EXPECT_EQ(hubs[1 - i]->subscribes.count(t), 0u) << t;
+    EXPECT_EQ(recs[i]->subscribers[t].count(r->address()), 1u) << t;
+    EXPECT_EQ(recs[1 - i]->subscribes.count(t), 0u) << t;
   }
 }
 
@@ -129,11 +98,7 @@ TEST_F(relay_directory_test, a_relay_that_ends_unused_is_forgotten) {
   self->monitor(*r1);
   // Nobody subscribes: it lingers out and leaves the hub.
   advance(ncfg.linger_ms);
-  bool down = false;
-  self->receive(
-    [&](const caf::down_msg& dm) { down = dm.source == r1->address(); },
-    caf::after(std::chrono::seconds(0)) >> [] {});
-  ASSERT_TRUE(down);
+  ASSERT_TRUE(took_down(*r1));
   EXPECT_EQ(m.relays.load(), 0);
   auto r2 = get("AAPL");
   ASSERT_TRUE(r2);
@@ -158,7 +123,7 @@ TEST_F(relay_directory_test, start_reaches_every_link) {
   start();
   self->send(dir, start_atom::value);
   run();
-  for (auto& hub : hubs)
+  for (auto& hub : recs)
     EXPECT_EQ(hub->started, 1);
 }
 
@@ -173,8 +138,8 @@ TEST_F(relay_directory_test, last_prices_come_from_the_owning_hubs) {
   b.ticker = tb;
   b.price = 2;
   // Each hub knows its own tickers only.
-  hubs[0]->last[ta] = a;
-  hubs[1]->last[tb] = b;
+  recs[0]->last[ta] = a;
+  recs[1]->last[tb] = b;
   self->send(dir, last_atom::value, std::vector<std::string>{tb, ta, "NONE"});
   run();
   auto xs = fetch<std::vector<price_update>>();
@@ -213,11 +178,7 @@ TEST_F(relay_directory_test, its_exit_ends_its_relays) {
   self->monitor(*r);
   self->send_exit(dir, caf::exit_reason::user_shutdown);
   run();
-  bool down = false;
-  self->receive(
-    [&](const caf::down_msg& dm) { down = dm.source == r->address(); },
-    caf::after(std::chrono::seconds(0)) >> [] {});
-  EXPECT_TRUE(down);
+  EXPECT_TRUE(took_down(*r));
   EXPECT_EQ(m.relays.load(), 0);
 }
 

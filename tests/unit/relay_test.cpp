@@ -21,22 +21,14 @@ namespace {
 
 const std::string ticker = "AAPL";
 
-class relay_test : public actor_fixture {
+class relay_test : public edge_fixture {
 public:
-  relay_test() : hub(std::make_shared<hub_state>()), other(sys) {
-    ncfg.role = node_role::edge;
-    ncfg.hubs = {"a:1"};
-    ncfg.hub_retry_max_ms = 1000;
-    ncfg.connection_timeout_ms = 1000;
-    ncfg.history_size = 16;
-    link = sys.spawn(fake_hub_link, hub);
-    cleanup.push_back(link);
-  }
-
-  ~relay_test() override {
-    for (auto& kvp : hub->broadcasters)
-      if (kvp.second)
-        caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+  relay_test()
+    : edge_fixture({"a:1"}),
+      hub(recs.front()),
+      link(links.front()),
+      other(sys) {
+    // nop
   }
 
   /// Spawns the relay under test and lets it subscribe at the hub.
@@ -72,17 +64,7 @@ public:
 
   /// The updates waiting in `who`'s mailbox.
   static std::vector<price_update> received(caf::scoped_actor& who) {
-    std::vector<price_update> result;
-    for (bool more = true; more;) {
-      more = false;
-      who->receive(
-        [&](const price_update& u) {
-          result.push_back(u);
-          more = true;
-        },
-        caf::after(std::chrono::seconds(0)) >> [] {});
-    }
-    return result;
+    return drain<price_update>(who);
   }
 
   /// The relay's (subscribers, seq).
@@ -100,23 +82,11 @@ public:
     return result;
   }
 
-  /// Whether the relay has ended (a monitor set by `watch_relay`).
-  bool relay_down() {
-    bool down = false;
-    self->receive(
-      [&](const caf::down_msg& dm) {
-        if (dm.source == relay.address())
-          down = true;
-      },
-      caf::after(std::chrono::seconds(0)) >> [] {});
-    return down;
-  }
-
   bool subscribed_at_hub() {
     return hub->subscribers[ticker].count(relay.address()) > 0;
   }
 
-  hub_ptr hub;
+  record_ptr hub;
   caf::actor link;
   caf::actor relay;
   caf::scoped_actor other;
@@ -188,10 +158,10 @@ TEST_F(relay_test,
   self->send(relay, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
   run();
   advance(ncfg.linger_ms - 1);
-  EXPECT_FALSE(relay_down());
+  EXPECT_FALSE(took_down(relay));
   EXPECT_TRUE(subscribed_at_hub());
   advance(1);
-  EXPECT_TRUE(relay_down());
+  EXPECT_TRUE(took_down(relay));
   EXPECT_FALSE(subscribed_at_hub());
   EXPECT_EQ(hub->unsubscribes[ticker], 1);
   EXPECT_EQ(m.relays.load(), 0);
@@ -206,7 +176,7 @@ TEST_F(relay_test, a_session_within_the_linger_keeps_it) {
   advance(ncfg.linger_ms / 2);
   subscribe(other);
   advance(ncfg.linger_ms);
-  EXPECT_FALSE(relay_down());
+  EXPECT_FALSE(took_down(relay));
   EXPECT_TRUE(subscribed_at_hub());
   EXPECT_EQ(hub->subscribes[ticker], 1);
 }
