@@ -1,6 +1,5 @@
 #include "actors/cluster/relay.hpp"
 
-#include <array>
 #include <chrono>
 #include <memory>
 #include <random>
@@ -19,6 +18,7 @@
 #include "actors/node_config.hpp"
 #include "actors/peer_guard.hpp"
 #include "actors/price_update.hpp"
+#include "actors/tick_rate.hpp"
 #include "actors/update_history.hpp"
 
 namespace mm {
@@ -85,11 +85,8 @@ struct relay_state {
       metrics::add(stats->relays, -1);
   }
 
-  /// Ticks per second of the last 10 seconds, as the broadcaster keeps it.
-  static constexpr size_t rate_window = 10;
-  std::array<uint32_t, rate_window> per_second{};
-  std::array<int64_t, rate_window> second_of{};
-  caf::actor_clock::time_point last_tick_at;
+  /// For the inspector and health, as the broadcaster keeps it.
+  tick_rate rate;
 };
 
 verdict relay_state::screen(relay_actor* self, const inbound& in) {
@@ -107,31 +104,7 @@ verdict relay_state::screen(relay_actor* self, const inbound& in) {
   return verdict::refuse;
 }
 
-std::vector<price_update> last_of(const relay_state& st) {
-  if (st.last.empty())
-    return {};
-  return {st.last.get_as<price_update>(0)};
-}
-
-int64_t second_of(caf::actor_clock::time_point t) {
-  using std::chrono::duration_cast;
-  return duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-void count_tick(relay_state& st, caf::actor_clock::time_point now) {
-  st.last_tick_at = now;
-  auto sec = second_of(now);
-  auto i = static_cast<size_t>(sec) % relay_state::rate_window;
-  if (st.second_of[i] != sec) {
-    st.second_of[i] = sec;
-    st.per_second[i] = 0;
-  }
-  ++st.per_second[i];
-}
-
 ticker_info describe_relay(relay_actor* self) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
   auto& st = self->state;
   auto now = self->clock().now();
   ticker_info x;
@@ -141,16 +114,7 @@ ticker_info describe_relay(relay_actor* self) {
   x.epoch = st.epoch;
   x.upstream_connected = static_cast<bool>(st.upstream);
   x.history = st.history->size();
-  x.last = last_of(st);
-  if (!st.last.empty())
-    x.last_update_ms =
-      duration_cast<milliseconds>(now - st.last_tick_at).count();
-  auto sec = second_of(now);
-  constexpr auto window = static_cast<int64_t>(relay_state::rate_window);
-  for (auto s = sec - window + 1; s <= sec; ++s) {
-    auto i = static_cast<size_t>(s) % relay_state::rate_window;
-    x.per_second.push_back(st.second_of[i] == s ? st.per_second[i] : 0);
-  }
+  st.rate.describe(x, st.last, now);
   return x;
 }
 
@@ -167,15 +131,14 @@ void deliver_waiting(relay_actor* self) {
     if (x.resumes)
       x.rp.deliver(resume_of(self, x.pos));
     else
-      x.rp.deliver(last_of(self->state));
+      x.rp.deliver(last_of(self->state.last));
   }
 }
 
 ticker_health health_of(relay_actor* self) {
   auto& st = self->state;
-  return make_ticker_health(st.ticker, last_of(st), st.last_tick_at,
-                            self->clock().now(),
-                            static_cast<bool>(st.upstream));
+  return st.rate.health(st.ticker, st.last, self->clock().now(),
+                        static_cast<bool>(st.upstream));
 }
 
 /// Fans `msg` (one price_update) out to every subscriber and keeps it.
@@ -192,7 +155,7 @@ void publish(relay_actor* self, caf::message msg) {
   st.seq = msg.get_as<price_update>(0).seq;
   st.epoch = msg.get_as<price_update>(0).epoch;
   auto now = self->clock().now();
-  count_tick(st, now);
+  st.rate.count(now);
   st.last = std::move(msg);
   st.history->add(st.last, now);
   arm_history_prune(self);
@@ -383,7 +346,7 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
         st.waiting.push_back({rp, false, {}});
         return rp;
       }
-      return last_of(st);
+      return last_of(st.last);
     },
     [=](subscribe_atom, const caf::actor& who,
         const stream_position& pos) -> caf::result<resume_reply> {
@@ -407,7 +370,7 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
       if (st.subscribers.empty())
         arm_linger(self, *cfg);
     },
-    [=](last_atom) { return last_of(self->state); },
+    [=](last_atom) { return last_of(self->state.last); },
     [=](health_atom) { return health_of(self); },
     [=](stats_atom) {
       auto& st = self->state;
