@@ -17,7 +17,7 @@
 #include "actors/session_options.hpp"
 #include "actors/stream_sink.hpp"
 
-// --- cluster (actors/cluster.hpp) --------------------------------------------
+// --- cluster (actors/cluster/) ----------------------------------------------
 // A hub publishes its ticker_directory on --cluster-listen; an edge's
 // relay_directory answers sessions in its place. Between nodes only:
 //   ticker_directory (hub), asked by an edge's hub link:

@@ -12,7 +12,8 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
+#include "actors/cluster/relay_directory.hpp"
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
 #include "actors/inspector.hpp"
@@ -120,7 +121,7 @@ node::node(caf::actor_system& sys, node_config cfg)
   }
   if (cfg_->role == node_role::edge) {
     // The relay directory answers every request of ticker_directory_actor
-    // (actors/cluster.hpp).
+    // (actors/cluster/relay_directory.hpp).
     directory_ = caf::actor_cast<ticker_directory_actor>(
       spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_, cluster_mm_));
   } else {

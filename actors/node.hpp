@@ -5,7 +5,7 @@
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"

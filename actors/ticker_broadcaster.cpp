@@ -1,6 +1,5 @@
 #include "actors/ticker_broadcaster.hpp"
 
-#include <array>
 #include <memory>
 #include <unordered_map>
 #include <utility>
@@ -15,6 +14,7 @@
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/peer_guard.hpp"
+#include "actors/tick_rate.hpp"
 #include "actors/update_history.hpp"
 
 namespace mm {
@@ -72,12 +72,8 @@ struct broadcaster_state {
   /// Bumped whenever the linger timer is (re)armed; stale timers are ignored.
   uint64_t linger_generation = 0;
 
-  /// For the inspector: ticks per second of the last `rate_window` seconds,
-  /// as a ring indexed by the second (of the actor clock) modulo its size.
-  static constexpr size_t rate_window = 10;
-  std::array<uint32_t, rate_window> per_second{};
-  std::array<int64_t, rate_window> second_of{};
-  caf::actor_clock::time_point last_tick_at;
+  /// For the inspector and health: when the ticks came.
+  tick_rate rate;
 
   static verdict screen(broadcaster_actor* self, const inbound& in);
 
@@ -120,31 +116,7 @@ verdict broadcaster_state::screen(broadcaster_actor* self, const inbound& in) {
   return verdict::refuse;
 }
 
-std::vector<price_update> last_of(const broadcaster_state& st) {
-  if (st.last.empty())
-    return {};
-  return {st.last.get_as<price_update>(0)};
-}
-
-int64_t second_of(caf::actor_clock::time_point t) {
-  using std::chrono::duration_cast;
-  return duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
-}
-
-void count_tick(broadcaster_state& st, caf::actor_clock::time_point now) {
-  st.last_tick_at = now;
-  auto sec = second_of(now);
-  auto i = static_cast<size_t>(sec) % broadcaster_state::rate_window;
-  if (st.second_of[i] != sec) {
-    st.second_of[i] = sec;
-    st.per_second[i] = 0;
-  }
-  ++st.per_second[i];
-}
-
 ticker_info describe(broadcaster_actor* self) {
-  using std::chrono::duration_cast;
-  using std::chrono::milliseconds;
   auto& st = self->state;
   auto now = self->clock().now();
   ticker_info x;
@@ -160,17 +132,7 @@ ticker_info describe(broadcaster_actor* self) {
   x.epoch = st.epoch;
   x.upstream_connected = st.upstream_connected;
   x.history = st.history->size();
-  x.last = last_of(st);
-  if (st.seq > 0)
-    x.last_update_ms =
-      duration_cast<milliseconds>(now - st.last_tick_at).count();
-  // Oldest second first; seconds without a tick are slots of older seconds.
-  auto sec = second_of(now);
-  constexpr auto window = static_cast<int64_t>(broadcaster_state::rate_window);
-  for (auto s = sec - window + 1; s <= sec; ++s) {
-    auto i = static_cast<size_t>(s) % broadcaster_state::rate_window;
-    x.per_second.push_back(st.second_of[i] == s ? st.per_second[i] : 0);
-  }
+  st.rate.describe(x, st.last, now);
   return x;
 }
 
@@ -221,8 +183,8 @@ void send_shared(broadcaster_actor* self, const subscriber& dest,
 
 ticker_health health_of(broadcaster_actor* self) {
   auto& st = self->state;
-  return make_ticker_health(st.ticker, last_of(st), st.last_tick_at,
-                            self->clock().now(), st.upstream_connected);
+  return st.rate.health(st.ticker, st.last, self->clock().now(),
+                        st.upstream_connected);
 }
 
 void arm_linger(broadcaster_actor* self, const node_config& cfg) {
@@ -264,7 +226,7 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
       count_remote(self, m, who, 1);
       ++st.linger_generation; // disarms a pending linger timer
     }
-    return last_of(st);
+    return last_of(st.last);
   };
   // The subscription and the replay in one step: ticks after this handler
   // reach the subscriber live, those before it are in the reply.
@@ -291,7 +253,7 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
       u.gap = st.gap_pending;
       st.gap_pending = false;
       auto now = self->clock().now();
-      count_tick(st, now);
+      st.rate.count(now);
       // One shared, immutable payload for all subscribers.
       st.last = caf::make_message(std::move(u));
       st.history->add(st.last, now);
@@ -338,7 +300,7 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
       if (st.subscribers.empty())
         arm_linger(self, *cfg);
     },
-    [=](last_atom) { return last_of(self->state); },
+    [=](last_atom) { return last_of(self->state.last); },
     [=](health_atom) { return health_of(self); },
     // --- from the inspector and tests ---
     [=](stats_atom) -> caf::result<uint64_t, uint64_t> {

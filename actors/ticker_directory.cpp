@@ -11,7 +11,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
+#include "actors/cluster/protocol.hpp"
 #include "actors/errors.hpp"
 #include "actors/gather.hpp"
 #include "actors/interfaces.hpp"

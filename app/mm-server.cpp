@@ -21,7 +21,6 @@
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 
-#include "actors/cluster.hpp"
 #include "actors/node.hpp"
 #include "actors/node_config.hpp"
 #include "app/absl_mode.hpp"

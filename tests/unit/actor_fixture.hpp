@@ -115,6 +115,53 @@ public:
     return result;
   }
 
+  /// Takes the reply of type `T` or the error waiting in the scoped actor's
+  /// mailbox; fails the test if there is neither.
+  template <class T>
+  caf::expected<T> fetch_expected() {
+    caf::expected<T> result{caf::error{}};
+    bool got = false;
+    self->receive(
+      [&](const T& x) {
+        result = x;
+        got = true;
+      },
+      [&](const caf::error& e) {
+        result = e;
+        got = true;
+      },
+      caf::after(std::chrono::seconds(0)) >> [] {});
+    EXPECT_TRUE(got) << "no reply waiting";
+    return result;
+  }
+
+  /// Takes every message of type `T` waiting in `who`'s mailbox, oldest
+  /// first.
+  template <class T>
+  static std::vector<T> drain(caf::scoped_actor& who) {
+    std::vector<T> result;
+    for (bool more = true; more;) {
+      more = false;
+      who->receive(
+        [&](const T& x) {
+          result.push_back(x);
+          more = true;
+        },
+        caf::after(std::chrono::seconds(0)) >> [] {});
+    }
+    return result;
+  }
+
+  /// Takes the down_msg of `who` (which the scoped actor monitors) if one
+  /// waits in its mailbox: whether `who` has ended.
+  bool took_down(const caf::actor& who) {
+    bool down = false;
+    self->receive(
+      [&](const caf::down_msg& dm) { down = dm.source == who.address(); },
+      caf::after(std::chrono::seconds(0)) >> [] {});
+    return down;
+  }
+
   /// Sends a request whose reply is empty (a handler returning caf::unit),
   /// runs the actors and checks that the reply arrived.
   template <class Handle, class... Ts>

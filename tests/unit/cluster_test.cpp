@@ -1,8 +1,8 @@
-// Rendezvous hashing of tickers over hubs (actors/cluster.hpp): the same
-// owner whatever the order of the hubs, every hub gets a share, and a hub
+// Rendezvous hashing of tickers over hubs (actors/cluster/rendezvous.hpp): the
+// same owner whatever the order of the hubs, every hub gets a share, and a hub
 // that leaves moves only its own tickers.
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/rendezvous.hpp"
 
 #include <algorithm>
 #include <map>

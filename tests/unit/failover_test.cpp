@@ -4,7 +4,9 @@
 // them back when the hub returns. The hubs here are stand-ins: a link that
 // hands out one recording broadcaster per ticker, as a hub's directory does.
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
+#include "actors/cluster/relay_directory.hpp"
+#include "actors/cluster/rendezvous.hpp"
 
 #include <algorithm>
 #include <map>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "tests/unit/actor_fixture.hpp"
+#include "tests/unit/fake_hub.hpp"
 
 namespace mm::test {
 namespace {
@@ -101,116 +104,9 @@ TEST(route_of, is_the_same_on_edges_that_see_the_same_hubs_up) {
 
 // --- the relay directory with stand-in hubs ----------------------------------
 
-/// What one stand-in hub saw.
-struct hub_record {
-  /// The current broadcaster per ticker.
-  std::map<std::string, caf::actor> broadcasters;
-  /// The epoch of each broadcaster ever spawned, per ticker (newest last).
-  std::map<std::string, std::vector<uint64_t>> epochs;
-  /// Who is subscribed per ticker (at the current broadcaster).
-  std::map<std::string, std::set<caf::actor_addr>> subscribers;
-  /// Subscriptions ever made, per ticker.
-  std::map<std::string, int> subscribes;
-  /// While set, the link answers nothing until told (ok_atom).
-  bool hold = false;
-  /// While set, the broadcasters answer no subscription until told.
-  bool hold_subscribe = false;
-  /// While set, the broadcasters record an unsubscribe but keep sending,
-  /// as ticks already on their way when it came do.
-  bool keep_sending = false;
-  std::vector<std::pair<caf::response_promise, caf::actor>> held;
-};
-
-using record_ptr = std::shared_ptr<hub_record>;
-
-caf::behavior fake_broadcaster(caf::event_based_actor* self, record_ptr rec,
-                               std::string ticker) {
-  auto epoch = make_epoch();
-  rec->epochs[ticker].push_back(epoch);
-  auto seq = std::make_shared<uint64_t>(0);
-  auto subs = std::make_shared<std::vector<caf::actor>>();
-  auto held = std::make_shared<std::vector<caf::response_promise>>();
-  return {
-    [=](subscribe_atom, const caf::actor& who,
-        const stream_position&) -> caf::result<resume_reply> {
-      subs->push_back(who);
-      rec->subscribers[ticker].insert(who.address());
-      ++rec->subscribes[ticker];
-      if (rec->hold_subscribe) {
-        held->push_back(self->make_response_promise());
-        return caf::delegated<resume_reply>{};
-      }
-      // Another epoch than the relay's: not recovered, nothing yet.
-      return resume_reply{};
-    },
-    // From the test: answer the held subscriptions now.
-    [=](ok_atom) {
-      for (auto& rp : *held)
-        rp.deliver(resume_reply{});
-      held->clear();
-    },
-    [=](unsubscribe_atom, const caf::actor& who) {
-      if (!rec->keep_sending)
-        subs->erase(std::remove(subs->begin(), subs->end(), who), subs->end());
-      rec->subscribers[ticker].erase(who.address());
-    },
-    // From the test: one tick.
-    [=](double price) {
-      price_update u;
-      u.ticker = ticker;
-      u.price = price;
-      u.seq = ++*seq;
-      u.epoch = epoch;
-      for (auto& s : *subs)
-        self->send(s, u);
-    },
-  };
-}
-
-/// Stands in for a hub link: hands out the hub's broadcaster per ticker.
-caf::behavior fake_link(caf::event_based_actor* self, record_ptr rec) {
-  auto broadcaster_of = [=](const std::string& ticker, const caf::actor& dead) {
-    auto& b = rec->broadcasters[ticker];
-    if (!b || b == dead) {
-      b = self->spawn(fake_broadcaster, rec, ticker);
-      rec->subscribers[ticker].clear();
-    }
-    return b;
-  };
-  return {
-    [=](get_atom, const std::string& ticker,
-        const caf::actor& dead) -> caf::result<caf::actor> {
-      auto b = broadcaster_of(ticker, dead);
-      if (rec->hold) {
-        auto rp = self->make_response_promise();
-        rec->held.emplace_back(rp, b);
-        return caf::delegated<caf::actor>{};
-      }
-      return b;
-    },
-    // From the test: answer the held requests now.
-    [=](ok_atom) {
-      auto held = std::move(rec->held);
-      rec->held.clear();
-      for (auto& [rp, b] : held)
-        rp.deliver(b);
-    },
-  };
-}
-
-class failover : public actor_fixture {
+class failover : public edge_fixture {
 public:
-  failover() : id(node_role::edge) {
-    ncfg.role = node_role::edge;
-    ncfg.hubs = {"a:1", "b:1"};
-    ncfg.hub_retry_max_ms = 1000;
-    ncfg.connection_timeout_ms = 1000;
-    ncfg.history_size = 16;
-    for (size_t i = 0; i < ncfg.hubs.size(); ++i) {
-      recs.push_back(std::make_shared<hub_record>());
-      links.push_back(sys.spawn(fake_link, recs.back()));
-      cleanup.push_back(links.back());
-    }
+  failover() : edge_fixture({"a:1", "b:1"}), id(node_role::edge) {
     dir = spawn_relay_directory(sys, ncfg, m, id, links);
     cleanup.push_back(dir);
     // One ticker owned by each hub.
@@ -221,13 +117,6 @@ public:
       if (owner == 1 && tb.empty())
         tb = t;
     }
-  }
-
-  ~failover() override {
-    for (auto& rec : recs)
-      for (auto& kvp : rec->broadcasters)
-        if (kvp.second)
-          caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
   }
 
   /// The relay of `ticker`, with the scoped actor subscribed at it (as a
@@ -244,17 +133,7 @@ public:
 
   /// The updates waiting in the scoped actor's mailbox.
   std::vector<price_update> received() {
-    std::vector<price_update> result;
-    for (bool more = true; more;) {
-      more = false;
-      self->receive(
-        [&](const price_update& u) {
-          result.push_back(u);
-          more = true;
-        },
-        caf::after(std::chrono::seconds(0)) >> [] {});
-    }
-    return result;
+    return drain<price_update>(self);
   }
 
   /// Hub `i` publishes `price` for `ticker` (at its current broadcaster).
@@ -288,8 +167,6 @@ public:
   }
 
   node_identity id;
-  std::vector<record_ptr> recs;
-  std::vector<caf::actor> links;
   caf::actor dir;
   std::string ta; // owned by a:1
   std::string tb; // owned by b:1

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "actors/cluster.hpp"
+#include "actors/cluster/node_identity.hpp"
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
 #include "actors/session_registry.hpp"

@@ -82,20 +82,7 @@ public:
          std::vector<std::string> remove = {}) {
     self->send(s, update_atom::value, std::move(add), std::move(remove));
     run();
-    caf::expected<std::vector<std::string>> result{caf::error{}};
-    bool got = false;
-    self->receive(
-      [&](const std::vector<std::string>& xs) {
-        result = xs;
-        got = true;
-      },
-      [&](const caf::error& e) {
-        result = e;
-        got = true;
-      },
-      caf::after(std::chrono::seconds(0)) >> [] {});
-    EXPECT_TRUE(got) << "no reply to update";
-    return result;
+    return fetch_expected<std::vector<std::string>>();
   }
 
   std::shared_ptr<std::vector<std::string>> watched =

@@ -58,20 +58,7 @@ public:
                                 caf::actor dead_hint = {}) {
     self->send(directory, get_atom::value, ticker, dead_hint);
     run();
-    caf::expected<caf::actor> result{caf::actor{}};
-    bool got = false;
-    self->receive(
-      [&](const caf::actor& b) {
-        result = b;
-        got = true;
-      },
-      [&](const caf::error& e) {
-        result = e;
-        got = true;
-      },
-      caf::after(std::chrono::seconds(0)) >> [] {});
-    EXPECT_TRUE(got) << "no reply to get " << ticker;
-    return result;
+    return fetch_expected<caf::actor>();
   }
 
   /// Sends the broadcaster of `ticker` a tick at `price` through the

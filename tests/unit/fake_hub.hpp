@@ -1,0 +1,182 @@
+#pragma once
+
+// A stand-in hub for the edge's cluster actors on the test coordinator: a
+// hub link whose hub hands out one recording broadcaster per ticker, as a
+// hub's directory does, and a fixture with one such link per hub
+// (failover_test, relay_test, relay_directory_test).
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <caf/event_based_actor.hpp>
+
+#include "actors/messages.hpp"
+#include "actors/node_config.hpp"
+#include "actors/price_update.hpp"
+
+#include "tests/unit/actor_fixture.hpp"
+
+namespace mm::test {
+
+/// What one stand-in hub saw, and how it behaves.
+struct hub_record {
+  /// The current broadcaster per ticker.
+  std::map<std::string, caf::actor> broadcasters;
+  /// The epoch of each broadcaster ever spawned, per ticker (newest last).
+  std::map<std::string, std::vector<uint64_t>> epochs;
+  /// The dead hint of every lookup, per ticker (null: none).
+  std::map<std::string, std::vector<caf::actor>> dead_hints;
+  /// Who is subscribed per ticker (at the current broadcaster).
+  std::map<std::string, std::set<caf::actor_addr>> subscribers;
+  /// Subscriptions and unsubscriptions ever made, per ticker.
+  std::map<std::string, int> subscribes;
+  std::map<std::string, int> unsubscribes;
+  /// What a subscription gets: the hub's last update per ticker (none: an
+  /// empty reply, as from another epoch than the relay's).
+  std::map<std::string, price_update> last;
+  /// Told (start_atom).
+  int started = 0;
+  /// While set, lookups fail, as at a link whose hub is away.
+  bool down = false;
+  /// While set, the link answers nothing until told (ok_atom).
+  bool hold = false;
+  /// While set, the broadcasters answer no subscription until told.
+  bool hold_subscribe = false;
+  /// While set, the broadcasters record an unsubscribe but keep sending,
+  /// as ticks already on their way when it came do.
+  bool keep_sending = false;
+  std::vector<std::pair<caf::response_promise, caf::actor>> held;
+};
+
+using record_ptr = std::shared_ptr<hub_record>;
+
+/// A hub's broadcaster of `ticker`: records (un)subscriptions and sends its
+/// subscribers a price_update for each `double` the test sends it.
+inline caf::behavior fake_broadcaster(caf::event_based_actor* self,
+                                      record_ptr rec, std::string ticker) {
+  auto epoch = make_epoch();
+  rec->epochs[ticker].push_back(epoch);
+  auto seq = std::make_shared<uint64_t>(0);
+  auto subs = std::make_shared<std::vector<caf::actor>>();
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto reply = [=] {
+    resume_reply r;
+    if (auto i = rec->last.find(ticker); i != rec->last.end())
+      r.updates.push_back(i->second);
+    return r;
+  };
+  return {
+    [=](subscribe_atom, const caf::actor& who,
+        const stream_position&) -> caf::result<resume_reply> {
+      subs->push_back(who);
+      rec->subscribers[ticker].insert(who.address());
+      ++rec->subscribes[ticker];
+      if (rec->hold_subscribe) {
+        held->push_back(self->make_response_promise());
+        return caf::delegated<resume_reply>{};
+      }
+      return reply();
+    },
+    // From the test: answer the held subscriptions now.
+    [=](ok_atom) {
+      for (auto& rp : *held)
+        rp.deliver(reply());
+      held->clear();
+    },
+    [=](unsubscribe_atom, const caf::actor& who) {
+      if (!rec->keep_sending)
+        subs->erase(std::remove(subs->begin(), subs->end(), who), subs->end());
+      rec->subscribers[ticker].erase(who.address());
+      ++rec->unsubscribes[ticker];
+    },
+    // From the test: one tick.
+    [=](double price) {
+      price_update u;
+      u.ticker = ticker;
+      u.price = price;
+      u.seq = ++*seq;
+      u.epoch = epoch;
+      for (auto& s : *subs)
+        self->send(s, u);
+    },
+  };
+}
+
+/// Stands in for a hub link: hands out the hub's broadcaster per ticker (a
+/// new one when asked with the current one as dead hint), answers last for
+/// the hub, records start.
+inline caf::behavior fake_link(caf::event_based_actor* self, record_ptr rec) {
+  auto broadcaster_of = [=](const std::string& ticker, const caf::actor& dead) {
+    auto& b = rec->broadcasters[ticker];
+    if (!b || b == dead) {
+      b = self->spawn(fake_broadcaster, rec, ticker);
+      rec->subscribers[ticker].clear();
+    }
+    return b;
+  };
+  return {
+    [=](start_atom) { ++rec->started; },
+    [=](get_atom, const std::string& ticker,
+        const caf::actor& dead) -> caf::result<caf::actor> {
+      rec->dead_hints[ticker].push_back(dead);
+      if (rec->down)
+        return caf::make_error(caf::sec::request_receiver_down, "hub down");
+      auto b = broadcaster_of(ticker, dead);
+      if (rec->hold) {
+        auto rp = self->make_response_promise();
+        rec->held.emplace_back(rp, b);
+        return caf::delegated<caf::actor>{};
+      }
+      return b;
+    },
+    // From the test: answer the held requests now.
+    [=](ok_atom) {
+      auto held = std::move(rec->held);
+      rec->held.clear();
+      for (auto& [rp, b] : held)
+        rp.deliver(b);
+    },
+    [=](last_atom, const std::vector<std::string>& tickers) {
+      std::vector<price_update> xs;
+      for (auto& t : tickers)
+        if (auto i = rec->last.find(t); i != rec->last.end())
+          xs.push_back(i->second);
+      return xs;
+    },
+  };
+}
+
+/// An edge's config with `hubs`, and a stand-in link per hub.
+class edge_fixture : public actor_fixture {
+public:
+  explicit edge_fixture(std::vector<std::string> hubs) {
+    ncfg.role = node_role::edge;
+    ncfg.hubs = std::move(hubs);
+    ncfg.hub_retry_max_ms = 1000;
+    ncfg.connection_timeout_ms = 1000;
+    ncfg.history_size = 16;
+    for (size_t i = 0; i < ncfg.hubs.size(); ++i) {
+      recs.push_back(std::make_shared<hub_record>());
+      links.push_back(sys.spawn(fake_link, recs.back()));
+      cleanup.push_back(links.back());
+    }
+  }
+
+  ~edge_fixture() override {
+    for (auto& rec : recs)
+      for (auto& kvp : rec->broadcasters)
+        if (kvp.second)
+          caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
+  }
+
+  /// Per hub, in the order of `ncfg.hubs`.
+  std::vector<record_ptr> recs;
+  std::vector<caf::actor> links;
+};
+
+} // namespace mm::test
