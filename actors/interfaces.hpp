@@ -8,9 +8,10 @@
 // (actors/peer_guard.hpp, docs/security.md): anything else is logged and
 // that node is disconnected.
 //
-// A handle inside a message that the cluster actors (actors/cluster.cpp)
-// send or receive is still a plain `caf::actor`: `subscriber`, `publisher`
-// and `edge` below.
+// A handle inside a message that the cluster actors (actors/cluster/) send
+// or receive is still a plain `caf::actor`: `subscriber`, `publisher` and
+// `edge` below; so are the hub link and the relay directory, which are not
+// typed yet (their protocol: actors/messages.hpp).
 
 #include <cstdint>
 #include <string>
@@ -33,7 +34,8 @@ using publisher = caf::actor;
 /// An edge's relay directory in a hub's hello.
 using edge = caf::actor;
 
-// --- subscribers --------------------------------------------------------------
+// --- subscribers
+// --------------------------------------------------------------
 
 /// What a publisher sends its subscribers: sessions, relays, the shell's
 /// watcher.
@@ -41,7 +43,8 @@ using update_sink_actor = caf::typed_actor<
   // One update of a subscribed ticker (also: gap, new epoch after a move).
   caf::reacts_to<price_update>>;
 
-// --- ticker_broadcaster (one per ticker with subscribers) ---------------------
+// --- ticker_broadcaster (one per ticker with subscribers)
+// ---------------------
 
 /// What the directory hands out for a ticker: its broadcaster, or on an edge
 /// its relay. Both monitor their subscribers and forget the ones that go down.
@@ -78,14 +81,26 @@ using ticker_broadcaster_actor = ticker_publisher_actor::extend<
   // after a loss has gap.
   caf::reacts_to<upstream_atom, bool>>;
 
-// --- redis_listener (one per node; none on an edge) ---------------------------
+/// An edge's relay of a ticker: towards its sessions a publisher, towards
+/// the hub's broadcaster one subscriber (docs/cluster.md). It takes the
+/// inbox variants of subscribe like the plain ones: it sends each update.
+using ticker_relay_actor = ticker_publisher_actor::extend<
+  // From the hub's broadcaster we subscribed at (others are dropped).
+  caf::reacts_to<price_update>,
+  // From the relay directory (failover): subscribe through this hub link
+  // from now on; the next update has gap and the new hub's epoch.
+  caf::reacts_to<move_atom, caf::actor>>;
+
+// --- redis_listener (one per node; none on an edge)
+// ---------------------------
 
 using redis_listener_actor = caf::typed_actor<
   // SUBSCRIBE the ticker's channel and route its ticks to the broadcaster,
   // until the broadcaster goes down (monitored).
   caf::reacts_to<watch_atom, std::string, ticker_broadcaster_actor>>;
 
-// --- session (one per client session) -----------------------------------------
+// --- session (one per client session)
+// -----------------------------------------
 
 using session_actor = update_sink_actor::extend<
   // From a broadcaster: the inbox has updates.
@@ -108,7 +123,8 @@ using session_actor = update_sink_actor::extend<
   // For the inspector.
   caf::replies_to<describe_atom>::with<session_info>>;
 
-// --- ticker_directory (one per node) ------------------------------------------
+// --- ticker_directory (one per node)
+// ------------------------------------------
 
 /// What sessions, the registry, the gRPC layer and the inspector ask for
 /// tickers: the ticker directory, or on an edge the relay directory.
@@ -117,11 +133,11 @@ using ticker_directory_actor = caf::typed_actor<
   // caller found dead (or null). ec::ticker_limit beyond --max-tickers.
   caf::replies_to<get_atom, std::string, publisher>::with<publisher>,
   // The last known update of each ticker that has a publisher.
-  caf::replies_to<last_atom, std::vector<std::string>>::with<
-    std::vector<price_update>>,
+  caf::replies_to<last_atom,
+                  std::vector<std::string>>::with<std::vector<price_update>>,
   // The same with the age of the last tick and the upstream's state.
-  caf::replies_to<health_atom, std::vector<std::string>>::with<
-    std::vector<ticker_health>>,
+  caf::replies_to<health_atom,
+                  std::vector<std::string>>::with<std::vector<ticker_health>>,
   // For the inspector: asks every publisher.
   caf::replies_to<describe_atom>::with<std::vector<ticker_info>>,
   // For the inspector: one ticker, or admin_ec::unknown_ticker.
@@ -139,7 +155,8 @@ using hub_directory_actor = ticker_directory_actor::extend<
   // registers (and monitors) the edge only if the versions match.
   caf::replies_to<hello_atom, uint32_t, edge>::with<uint32_t>>;
 
-// --- session_registry (one per node) ------------------------------------------
+// --- session_registry (one per node)
+// ------------------------------------------
 
 using session_registry_actor = caf::typed_actor<
   // Starts a session; replies with its id and tickers.
@@ -152,8 +169,8 @@ using session_registry_actor = caf::typed_actor<
   // session; empty: none), counted against --max-sessions-per-client for
   // the client while the session runs.
   caf::replies_to<start_atom, std::vector<std::string>, session_options,
-                  std::string, std::string>::with<std::string,
-                                                  std::vector<std::string>>,
+                  std::string,
+                  std::string>::with<std::string, std::vector<std::string>>,
   // Both of the above.
   caf::replies_to<start_atom, std::vector<std::string>, session_options,
                   std::string, std::string,
@@ -170,7 +187,8 @@ using session_registry_actor = caf::typed_actor<
   // For the inspector: asks every session.
   caf::replies_to<describe_atom>::with<std::vector<session_info>>>;
 
-// --- inspector (one per node, published on --admin-listen) --------------------
+// --- inspector (one per node, published on --admin-listen)
+// --------------------
 
 /// Every request starts with the admin secret (empty when the node has
 /// none); a wrong one is refused with admin_ec::secret_rejected.
@@ -191,8 +209,7 @@ using inspector_actor = caf::typed_actor<
   // How many actors of each kind run.
   caf::replies_to<actors_atom, std::string>::with<actor_counts>,
   // Ends a session with ec::killed (its stream: ABORTED, the reason).
-  caf::replies_to<kill_atom, std::string, std::string,
-                  std::string>::with<void>,
+  caf::replies_to<kill_atom, std::string, std::string, std::string>::with<void>,
   // Subscribes a subscriber (usually an actor of the shell's node) at the
   // tickers' publishers, which monitor it; replies with the tickers.
   caf::replies_to<watch_atom, std::string, std::vector<std::string>,

@@ -322,16 +322,15 @@ void subscribing_done(session_ptr self) {
 }
 
 /// Asks `b` to subscribe us for `ticker`; then calls `f` with the reply.
-/// A CONFLATE session hands over the ticker's inbox slot; a publisher that
-/// does not know that request (a cluster relay) gets the plain one. With a
-/// position to resume from, the request carries it and the reply is a
-/// resume_reply.
+/// A CONFLATE session hands over the ticker's inbox slot (a relay takes it
+/// like the plain request and sends each update). With a position to
+/// resume from, the request carries it and the reply is a resume_reply.
 template <class F, class G, class... Ts>
 void request_subscribe(session_ptr self, const ticker_publisher_actor& b,
                        const std::string& ticker, F f, G g,
                        const Ts&... position) {
   auto& st = self->state;
-  auto me = caf::actor_cast<caf::actor>(self);
+  auto me = caf::actor_cast<subscriber>(self);
   auto i = st.tickers.find(ticker);
   if (!st.inbox || i == st.tickers.end()) {
     self->request(b, caf::infinite, subscribe_atom::value, me, position...)
@@ -341,13 +340,7 @@ void request_subscribe(session_ptr self, const ticker_publisher_actor& b,
   self
     ->request(b, caf::infinite, subscribe_atom::value, me, st.inbox,
               i->second.slot, position...)
-    .then(f, [=](const caf::error& err) {
-      if (err == caf::sec::unexpected_message)
-        self->request(b, caf::infinite, subscribe_atom::value, me, position...)
-          .then(f, g);
-      else
-        g(err);
-    });
+    .then(f, g);
 }
 
 /// Whether `b`, just subscribed for `ticker`, is the one we keep; if not

@@ -14,6 +14,7 @@
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/peer_guard.hpp"
+#include "actors/send_shared.hpp"
 #include "actors/tick_rate.hpp"
 #include "actors/update_history.hpp"
 
@@ -172,13 +173,6 @@ void drop_target(broadcaster_state& st, const caf::actor_addr& who) {
       return;
     }
   }
-}
-
-/// Enqueues the shared `msg` at `dest` as sent by `self`: one message for
-/// every subscriber, where a typed send would make a new one for each.
-void send_shared(broadcaster_actor* self, const subscriber& dest,
-                 const caf::message& msg) {
-  dest->eq_impl(caf::make_message_id(), self->ctrl(), self->context(), msg);
 }
 
 ticker_health health_of(broadcaster_actor* self) {

@@ -372,14 +372,16 @@ TEST_F(session_test, removing_a_ticker_with_a_pending_update_keeps_delivery) {
   EXPECT_EQ(sink->writes[1].updates[0].conflated, 0u);
 }
 
-TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
-  // A cluster relay knows only the plain subscribe and sends a message per
-  // tick; the session conflates those itself, in the same inbox.
+TEST_F(session_test, conflates_updates_of_a_publisher_that_sends_each_one) {
+  // A cluster relay takes the inbox variant of subscribe like the plain one
+  // and sends a message per tick; the session conflates those itself, in
+  // the same inbox.
   auto subscribed = std::make_shared<caf::actor>();
   auto relay =
     sys.spawn([subscribed](caf::event_based_actor*) -> caf::behavior {
       return {
-        [subscribed](subscribe_atom, const caf::actor& who) {
+        [subscribed](subscribe_atom, const caf::actor& who,
+                     const session_inbox_ptr&, uint32_t) {
           *subscribed = who;
           return std::vector<price_update>{};
         },
@@ -403,7 +405,8 @@ TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
                          caf::actor_cast<ticker_directory_actor>(dir), ncfg, m);
   cleanup.push_back(s);
   run();
-  ASSERT_EQ(*subscribed, s) << "the plain subscribe was not used";
+  ASSERT_EQ(subscribed->address(), s.address())
+    << "the inbox variant of subscribe was not used";
   auto send_update = [&](uint64_t seq) {
     price_update u;
     u.ticker = "AAPL";
