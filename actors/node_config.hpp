@@ -16,7 +16,8 @@ enum class node_role {
   edge,
 };
 
-/// The tunables of one node (the `mm-server` flags of docs/api.md).
+/// The tunables of one node (the `mm-server` flags of docs/api.md); those of
+/// its gRPC server are service/grpc_settings.hpp.
 struct node_config {
   node_role role = node_role::standalone;
   /// Hub: where edges reach the ticker directory (port 0: any free port).
@@ -87,21 +88,6 @@ struct node_config {
   uint32_t history_size = 256;
   /// ... and none older than this.
   uint32_t history_ttl_ms = 60000;
-  uint32_t keepalive_time_ms = 10000;
-  uint32_t keepalive_timeout_ms = 10000;
-  /// Clients may ping this often without being told to calm down (gRPC's
-  /// GOAWAY "too_many_pings"); must not exceed what clients use.
-  uint32_t min_client_ping_interval_ms = 1000;
-  /// A connection with no call for this long is closed (0: never).
-  uint32_t max_connection_idle_ms = 0;
-  /// A connection older than this is asked to reconnect (0: never); its calls
-  /// get max_connection_age_grace_ms to finish.
-  uint32_t max_connection_age_ms = 0;
-  uint32_t max_connection_age_grace_ms = 0;
-  /// Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
-  uint32_t max_request_bytes = 65536;
-  /// Completion queues (one thread each) that serve the streaming calls.
-  uint32_t grpc_queues = 4;
   uint32_t flush_interval_ms = 0;
   uint32_t max_batch = 500;
   uint32_t max_sessions = 100000;
@@ -125,14 +111,6 @@ struct node_config {
   /// --ticker-allowlist: exact tickers and prefixes ending in `*`; empty:
   /// every valid ticker is allowed.
   std::vector<std::string> ticker_allowlist;
-  // --- gRPC's own limits ---
-  /// gRPC's ResourceQuota: memory for its buffers (MiB; 0: no limit) and
-  /// threads (0: no limit).
-  uint32_t grpc_max_memory_mb = 2048;
-  uint32_t grpc_max_threads = 32;
-  /// Concurrent streams (calls) per HTTP/2 connection (0: gRPC's default,
-  /// no limit).
-  uint32_t max_concurrent_streams = 10000;
   uint32_t shutdown_timeout_ms = 5000;
   /// How often mm-server hands freed heap memory back to the OS with
   /// malloc_trim (0: never).

@@ -21,10 +21,11 @@
 #include <string_view>
 #include <vector>
 
-#include <hiredis/hiredis.h>
-
 #include "app/options/log_flags.hpp"
 #include "app/options/options.hpp"
+#include "feed/pacer.hpp"
+#include "feed/redis_publisher.hpp"
+#include "feed/tick_payload.hpp"
 #include "logging/log.hpp"
 
 namespace {
@@ -45,9 +46,6 @@ constexpr const char* well_known_tickers[] = {
 
 constexpr size_t max_tickers = 1'000'000;
 constexpr double max_rate = 10'000'000;
-
-/// At most this many PUBLISH commands per round trip while catching up.
-constexpr uint64_t max_pipeline = 4096;
 
 struct options {
   mm::host_port redis{"127.0.0.1", 6379};
@@ -234,15 +232,14 @@ public:
 
   /// Moves the next ticker (round robin, so every ticker gets rate / N) one
   /// step and renders its payload into `buf`; returns the channel.
-  const std::string& next(char* buf, size_t buf_size, int& len) {
+  const std::string& next(char (&buf)[mm::feed::max_tick_payload],
+                          size_t& len) {
     auto& x = instruments_[next_];
     next_ = (next_ + 1) % instruments_.size();
     // Geometric random walk: stays positive, moves about 0.05% per tick.
     x.price = std::max(0.01, x.price * std::exp(0.0005 * step_(rng_)));
-    len = std::snprintf(buf, buf_size,
-                        R"({"price":%.2f,"volume":%d,"ts":%lld})", x.price,
-                        volume_(rng_),
-                        static_cast<long long>(clock_ns(CLOCK_REALTIME)));
+    len = mm::feed::write_tick_payload(buf, std::round(x.price * 100) / 100,
+                                       volume_(rng_), clock_ns(CLOCK_REALTIME));
     return x.channel;
   }
 
@@ -254,187 +251,105 @@ private:
   size_t next_ = 0;
 };
 
-// --- Redis -------------------------------------------------------------------
+// --- publishing --------------------------------------------------------------
 
-struct context_deleter {
-  void operator()(redisContext* c) const {
-    redisFree(c);
-  }
-};
-
-using context_ptr = std::unique_ptr<redisContext, context_deleter>;
-
-struct reply_deleter {
-  void operator()(void* r) const {
-    freeReplyObject(r);
-  }
-};
-
-using reply_ptr = std::unique_ptr<redisReply, reply_deleter>;
-
-/// Connects and checks with a PING that Redis answers; a port that accepts
-/// TCP but is not Redis fails here rather than in the publish loop.
-context_ptr connect_redis(const options& opts, std::string& err) {
-  timeval timeout{2, 0};
-  context_ptr c{
-    redisConnectWithTimeout(opts.redis.host.c_str(), opts.redis.port, timeout)};
-  if (!c) {
-    err = "out of memory";
-    return nullptr;
-  }
-  if (c->err) {
-    err = c->errstr;
-    return nullptr;
-  }
-  // A Redis that hangs must not hang us: blocking calls give up after 2 s.
-  redisSetTimeout(c.get(), timeout);
-  redisEnableKeepAlive(c.get());
-  if (!opts.redis_password.empty()) {
-    reply_ptr auth{static_cast<redisReply*>(
-      opts.redis_user.empty()
-        ? redisCommand(c.get(), "AUTH %s", opts.redis_password.c_str())
-        : redisCommand(c.get(), "AUTH %s %s", opts.redis_user.c_str(),
-                       opts.redis_password.c_str()))};
-    if (!auth) {
-      err = c->errstr;
-      return nullptr;
-    }
-    if (auth->type == REDIS_REPLY_ERROR) {
-      err = std::string{"Redis refused our credentials (--redis-user, "
-                        "--redis-password-file): "}
-            + auth->str;
-      return nullptr;
-    }
-  }
-  reply_ptr pong{static_cast<redisReply*>(redisCommand(c.get(), "PING"))};
-  if (!pong) {
-    err = c->errstr;
-    return nullptr;
-  }
-  if (pong->type == REDIS_REPLY_ERROR) {
-    err = std::string{"PING refused: "} + pong->str;
-    return nullptr;
-  }
-  return c;
+mm::feed::redis_settings redis_settings(const options& opts) {
+  mm::feed::redis_settings result;
+  result.host = opts.redis.host;
+  result.port = opts.redis.port;
+  result.user = opts.redis_user;
+  result.password = opts.redis_password;
+  result.credentials_from = "--redis-user, --redis-password-file";
+  return result;
 }
 
 class feed {
 public:
-  feed(const options& opts, context_ptr conn, uint64_t seed)
-    : opts_(opts), conn_(std::move(conn)), market_(opts, seed) {
+  feed(const options& opts, uint64_t seed) : opts_(opts), market_(opts, seed) {
     // nop
+  }
+
+  /// Connects; returns what went wrong, or an empty string.
+  std::string connect() {
+    return redis_.connect(redis_settings(opts_));
   }
 
   /// Publishes until the deadline or a stop signal; returns ticks confirmed
   /// by Redis.
   uint64_t run(int64_t t0) {
-    const double period = 1e9 / opts_.rate;
+    const bool bounded = opts_.seconds > 0;
+    mm::feed::pacer::settings pacing;
+    pacing.rate = opts_.rate;
     // At high rates, wake up about once per millisecond and pipeline the
     // ticks of that millisecond instead of one round trip per tick.
-    const auto group = static_cast<uint64_t>(
-      std::clamp(std::ceil(opts_.rate / 1000), 1.0, 256.0));
-    const bool bounded = opts_.seconds > 0;
-    const auto deadline = t0 + static_cast<int64_t>(opts_.seconds * 1e9);
-    // Slot k is due at base + k * period; base moves only after an outage.
-    int64_t base = t0;
-    uint64_t k = 0;
-    auto slot_time = [&](uint64_t i) {
-      return base + static_cast<int64_t>(static_cast<double>(i) * period);
-    };
-    while (!stop_requested) {
-      auto due_at = slot_time(k);
-      if (bounded && due_at >= deadline)
-        break;
-      if (!conn_) {
-        if (!reconnect(bounded, deadline))
+    pacing.min_batch = mm::feed::pacer::batch_per_millisecond(opts_.rate);
+    pacing.max_batch = 4096;
+    // More than a second behind (a stalled Redis): drop the backlog.
+    pacing.max_lag_ns = 1'000'000'000;
+    if (bounded)
+      pacing.deadline = t0 + static_cast<int64_t>(opts_.seconds * 1e9);
+    mm::feed::pacer pace{pacing, t0};
+    while (!stop_requested && !pace.done()) {
+      if (!redis_.connected()) {
+        if (!reconnect(bounded, pacing.deadline))
           break;
         // Ticks missed while Redis was away are not sent in a burst.
-        base = mono_ns();
-        k = 0;
+        pace.restart(mono_ns());
         continue;
       }
       auto now = mono_ns();
-      if (now < due_at) {
-        sleep_until(due_at);
+      if (now < pace.next_due()) {
+        sleep_until(pace.next_due());
         continue;
       }
-      if (now - due_at > 1'000'000'000) {
-        // More than a second behind (a stalled Redis): drop the backlog.
-        base = now;
-        k = 0;
-      }
-      // Slots due by now; at least the one we woke up for (rounding).
-      auto elapsed =
-        static_cast<uint64_t>(static_cast<double>(now - base) / period) + 1;
-      auto due = elapsed > k ? elapsed - k : 1;
-      auto n = std::min(std::max(due, group), max_pipeline);
-      if (bounded) {
-        // Never publish a slot that falls after the deadline.
-        auto left = static_cast<uint64_t>(
-          std::ceil(static_cast<double>(deadline - base) / period));
-        n = std::min(n, left > k ? left - k : 0);
-        if (n == 0)
-          break;
-      }
+      auto n = pace.take(now);
+      if (n == 0)
+        break;
       publish(n);
-      k += n;
     }
     if (bounded && !stop_requested)
-      sleep_until(deadline);
+      sleep_until(pacing.deadline);
     return published_;
   }
 
 private:
   void publish(uint64_t n) {
-    char buf[128];
+    char buf[mm::feed::max_tick_payload];
     for (uint64_t i = 0; i < n; ++i) {
-      int len = 0;
-      auto& channel = market_.next(buf, sizeof(buf), len);
-      if (redisAppendCommand(conn_.get(), "PUBLISH %b %b", channel.data(),
-                             channel.size(), buf, static_cast<size_t>(len))
-          != REDIS_OK) {
+      size_t len = 0;
+      auto& channel = market_.next(buf, len);
+      if (!redis_.append(channel, {buf, len})) {
         lost();
         return;
       }
     }
-    for (uint64_t i = 0; i < n; ++i) {
-      void* raw = nullptr;
-      if (redisGetReply(conn_.get(), &raw) != REDIS_OK) {
-        lost();
-        return;
+    auto replies = redis_.flush();
+    published_ += replies.accepted;
+    if (replies.refused > 0) {
+      // E.g. an ACL change; report it without flooding the terminal.
+      auto now = mono_ns();
+      if (now - last_error_report_ > 1'000'000'000) {
+        mm::log::error("mm-feed", "Redis refused PUBLISH",
+                       {{"error", replies.refusal}});
+        last_error_report_ = now;
       }
-      reply_ptr reply{static_cast<redisReply*>(raw)};
-      if (reply->type == REDIS_REPLY_ERROR) {
-        // E.g. an ACL change; report it without flooding the terminal.
-        auto now = mono_ns();
-        if (now - last_error_report_ > 1'000'000'000) {
-          mm::log::error("mm-feed", "Redis refused PUBLISH",
-                         {{"error", reply->str}});
-          last_error_report_ = now;
-        }
-        continue;
-      }
-      ++published_;
     }
+    if (replies.lost > 0)
+      lost();
   }
 
   void lost() {
-    // hiredis reports its own read/write timeout as a bare EAGAIN.
-    const char* why = conn_->err == REDIS_ERR_IO && errno == EAGAIN
-                        ? "no reply within 2 s"
-                        : conn_->errstr;
     mm::log::warn("mm-feed", "lost Redis, reconnecting",
-                  {{"redis", opts_.redis.to_string()}, {"error", why}});
-    conn_.reset();
+                  {{"redis", opts_.redis.to_string()},
+                   {"error", redis_.error()}});
+    redis_.disconnect();
   }
 
   /// Retries with backoff until connected, stopped or past the deadline.
   bool reconnect(bool bounded, int64_t deadline) {
     int64_t backoff = 100'000'000;
-    std::string err;
     while (!stop_requested) {
-      if (auto c = connect_redis(opts_, err)) {
-        conn_ = std::move(c);
+      if (connect().empty()) {
         mm::log::info("mm-feed", "reconnected to Redis",
                       {{"redis", opts_.redis.to_string()}});
         return true;
@@ -451,7 +366,7 @@ private:
   }
 
   const options& opts_;
-  context_ptr conn_;
+  mm::feed::redis_publisher redis_;
   market market_;
   uint64_t published_ = 0;
   int64_t last_error_report_ = 0;
@@ -466,7 +381,6 @@ int main(int argc, char** argv) {
   if (auto status = flags.parse(argc, argv))
     return *status;
   mm::configure_logging(opts.log_level, opts.log_format);
-  std::string err;
   if (!opts.seed_given)
     opts.seed = (static_cast<uint64_t>(std::random_device{}()) << 32)
                 ^ std::random_device{}();
@@ -478,13 +392,12 @@ int main(int argc, char** argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
-  auto conn = connect_redis(opts, err);
-  if (!conn) {
+  feed f{opts, opts.seed};
+  if (auto err = f.connect(); !err.empty()) {
     mm::log::error("mm-feed", "cannot reach Redis",
                    {{"redis", opts.redis.to_string()}, {"error", err}});
     return 1;
   }
-  feed f{opts, std::move(conn), opts.seed};
   char rate[32];
   std::snprintf(rate, sizeof(rate), "%g", opts.rate);
   mm::log::field rate_field{"rate", rate};

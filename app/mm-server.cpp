@@ -120,7 +120,7 @@ caf::expected<std::string> publish_cluster(caf::actor_system& sys,
 } // namespace
 
 int main(int argc, char** argv) {
-  mm::node_config cfg;
+  mm::server_config cfg;
   mm::disable_mutex_deadlock_detection();
   // A secret on the command line is visible to every user (ps); the flag
   // is taken from MM_ADMIN_SECRET or the --config file only.
@@ -158,7 +158,7 @@ int main(int argc, char** argv) {
   // A hub serves edges only: its own gRPC sessions would subscribe Redis
   // for tickers that another hub owns.
   auto is_hub = cfg.role == mm::node_role::hub;
-  mm::grpc_front front{sys, node};
+  mm::grpc_front front{sys, node, cfg};
   if (!is_hub) {
     // Unreadable or mismatched TLS files and bad token keys are bad flags.
     if (auto what = front.configure_security(); !what.empty()) {

@@ -6,17 +6,18 @@
 #include <thread>
 #include <vector>
 
-struct redisContext;
+#include "feed/redis_publisher.hpp"
 
 namespace mm::bench {
 
 /// The benchmark's own feed: one thread publishing ticks round robin over
-/// the tickers at a fixed rate to Redis (hiredis, pipelined), each with
-/// `ts` = its publish time. It counts per ticker the ticks whose `ts` falls
-/// into the measured window, which is what every subscriber should receive.
+/// the tickers at a fixed rate to Redis (feed/: paced, pipelined), each
+/// with `ts` = its publish time. It counts per ticker the ticks whose `ts`
+/// falls into the measured window, which is what every subscriber should
+/// receive.
 class feed_publisher {
 public:
-  feed_publisher(std::string host, int port, std::string prefix,
+  feed_publisher(std::string host, int port, const std::string& prefix,
                  const std::vector<std::string>& tickers, double rate);
   ~feed_publisher();
 
@@ -53,12 +54,10 @@ private:
   void run();
   bool reconnect();
 
-  std::string host_;
-  int port_;
-  std::string prefix_;
+  mm::feed::redis_settings redis_;
   std::vector<std::string> channels_;
   double rate_;
-  redisContext* ctx_ = nullptr;
+  mm::feed::redis_publisher conn_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> window_begin_{INT64_MAX};

@@ -232,16 +232,17 @@ grpc::Status market_monitor_service::check_rate(const std::string& client) {
               "calls are limited; retry later"};
 }
 
-void market_monitor_service::serve_streams(completion_queues& cqs) {
+void market_monitor_service::serve_streams(
+  completion_queues& cqs, std::chrono::milliseconds keepalive_timeout) {
   // A client that stops reading gets as long to take the write in flight
   // after its session ended as it gets to answer a keepalive ping.
-  stream_bridge::settings cfg{
-    &sys_,
-    &clock_,
-    0,
-    std::chrono::milliseconds{node_.config().keepalive_timeout_ms},
-    &node_.stats(),
-    std::chrono::milliseconds{node_.config().write_stall_timeout_ms}};
+  stream_bridge::settings cfg{&sys_,
+                              &clock_,
+                              0,
+                              keepalive_timeout,
+                              &node_.stats(),
+                              std::chrono::milliseconds{
+                                node_.config().write_stall_timeout_ms}};
   for (size_t i = 0; i < cqs.size(); ++i) {
     // The flushes of each queue's streams on a clock thread of their own.
     cfg.clock_shard = i;
@@ -469,12 +470,14 @@ market_monitor_service::GetLastPrices(grpc::CallbackServerContext* ctx,
 
 // --- grpc_front --------------------------------------------------------------
 
-grpc_front::grpc_front(caf::actor_system& sys, node& n)
+grpc_front::grpc_front(caf::actor_system& sys, node& n,
+                       const grpc_settings& grpc)
   : node_(n),
+    grpc_(grpc),
     auth_(std::make_unique<authenticator>()),
     tls_(std::make_unique<tls_credentials>()),
-    clock_(std::make_unique<flush_clock>(
-      std::max<size_t>(1, n.config().grpc_queues), flush_clock::driven)),
+    clock_(std::make_unique<flush_clock>(std::max<size_t>(1, grpc.grpc_queues),
+                                         flush_clock::driven)),
     service_(
       std::make_unique<market_monitor_service>(sys, n, *clock_, *auth_)) {
   // nop
@@ -528,39 +531,39 @@ std::string grpc_front::start() {
   // Our own pings find vanished clients within time + timeout, also on
   // streams that carry no data for a while.
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
-                             static_cast<int>(cfg.keepalive_time_ms));
+                             static_cast<int>(grpc_.keepalive_time_ms));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
-                             static_cast<int>(cfg.keepalive_timeout_ms));
+                             static_cast<int>(grpc_.keepalive_timeout_ms));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // Clients may ping as often as once a second without being cut off.
   builder.AddChannelArgument(
     GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
-    static_cast<int>(cfg.min_client_ping_interval_ms));
-  if (cfg.max_connection_idle_ms > 0)
+    static_cast<int>(grpc_.min_client_ping_interval_ms));
+  if (grpc_.max_connection_idle_ms > 0)
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
-                               static_cast<int>(cfg.max_connection_idle_ms));
-  if (cfg.max_connection_age_ms > 0)
+                               static_cast<int>(grpc_.max_connection_idle_ms));
+  if (grpc_.max_connection_age_ms > 0)
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
-                               static_cast<int>(cfg.max_connection_age_ms));
-  if (cfg.max_connection_age_grace_ms > 0)
+                               static_cast<int>(grpc_.max_connection_age_ms));
+  if (grpc_.max_connection_age_grace_ms > 0)
     builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
                                static_cast<int>(
-                                 cfg.max_connection_age_grace_ms));
-  builder.SetMaxReceiveMessageSize(static_cast<int>(cfg.max_request_bytes));
+                                 grpc_.max_connection_age_grace_ms));
+  builder.SetMaxReceiveMessageSize(static_cast<int>(grpc_.max_request_bytes));
   // gRPC's own limits (docs/security.md): memory for its buffers and its
   // threads, and calls at once per connection.
-  if (cfg.grpc_max_memory_mb > 0 || cfg.grpc_max_threads > 0) {
+  if (grpc_.grpc_max_memory_mb > 0 || grpc_.grpc_max_threads > 0) {
     grpc::ResourceQuota quota{"mm-server"};
-    if (cfg.grpc_max_memory_mb > 0)
-      quota.Resize(size_t{cfg.grpc_max_memory_mb} * 1024 * 1024);
-    if (cfg.grpc_max_threads > 0)
-      quota.SetMaxThreads(static_cast<int>(cfg.grpc_max_threads));
+    if (grpc_.grpc_max_memory_mb > 0)
+      quota.Resize(size_t{grpc_.grpc_max_memory_mb} * 1024 * 1024);
+    if (grpc_.grpc_max_threads > 0)
+      quota.SetMaxThreads(static_cast<int>(grpc_.grpc_max_threads));
     builder.SetResourceQuota(quota);
   }
-  if (cfg.max_concurrent_streams > 0)
+  if (grpc_.max_concurrent_streams > 0)
     builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
-                               static_cast<int>(cfg.max_concurrent_streams));
+                               static_cast<int>(grpc_.max_concurrent_streams));
   std::vector<
     std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
     interceptors;
@@ -568,7 +571,7 @@ std::string grpc_front::start() {
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   queues_ =
     std::make_unique<completion_queues>(builder,
-                                        std::max<size_t>(1, cfg.grpc_queues));
+                                        std::max<size_t>(1, grpc_.grpc_queues));
   server_ = builder.BuildAndStart();
   if (!server_ || port == 0) {
     server_.reset();
@@ -576,7 +579,8 @@ std::string grpc_front::start() {
     return "cannot serve gRPC on " + cfg.grpc_listen
            + " (address in use or not valid?)";
   }
-  service_->serve_streams(*queues_);
+  service_->serve_streams(*queues_, std::chrono::milliseconds{
+                                      grpc_.keepalive_timeout_ms});
   queues_->start(clock_.get());
   auto host = cfg.grpc_listen.substr(0, cfg.grpc_listen.rfind(':'));
   address_ = host + ":" + std::to_string(port);

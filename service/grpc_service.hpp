@@ -9,6 +9,7 @@
 #include <caf/fwd.hpp>
 
 #include "marketmonitor/v1/market_monitor.grpc.pb.h"
+#include "service/grpc_settings.hpp"
 
 namespace mm {
 
@@ -67,8 +68,11 @@ public:
                 marketmonitor::v1::GetLastPricesResponse* resp) override;
 
   /// Asks gRPC for calls of both streaming methods on every queue of `cqs`
-  /// (after the server started, before the queues' threads run).
-  void serve_streams(completion_queues& cqs);
+  /// (after the server started, before the queues' threads run). A client
+  /// that stops reading gets `keepalive_timeout` to take the write in
+  /// flight after its session ended.
+  void serve_streams(completion_queues& cqs,
+                     std::chrono::milliseconds keepalive_timeout);
 
   // --- the streaming methods, called when a call arrived -------------------
 
@@ -93,12 +97,12 @@ private:
 };
 
 /// The node's gRPC front: the MarketMonitor service, the health service and
-/// server reflection on one port, with the keepalive settings of the node's
-/// config so that vanished peers are found, and `grpc_queues` completion
-/// queues (one thread each) for the streams.
+/// server reflection on one port, with the keepalive settings of `grpc` so
+/// that vanished peers are found, and `grpc_queues` completion queues (one
+/// thread each) for the streams.
 class grpc_front {
 public:
-  grpc_front(caf::actor_system& sys, node& n);
+  grpc_front(caf::actor_system& sys, node& n, const grpc_settings& grpc);
   ~grpc_front();
   grpc_front(const grpc_front&) = delete;
   grpc_front& operator=(const grpc_front&) = delete;
@@ -128,6 +132,7 @@ public:
 
 private:
   node& node_;
+  grpc_settings grpc_;
   std::unique_ptr<authenticator> auth_;
   std::unique_ptr<tls_credentials> tls_;
   std::unique_ptr<flush_clock> clock_;

@@ -180,7 +180,7 @@ void check(node_config& cfg) {
 
 } // namespace
 
-void declare_server_flags(command_line& cl, node_config& cfg) {
+void declare_server_flags(command_line& cl, server_config& cfg) {
   auto number = [&](const std::string& flag, uint32_t& value, uint32_t min,
                     std::string help) {
     return cl.add(flag, value, std::move(help))

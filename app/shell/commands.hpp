@@ -1,8 +1,11 @@
 #pragma once
 
-// The commands of mm-shell and their parser: no network, no terminal, so
-// the parsing rules are tested on their own (tests/unit/shell_test.cpp).
+// The commands of mm-shell and their parser: the parser knows no network and
+// no terminal, so its rules are tested on their own
+// (tests/unit/shell_test.cpp). The rows of the command table are in
+// app/shell/table.cpp.
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -40,15 +43,36 @@ struct command {
   uint64_t count = 0;
 };
 
-/// One command as `help` lists it.
-struct command_doc {
+class client; // app/shell/client.hpp
+
+/// One row of the command table: how `help` lists the command, how many
+/// words may follow its name, how they are read and what running it does.
+struct command_spec {
   const char* name;
   const char* usage;
   const char* summary;
+  command_kind kind;
+  /// How many words may follow the name (options and their values count).
+  size_t min_args;
+  size_t max_args;
+  /// What is wrong when fewer than `min_args` words follow the name.
+  const char* missing;
+  /// Reads the words after the name into `out` (its `kind` is set); returns
+  /// an empty string or what is wrong. Null: nothing to read.
+  std::string (*parse)(const std::vector<std::string>& args, command& out);
+  /// Runs the command over a connected client: the request to the node and
+  /// the rendering of its answer. Returns whether it succeeded.
+  bool (*run)(client& c, const command& cmd);
 };
 
-/// Every command, in the order `help` lists them.
-const std::vector<command_doc>& command_docs();
+/// Every command, in the order `help` lists them (app/shell/table.cpp).
+const std::vector<command_spec>& command_table();
+
+/// The command named `name` (`exit` is `quit`), or null.
+const command_spec* find_command(const std::string& name);
+
+/// The command of kind `kind` (every kind has one).
+const command_spec& command_of(command_kind kind);
 
 /// Splits `line` into words at blanks; single or double quotes group words
 /// ("a b" is one word). Returns an empty string on success, or what is

@@ -520,14 +520,14 @@ std::string kill_json(const std::string& id, const std::string& reason) {
 
 std::string help_text() {
   table t{{"command", "what it shows or does"}};
-  for (auto& doc : command_docs())
+  for (auto& doc : command_table())
     t.add({doc.usage, doc.summary});
   return t.render();
 }
 
 std::string help_json() {
   std::vector<std::string> items;
-  for (auto& doc : command_docs())
+  for (auto& doc : command_table())
     items.push_back(object({{"name", json_string(doc.name)},
                             {"usage", json_string(doc.usage)},
                             {"summary", json_string(doc.summary)}}));

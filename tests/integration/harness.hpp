@@ -22,7 +22,7 @@
 
 #include "marketmonitor/v1/market_monitor.grpc.pb.h"
 
-struct redisContext;
+#include "feed/redis_publisher.hpp"
 
 namespace mm::test {
 
@@ -182,11 +182,10 @@ std::string shell_json(const server_process& server,
 /// The integer value of `"key":N` in a JSON document, or -1.
 int64_t json_int(const std::string& json, const std::string& key);
 
-/// Publishes feed payloads with hiredis.
+/// Publishes feed payloads (feed/redis_publisher.hpp).
 class publisher {
 public:
   explicit publisher(uint16_t redis_port, std::string prefix = "prices:");
-  ~publisher();
 
   publisher(const publisher&) = delete;
   publisher& operator=(const publisher&) = delete;
@@ -215,11 +214,12 @@ public:
                          milliseconds timeout = default_wait);
 
 private:
-  redisContext* ctx_ = nullptr;
+  feed::redis_publisher redis_;
   std::string prefix_;
 };
 
-/// Formats a feed payload.
+/// Formats a feed payload, with blanks after the colons and every digit of
+/// the price.
 std::string tick_json(double price, int64_t volume, int64_t ts);
 
 /// Creates a stub over an insecure channel to `target`.

@@ -53,7 +53,7 @@ outcome_of<Settings> parse_with(const char* name, const char* description,
   return result;
 }
 
-using outcome = outcome_of<mm::node_config>;
+using outcome = outcome_of<mm::server_config>;
 
 /// Parses `args` with mm-server's flags. The default --grpc-listen (0.0.0.0)
 /// needs TLS, auth or --insecure (docs/security.md); `insecure` adds the
@@ -62,8 +62,9 @@ using outcome = outcome_of<mm::node_config>;
 outcome parse(std::vector<std::string> args, bool insecure = true) {
   if (insecure)
     args.push_back("--insecure");
-  return parse_with<mm::node_config>("mm-server", mm::server_description,
-                                     mm::declare_server_flags, std::move(args));
+  return parse_with<mm::server_config>("mm-server", mm::server_description,
+                                       mm::declare_server_flags,
+                                       std::move(args));
 }
 
 outcome_of<mm::bench::options> parse_bench(std::vector<std::string> args) {

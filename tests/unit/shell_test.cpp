@@ -2,6 +2,8 @@
 // tables and JSON (checked for shape here; python3 parses it in the
 // integration tests).
 
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "app/shell/commands.hpp"
@@ -60,6 +62,63 @@ TEST(shell_commands, says_what_is_wrong) {
   EXPECT_NE(error_of("stats now").find("takes no arguments"),
             std::string::npos);
   EXPECT_NE(error_of("kill 'abc").find("unterminated"), std::string::npos);
+}
+
+TEST(shell_table, every_kind_has_one_row_that_runs) {
+  std::set<std::string> names;
+  for (auto& spec : command_table()) {
+    EXPECT_TRUE(names.insert(spec.name).second) << spec.name;
+    EXPECT_NE(spec.run, nullptr) << spec.name;
+    EXPECT_LE(spec.min_args, spec.max_args) << spec.name;
+    EXPECT_EQ(std::string{spec.usage}.rfind(spec.name, 0), 0u) << spec.name;
+    EXPECT_EQ(&command_of(spec.kind), &spec) << spec.name;
+    EXPECT_EQ(find_command(spec.name), &spec);
+  }
+  EXPECT_EQ(names.size(), 11u);
+  EXPECT_EQ(find_command("exit"), &command_of(command_kind::quit));
+  EXPECT_EQ(find_command("frob"), nullptr);
+  EXPECT_EQ(find_command("STATS"), nullptr);
+}
+
+TEST(shell_table, unknown_commands_are_named) {
+  EXPECT_EQ(error_of("statz"), "unknown command \"statz\" (try \"help\")");
+  EXPECT_EQ(error_of("'kill me' now"),
+            "unknown command \"kill me\" (try \"help\")");
+  EXPECT_EQ(error_of("--json stats"),
+            "unknown command \"--json\" (try \"help\")");
+}
+
+TEST(shell_table, wrong_arity_says_what_and_how) {
+  EXPECT_EQ(error_of("tickers AAPL"),
+            "tickers: takes no arguments; usage: tickers");
+  EXPECT_EQ(error_of("exit now"), "exit: takes no arguments; usage: quit");
+  EXPECT_EQ(error_of("ticker"), "ticker: missing argument; usage: ticker T");
+  EXPECT_EQ(error_of("ticker A B"),
+            "ticker: too many arguments; usage: ticker T");
+  EXPECT_EQ(error_of("kill"), "kill: missing session id; usage: kill ID "
+                              "[REASON]");
+  EXPECT_EQ(error_of("watch"), "watch: give at least one ticker; usage: "
+                               "watch [--count N] T...");
+  EXPECT_EQ(error_of("watch --count 2"),
+            "watch: give at least one ticker; usage: watch [--count N] T...");
+  EXPECT_EQ(error_of("sessions --ticker"),
+            "sessions: --ticker needs a value; usage: sessions [--ticker T] "
+            "[--limit N]");
+  // Repeated options: the last one counts, as before the table.
+  auto s = parsed("sessions --limit 2 --ticker A --limit 3 --ticker B");
+  EXPECT_EQ(s.limit, 3u);
+  EXPECT_EQ(s.ticker, "B");
+}
+
+TEST(shell_table, help_lists_every_row) {
+  auto text = help_text();
+  auto json = help_json();
+  for (auto& spec : command_table()) {
+    EXPECT_NE(text.find(spec.usage), std::string::npos) << spec.name;
+    EXPECT_NE(json.find(std::string{"\"name\":\""} + spec.name + "\""),
+              std::string::npos)
+      << spec.name;
+  }
 }
 
 TEST(shell_render, human_units) {
