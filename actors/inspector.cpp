@@ -10,11 +10,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/errors.hpp"
 #include "actors/gather.hpp"
 #include "actors/health.hpp"
 #include "actors/inspection.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node.hpp"
@@ -30,15 +32,20 @@ namespace {
 /// with many sessions needs a while to ask each of them.
 constexpr auto answer_timeout = std::chrono::seconds(30);
 
+/// The inspector's interface with its own timer.
+using inspector_impl = inspector_actor::extend<
+  // A held-back refusal of a wrong secret is due.
+  caf::reacts_to<linger_atom, uint64_t>>;
+
 struct inspector_state;
-using inspector_actor = guarded_actor<inspector_state>;
+using inspector_ptr = guarded_actor<inspector_state, inspector_impl::base>*;
 
 struct inspector_state {
   static inline constexpr const char* name = "inspector";
 
   /// The shell's requests (each carries the secret, checked by its
   /// handler); nothing else from another node.
-  static verdict screen(inspector_actor* self, const inbound& in);
+  static verdict screen(inspector_ptr self, const inbound& in);
 
   inspected n;
   caf::actor_clock::time_point started;
@@ -52,7 +59,7 @@ struct inspector_state {
   uint64_t next_reject = 0;
 };
 
-verdict inspector_state::screen(inspector_actor*, const inbound& in) {
+verdict inspector_state::screen(inspector_ptr, const inbound& in) {
   if (!in.remote)
     return verdict::accept;
   using str = std::string;
@@ -84,7 +91,7 @@ constexpr uint32_t max_reject_delay_ms = 5000;
 
 /// Whether `secret` is the node's. A wrong one counts against the sender's
 /// node: its answers come later and later (rejected), and it is logged.
-bool secret_ok(inspector_actor* self, const std::string& secret) {
+bool secret_ok(inspector_ptr self, const std::string& secret) {
   auto& st = self->state;
   auto sender = self->current_sender();
   auto peer = sender ? to_string(sender->node()) : std::string{"?"};
@@ -107,7 +114,7 @@ bool secret_ok(inspector_actor* self, const std::string& secret) {
 /// every failure of the sender's node in a row (100 ms up to 5 s): timers,
 /// no actor thread waits.
 template <class T>
-caf::result<T> rejected(inspector_actor* self) {
+caf::result<T> rejected(inspector_ptr self) {
   auto& st = self->state;
   auto sender = self->current_sender();
   auto peer = sender ? to_string(sender->node()) : std::string{"?"};
@@ -128,7 +135,7 @@ caf::error parse_ticker(const std::string& raw, std::string& out) {
   return {};
 }
 
-node_stats make_stats(inspector_actor* self,
+node_stats make_stats(inspector_ptr self,
                       const std::vector<std::string>& reasons,
                       const std::vector<uint64_t>& counts) {
   using std::chrono::duration_cast;
@@ -161,7 +168,7 @@ node_stats make_stats(inspector_actor* self,
   return x;
 }
 
-caf::behavior inspector(inspector_actor* self, inspected n) {
+inspector_impl::behavior_type inspector(inspector_ptr self, inspected n) {
   // Watches the node's long-lived actors (they outlive no inspector, so the
   // monitors leave nothing stale behind) to say whether they still run.
   auto& st = self->state;
@@ -253,7 +260,7 @@ caf::behavior inspector(inspector_actor* self, inspected n) {
       auto rp = self->make_response_promise<session_info>();
       self->request(registry, answer_timeout, find_atom::value, id)
         .then(
-          [=](const caf::actor& s) mutable {
+          [=](const session_actor& s) mutable {
             self->request(s, answer_timeout, describe_atom::value)
               .then([=](session_info& x) mutable { rp.deliver(std::move(x)); },
                     [=](const caf::error&) mutable {
@@ -335,13 +342,13 @@ caf::behavior inspector(inspector_actor* self, inspected n) {
       return rp;
     },
     [=](kill_atom, const std::string& secret, const std::string& id,
-        const std::string& reason) -> caf::result<caf::unit_t> {
+        const std::string& reason) -> caf::result<void> {
       if (!secret_ok(self, secret))
-        return rejected<caf::unit_t>(self);
+        return rejected<void>(self);
       auto rp = self->make_response_promise<caf::unit_t>();
       self->request(registry, answer_timeout, find_atom::value, id)
         .then(
-          [=](const caf::actor& s) mutable {
+          [=](const session_actor& s) mutable {
             self->send(s, kill_atom::value, reason);
             rp.deliver(caf::unit);
           },
@@ -350,7 +357,7 @@ caf::behavior inspector(inspector_actor* self, inspected n) {
     },
     [=](watch_atom, const std::string& secret,
         const std::vector<std::string>& raw,
-        const caf::actor& who) -> caf::result<std::vector<std::string>> {
+        const subscriber& who) -> caf::result<std::vector<std::string>> {
       if (!secret_ok(self, secret))
         return rejected<std::vector<std::string>>(self);
       std::vector<std::string> tickers;
@@ -362,12 +369,14 @@ caf::behavior inspector(inspector_actor* self, inspected n) {
       for (auto& t : tickers) {
         auto fail = [acc](caf::error& err) { acc->fail(std::move(err)); };
         self
-          ->request(directory, answer_timeout, get_atom::value, t, caf::actor{})
+          ->request(directory, answer_timeout, get_atom::value, t, publisher{})
           .then(
-            [=](const caf::actor& b) {
+            [=](const publisher& b) {
               // The broadcaster monitors `who`: when it exits, or its node
               // is lost, the subscription is gone too.
-              self->request(b, answer_timeout, subscribe_atom::value, who)
+              self
+                ->request(caf::actor_cast<ticker_publisher_actor>(b),
+                          answer_timeout, subscribe_atom::value, who)
                 .then([=](const std::vector<price_update>&) { acc->add(t); },
                       fail);
             },
@@ -380,7 +389,7 @@ caf::behavior inspector(inspector_actor* self, inspected n) {
 
 } // namespace
 
-caf::actor spawn_inspector(caf::actor_system& sys, node& n) {
+inspector_actor spawn_inspector(caf::actor_system& sys, node& n) {
   inspected parts;
   parts.cfg = &n.config();
   parts.stats = &n.stats();
@@ -391,7 +400,8 @@ caf::actor spawn_inspector(caf::actor_system& sys, node& n) {
   return spawn_inspector(sys, parts);
 }
 
-caf::actor spawn_inspector(caf::actor_system& sys, const inspected& parts) {
+inspector_actor spawn_inspector(caf::actor_system& sys,
+                                const inspected& parts) {
   return sys.spawn(inspector, parts);
 }
 

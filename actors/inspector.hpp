@@ -1,7 +1,8 @@
 #pragma once
 
-#include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+
+#include "actors/interfaces.hpp"
 
 namespace mm {
 
@@ -16,21 +17,21 @@ struct inspected {
   const node_config* cfg = nullptr;
   metrics* stats = nullptr;
   const node_identity* identity = nullptr;
-  caf::actor registry;
-  caf::actor directory;
+  session_registry_actor registry;
+  ticker_directory_actor directory;
   /// Null on an edge (it has no Redis listener).
-  caf::actor listener;
+  redis_listener_actor listener;
 };
 
 /// Spawns the inspector of `n`: answers the shell (`stats`, `sessions`,
 /// `tickers`, `kill`, `watch`, ...) from the node's live actors; the protocol
-/// is in actors/messages.hpp. Every request must carry the node's admin
+/// is in actors/interfaces.hpp. Every request must carry the node's admin
 /// secret. It monitors the node's registry, directory and listener (they
 /// live as long as it does) to report whether they still run. `n` must
 /// outlive it.
-caf::actor spawn_inspector(caf::actor_system& sys, node& n);
+inspector_actor spawn_inspector(caf::actor_system& sys, node& n);
 
 /// The same over `parts` (tests give their own actors).
-caf::actor spawn_inspector(caf::actor_system& sys, const inspected& parts);
+inspector_actor spawn_inspector(caf::actor_system& sys, const inspected& parts);
 
 } // namespace mm

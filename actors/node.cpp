@@ -120,8 +120,10 @@ node::node(caf::actor_system& sys, node_config cfg)
     }
   }
   if (cfg_->role == node_role::edge) {
-    directory_ = spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_,
-                                       cluster_mm_);
+    // The relay directory answers every request of ticker_directory_actor
+    // (actors/cluster/relay_directory.hpp).
+    directory_ = caf::actor_cast<ticker_directory_actor>(
+      spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_, cluster_mm_));
   } else {
     listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
     directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_,
@@ -138,9 +140,14 @@ node::~node() {
   // (actors/peer_guard.hpp).
   {
     caf::scoped_actor self{sys_};
-    for (auto* hdl : {&inspector_, &registry_, &directory_, &listener_})
-      if (*hdl)
-        self->send_exit(*hdl, caf::exit_reason::user_shutdown);
+    auto stop = [&](const auto& hdl) {
+      if (hdl)
+        self->send_exit(hdl, caf::exit_reason::user_shutdown);
+    };
+    stop(inspector_);
+    stop(registry_);
+    stop(directory_);
+    stop(listener_);
   }
   sys_.await_all_actors_done();
   // Hidden, so not awaited above; its challenge thread ends with it.
@@ -156,7 +163,7 @@ void node::announce(std::string address, std::string admin) {
   if (cfg_->role == node_role::edge)
     caf::scoped_actor {
       sys_
-      } -> send(directory_, start_atom::value);
+      } -> send(caf::actor_cast<caf::actor>(directory_), start_atom::value);
 }
 
 void node::shutdown() {

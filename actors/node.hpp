@@ -6,6 +6,7 @@
 #include <caf/fwd.hpp>
 
 #include "actors/cluster/node_identity.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 
@@ -43,17 +44,18 @@ public:
   metrics& stats() {
     return *metrics_;
   }
-  const caf::actor& listener() const {
+  const redis_listener_actor& listener() const {
     return listener_;
   }
-  const caf::actor& directory() const {
+  /// The ticker directory, or on an edge the relay directory.
+  const ticker_directory_actor& directory() const {
     return directory_;
   }
-  const caf::actor& registry() const {
+  const session_registry_actor& registry() const {
     return registry_;
   }
   /// Answers the shell; publish it on the admin endpoint.
-  const caf::actor& inspector() const {
+  const inspector_actor& inspector() const {
     return inspector_;
   }
   /// The middleman actor of the node's cluster links (connect, publish):
@@ -79,10 +81,10 @@ private:
   std::unique_ptr<node_config> cfg_;
   std::unique_ptr<metrics> metrics_;
   std::unique_ptr<node_identity> identity_;
-  caf::actor listener_;
-  caf::actor directory_;
-  caf::actor registry_;
-  caf::actor inspector_;
+  redis_listener_actor listener_;
+  ticker_directory_actor directory_;
+  session_registry_actor registry_;
+  inspector_actor inspector_;
   caf::actor cluster_mm_;
   /// Whether cluster_mm_ is ours (--cluster-secret-file) and ends with us.
   bool own_cluster_mm_ = false;

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include <caf/event_based_actor.hpp>
 #include <caf/invoke_message_result.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/mailbox_element.hpp>
@@ -68,11 +69,13 @@ bool screen(caf::local_actor* self, const char* actor, caf::mailbox_element& x,
 
 /// A stateful actor whose messages pass `State::screen(self, inbound)`
 /// (returning a verdict) before CAF handles them. Spawn it as usual, with a
-/// function taking `guarded_actor<State>*`.
-template <class State>
-class guarded_actor : public caf::stateful_actor<State> {
+/// function taking `guarded_actor<State, Base>*`; `Base` is a typed
+/// interface's `base` (actors/interfaces.hpp) or CAF's dynamically typed
+/// event_based_actor.
+template <class State, class Base = caf::event_based_actor>
+class guarded_actor : public caf::stateful_actor<State, Base> {
 public:
-  using super = caf::stateful_actor<State>;
+  using super = caf::stateful_actor<State, Base>;
 
   template <class... Ts>
   explicit guarded_actor(caf::actor_config& cfg, Ts&&... xs)

@@ -10,13 +10,14 @@
 #include <vector>
 
 #include <caf/actor_system.hpp>
-#include <caf/io/broker.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/receive_policy.hpp>
 #include <caf/io/system_messages.hpp>
+#include <caf/io/typed_broker.hpp>
 
 #include <hiredis/hiredis.h>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -81,7 +82,7 @@ struct redis_listener_state {
   metrics* stats = nullptr;
 
   /// Channel (`<prefix><TICKER>`) -> the broadcaster that gets its ticks.
-  std::unordered_map<std::string, caf::actor> routes;
+  std::unordered_map<std::string, ticker_broadcaster_actor> routes;
 
   /// The one subscriber connection; valid while `connected`.
   caf::io::connection_handle conn;
@@ -117,7 +118,21 @@ struct redis_listener_state {
   log_limiter reply_log;
 };
 
-using listener_actor = caf::io::stateful_broker<redis_listener_state>;
+/// The listener's interface with its own timers and its connection.
+using listener_impl = redis_listener_actor::extend<
+  // The backoff timer: connect again.
+  caf::reacts_to<connect_atom>,
+  // Look at connection attempt `n` again.
+  caf::reacts_to<connect_atom, uint64_t>,
+  // The liveness timer of connection `gen`.
+  caf::reacts_to<ping_atom, uint64_t>,
+  // From the connection: bytes.
+  caf::reacts_to<caf::io::new_data_msg>,
+  // From the connection: closed.
+  caf::reacts_to<caf::io::connection_closed_msg>>;
+
+using listener_actor =
+  listener_impl::stateful_broker_pointer<redis_listener_state>;
 
 std::string endpoint(const redis_listener_state& st) {
   return st.cfg->redis_host + ':' + std::to_string(st.cfg->redis_port);
@@ -133,7 +148,7 @@ int64_t unix_now_ns() {
 
 /// Writes `verb channel...` as one RESP command (binary safe).
 template <class Iterator>
-void write_command(listener_actor* self, const char* verb, Iterator first,
+void write_command(listener_actor self, const char* verb, Iterator first,
                    Iterator last) {
   auto& st = self->state;
   std::vector<const char*> argv{verb};
@@ -155,12 +170,12 @@ void write_command(listener_actor* self, const char* verb, Iterator first,
   self->flush(st.conn);
 }
 
-void write_command(listener_actor* self, const char* verb,
+void write_command(listener_actor self, const char* verb,
                    const std::string& channel) {
   write_command(self, verb, &channel, &channel + 1);
 }
 
-void subscribe_all(listener_actor* self) {
+void subscribe_all(listener_actor self) {
   auto& st = self->state;
   std::vector<std::string> channels;
   channels.reserve(st.routes.size());
@@ -175,7 +190,7 @@ void subscribe_all(listener_actor* self) {
 
 /// Tells every broadcaster whether the connection is up: the first tick
 /// after a loss is marked as one after a gap.
-void tell_upstream(listener_actor* self, bool connected) {
+void tell_upstream(listener_actor self, bool connected) {
   auto& st = self->state;
   for (auto& kvp : st.routes)
     self->send(kvp.second, upstream_atom::value, connected);
@@ -183,7 +198,7 @@ void tell_upstream(listener_actor* self, bool connected) {
 
 // --- connection lifecycle ----------------------------------------------------
 
-void schedule_reconnect(listener_actor* self) {
+void schedule_reconnect(listener_actor self) {
   auto& st = self->state;
   if (st.retry_pending)
     return;
@@ -206,7 +221,7 @@ void log_failure(redis_listener_state& st, const std::string& what) {
 }
 
 /// Forgets the connection (already closed or never opened) and retries.
-void lost_connection(listener_actor* self, const std::string& why) {
+void lost_connection(listener_actor self, const std::string& why) {
   auto& st = self->state;
   st.connected = false;
   st.replies.reset();
@@ -219,7 +234,7 @@ void lost_connection(listener_actor* self, const std::string& why) {
 
 /// Checks the connection every --redis-ping-ms while it is up: silent for a
 /// whole interval, it gets a PING; silent for the next one too, it is dead.
-void arm_liveness(listener_actor* self) {
+void arm_liveness(listener_actor self) {
   auto& st = self->state;
   if (st.cfg->redis_ping_ms == 0)
     return;
@@ -227,7 +242,7 @@ void arm_liveness(listener_actor* self) {
                      ping_atom::value, st.conn_gen);
 }
 
-void check_liveness(listener_actor* self) {
+void check_liveness(listener_actor self) {
   auto& st = self->state;
   if (st.heard) {
     st.heard = false;
@@ -247,19 +262,19 @@ void check_liveness(listener_actor* self) {
   arm_liveness(self);
 }
 
-void connect_failed(listener_actor* self, const std::string& why) {
+void connect_failed(listener_actor self, const std::string& why) {
   auto& st = self->state;
   st.stats->set_redis_connected(false);
   log_failure(st, "cannot connect to Redis at " + endpoint(st) + ": " + why);
   schedule_reconnect(self);
 }
 
-void on_connected(listener_actor* self, caf::io::connection_handle hdl);
-void ready(listener_actor* self);
+void on_connected(listener_actor self, caf::io::connection_handle hdl);
+void ready(listener_actor self);
 
 /// Looks whether the attempt under way has completed; if not, looks again
 /// in 10 ms, until its deadline.
-void poll_connect(listener_actor* self) {
+void poll_connect(listener_actor self) {
   auto& st = self->state;
   switch (st.connector.poll()) {
     case tcp_connect::state::connected:
@@ -280,7 +295,7 @@ void poll_connect(listener_actor* self) {
   self->delayed_send(self, 10ms, connect_atom::value, st.attempt);
 }
 
-void try_connect(listener_actor* self) {
+void try_connect(listener_actor self) {
   auto& st = self->state;
   if (st.cfg->redis_connect_timeout_ms == 0) {
     // CAF's connect: blocks this thread until the handshake ends.
@@ -302,7 +317,7 @@ void try_connect(listener_actor* self) {
   poll_connect(self);
 }
 
-void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
+void on_connected(listener_actor self, caf::io::connection_handle hdl) {
   auto& st = self->state;
   st.conn = hdl;
   st.connected = true;
@@ -328,7 +343,7 @@ void on_connected(listener_actor* self, caf::io::connection_handle hdl) {
   ready(self);
 }
 
-void ready(listener_actor* self) {
+void ready(listener_actor self) {
   auto& st = self->state;
   if (st.failure_logged) {
     st.failure_logged = false;
@@ -343,7 +358,7 @@ void ready(listener_actor* self) {
 /// Redis answered our AUTH with `error` (WRONGPASS, NOAUTH, ...): says so
 /// once per failure streak, in the log and in health, and tries again
 /// with backoff (the credentials may be fixed in Redis meanwhile).
-void auth_refused(listener_actor* self, const std::string& error) {
+void auth_refused(listener_actor self, const std::string& error) {
   auto& st = self->state;
   st.auth_pending = false;
   st.stats->redis_auth_refused = true;
@@ -363,7 +378,7 @@ void auth_refused(listener_actor* self, const std::string& error) {
 }
 
 /// The stream is beyond repair: drop it and start over.
-void protocol_error(listener_actor* self, const std::string& why) {
+void protocol_error(listener_actor self, const std::string& why) {
   auto& st = self->state;
   log_line("RESP protocol error from " + endpoint(st) + ": " + why
              + "; reconnecting",
@@ -377,7 +392,7 @@ void protocol_error(listener_actor* self, const std::string& why) {
 
 // --- replies -----------------------------------------------------------------
 
-void on_message(listener_actor* self, std::string_view channel,
+void on_message(listener_actor self, std::string_view channel,
                 std::string_view payload) {
   auto& st = self->state;
   st.channel_buf.assign(channel.data(), channel.size());
@@ -402,7 +417,7 @@ void on_message(listener_actor* self, std::string_view channel,
   self->send(i->second, t);
 }
 
-void unexpected_reply(listener_actor* self, const std::string& what) {
+void unexpected_reply(listener_actor self, const std::string& what) {
   auto& st = self->state;
   if (!st.reply_log.admit())
     return;
@@ -412,7 +427,7 @@ void unexpected_reply(listener_actor* self, const std::string& what) {
   log_line(line, log::level::warn);
 }
 
-void on_event(listener_actor* self, const pubsub_event& x) {
+void on_event(listener_actor self, const pubsub_event& x) {
   auto& st = self->state;
   using kind = pubsub_event::kind;
   if (st.auth_pending) {
@@ -446,7 +461,7 @@ void on_event(listener_actor* self, const pubsub_event& x) {
   }
 }
 
-void on_data(listener_actor* self, const std::vector<char>& buf) {
+void on_data(listener_actor self, const std::vector<char>& buf) {
   auto& st = self->state;
   st.heard = true;
   if (!st.replies.feed(buf.data(), buf.size())) {
@@ -468,8 +483,8 @@ void on_data(listener_actor* self, const std::vector<char>& buf) {
 
 // --- the actor ---------------------------------------------------------------
 
-caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
-                             metrics* stats) {
+listener_impl::behavior_type
+redis_listener(listener_actor self, const node_config* cfg, metrics* stats) {
   auto& st = self->state;
   st.cfg = cfg;
   st.stats = stats;
@@ -493,7 +508,8 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
   try_connect(self);
   return {
     // --- from the ticker directory ---
-    [=](watch_atom, const std::string& ticker, const caf::actor& broadcaster) {
+    [=](watch_atom, const std::string& ticker,
+        const ticker_broadcaster_actor& broadcaster) {
       auto& st = self->state;
       if (!broadcaster)
         return;
@@ -512,7 +528,7 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
           std::any_of(st.routes.begin(), st.routes.end(),
                       [&](const auto& kvp) { return kvp.second == old; });
         if (!still_used)
-          self->demonitor(old);
+          self->demonitor(old.address());
         return;
       }
       st.routes.emplace(channel, broadcaster);
@@ -556,8 +572,8 @@ caf::behavior redis_listener(listener_actor* self, const node_config* cfg,
 
 } // namespace
 
-caf::actor spawn_redis_listener(caf::actor_system& sys, const node_config& cfg,
-                                metrics& m) {
+redis_listener_actor spawn_redis_listener(caf::actor_system& sys,
+                                          const node_config& cfg, metrics& m) {
   return sys.middleman().spawn_broker(redis_listener, &cfg, &m);
 }
 

@@ -2,6 +2,8 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/interfaces.hpp"
+
 namespace mm {
 
 struct node_config;
@@ -17,7 +19,7 @@ struct metrics;
 /// live channel; a connection silent for `cfg.redis_ping_ms` gets a PING,
 /// and silent for as long again it counts as dropped. `cfg` and `m` must
 /// outlive the actor.
-caf::actor spawn_redis_listener(caf::actor_system& sys, const node_config& cfg,
-                                metrics& m);
+redis_listener_actor spawn_redis_listener(caf::actor_system& sys,
+                                          const node_config& cfg, metrics& m);
 
 } // namespace mm

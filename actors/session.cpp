@@ -7,8 +7,10 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -28,12 +30,12 @@ struct session_state {
   session_options opts;
   const node_config* cfg = nullptr;
   metrics* m = nullptr;
-  caf::actor directory;
+  ticker_directory_actor directory;
 
   /// A subscribed ticker.
   struct ticker_sub {
-    /// Its broadcaster (null while subscribing).
-    caf::actor broadcaster;
+    /// Its broadcaster or relay (null while subscribing).
+    ticker_publisher_actor broadcaster;
     /// CONFLATE: its slot in `inbox`.
     uint32_t slot = 0;
   };
@@ -109,13 +111,22 @@ struct session_state {
   }
 };
 
-using session_actor = caf::stateful_actor<session_state>;
+/// The session's interface with its own timers.
+using session_impl = session_actor::extend<
+  // Write what is pending (adaptive flush or the flush interval).
+  caf::reacts_to<flush_atom>,
+  // max_frequency_hz: an update held back may go now.
+  caf::reacts_to<flush_atom, bool>,
+  // --attach-timeout-ms passed: quit unless a stream attached.
+  caf::reacts_to<attach_timeout_atom>>;
 
-void write_next(session_actor* self);
+using session_ptr = session_impl::stateful_pointer<session_state>;
 
-void remove_ticker(session_actor* self, const std::string& t);
+void write_next(session_ptr self);
 
-void schedule_flush(session_actor* self) {
+void remove_ticker(session_ptr self, const std::string& t);
+
+void schedule_flush(session_ptr self) {
   auto& st = self->state;
   if (!st.sink || !st.ready || st.write_in_flight || st.flush_scheduled
       || st.pumping || !st.has_pending())
@@ -161,7 +172,7 @@ bool start_pump(session_state& st) {
   return st.pumping;
 }
 
-void write_next(session_actor* self) {
+void write_next(session_ptr self) {
   auto& st = self->state;
   if (!st.sink || !st.ready || st.write_in_flight || start_pump(st))
     return;
@@ -235,7 +246,7 @@ void write_next(session_actor* self) {
 }
 
 /// The inbox has updates (a broadcaster's wake-up, or our own put).
-void on_wake(session_actor* self) {
+void on_wake(session_ptr self) {
   auto& st = self->state;
   st.last_update = self->clock().now();
   st.had_update = true;
@@ -247,7 +258,7 @@ void on_wake(session_actor* self) {
     schedule_flush(self);
 }
 
-void enqueue(session_actor* self, const price_update& u) {
+void enqueue(session_ptr self, const price_update& u) {
   auto& st = self->state;
   if (st.inbox) {
     // Not from a broadcaster that fills the inbox itself (a relay, a
@@ -272,7 +283,7 @@ void enqueue(session_actor* self, const price_update& u) {
   schedule_flush(self);
 }
 
-void subscribing_done(session_actor* self) {
+void subscribing_done(session_ptr self) {
   auto& st = self->state;
   if (--st.subscribing > 0)
     return;
@@ -311,16 +322,15 @@ void subscribing_done(session_actor* self) {
 }
 
 /// Asks `b` to subscribe us for `ticker`; then calls `f` with the reply.
-/// A CONFLATE session hands over the ticker's inbox slot; a publisher that
-/// does not know that request (a cluster relay) gets the plain one. With a
-/// position to resume from, the request carries it and the reply is a
-/// resume_reply.
+/// A CONFLATE session hands over the ticker's inbox slot (a relay takes it
+/// like the plain request and sends each update). With a position to
+/// resume from, the request carries it and the reply is a resume_reply.
 template <class F, class G, class... Ts>
-void request_subscribe(session_actor* self, const caf::actor& b,
+void request_subscribe(session_ptr self, const ticker_publisher_actor& b,
                        const std::string& ticker, F f, G g,
                        const Ts&... position) {
   auto& st = self->state;
-  auto me = caf::actor_cast<caf::actor>(self);
+  auto me = caf::actor_cast<subscriber>(self);
   auto i = st.tickers.find(ticker);
   if (!st.inbox || i == st.tickers.end()) {
     self->request(b, caf::infinite, subscribe_atom::value, me, position...)
@@ -330,19 +340,13 @@ void request_subscribe(session_actor* self, const caf::actor& b,
   self
     ->request(b, caf::infinite, subscribe_atom::value, me, st.inbox,
               i->second.slot, position...)
-    .then(f, [=](const caf::error& err) {
-      if (err == caf::sec::unexpected_message)
-        self->request(b, caf::infinite, subscribe_atom::value, me, position...)
-          .then(f, g);
-      else
-        g(err);
-    });
+    .then(f, g);
 }
 
 /// Whether `b`, just subscribed for `ticker`, is the one we keep; if not
 /// (removed or subscribed again while on our way) it is left again.
-bool keep_subscription(session_actor* self, const std::string& ticker,
-                       const caf::actor& b) {
+bool keep_subscription(session_ptr self, const std::string& ticker,
+                       const ticker_publisher_actor& b) {
   auto& st = self->state;
   auto i = st.tickers.find(ticker);
   if (i == st.tickers.end() || i->second.broadcaster) {
@@ -354,7 +358,7 @@ bool keep_subscription(session_actor* self, const std::string& ticker,
   return true;
 }
 
-void got_last(session_actor* self, const std::vector<price_update>& last) {
+void got_last(session_ptr self, const std::vector<price_update>& last) {
   auto& st = self->state;
   if (st.opts.snapshot && !last.empty()) {
     if (!st.ready)
@@ -365,7 +369,7 @@ void got_last(session_actor* self, const std::vector<price_update>& last) {
 }
 
 /// The reply to a subscription that resumed from a position.
-void got_resume(session_actor* self, const std::string& ticker,
+void got_resume(session_ptr self, const std::string& ticker,
                 const resume_reply& r) {
   auto& st = self->state;
   st.resume.erase(ticker);
@@ -387,16 +391,17 @@ void got_resume(session_actor* self, const std::string& ticker,
   st.replay.insert(st.replay.end(), r.updates.begin(), r.updates.end());
 }
 
-void subscribe(session_actor* self, const std::string& ticker,
-               const caf::actor& dead_hint, int attempt) {
+void subscribe(session_ptr self, const std::string& ticker,
+               const publisher& dead_hint, int attempt) {
   auto& st = self->state;
   self->request(st.directory, caf::infinite, get_atom::value, ticker, dead_hint)
     .then(
-      [=](const caf::actor& b) {
+      [=](const publisher& found) {
+        auto b = caf::actor_cast<ticker_publisher_actor>(found);
         auto failed = [=](const caf::error& err) {
           if (err == caf::sec::request_receiver_down
               && attempt < max_subscribe_attempts) {
-            subscribe(self, ticker, b, attempt + 1);
+            subscribe(self, ticker, found, attempt + 1);
             return;
           }
           self->quit(err);
@@ -439,19 +444,19 @@ void subscribe(session_actor* self, const std::string& ticker,
       });
 }
 
-void add_tickers(session_actor* self, const std::vector<std::string>& xs) {
+void add_tickers(session_ptr self, const std::vector<std::string>& xs) {
   auto& st = self->state;
   for (auto& t : xs) {
     if (auto [i, added] = st.tickers.try_emplace(t); added) {
       if (st.inbox)
         i->second.slot = st.inbox->open(t);
       ++st.subscribing;
-      subscribe(self, t, caf::actor{}, 1);
+      subscribe(self, t, publisher{}, 1);
     }
   }
 }
 
-void remove_ticker(session_actor* self, const std::string& t) {
+void remove_ticker(session_ptr self, const std::string& t) {
   auto& st = self->state;
   auto i = st.tickers.find(t);
   if (i == st.tickers.end())
@@ -475,7 +480,7 @@ void remove_ticker(session_actor* self, const std::string& t) {
 }
 
 /// Returns false (and quits) if the client has already gone.
-bool attach(session_actor* self, const stream_sink_ptr& sink) {
+bool attach(session_ptr self, const stream_sink_ptr& sink) {
   auto& st = self->state;
   if (!sink->bind(caf::actor_cast<caf::actor>(self))) {
     self->quit(caf::make_error(ec::stream_ended,
@@ -491,13 +496,13 @@ bool attach(session_actor* self, const stream_sink_ptr& sink) {
   return true;
 }
 
-int64_t ms_since(session_actor* self, caf::actor_clock::time_point t) {
+int64_t ms_since(session_ptr self, caf::actor_clock::time_point t) {
   using std::chrono::duration_cast;
   using std::chrono::milliseconds;
   return duration_cast<milliseconds>(self->clock().now() - t).count();
 }
 
-session_info describe(session_actor* self) {
+session_info describe(session_ptr self) {
   auto& st = self->state;
   session_info x;
   x.id = st.id;
@@ -538,11 +543,12 @@ session_info describe(session_actor* self) {
   return x;
 }
 
-caf::behavior session(session_actor* self, std::string id,
-                      const std::vector<std::string>& tickers,
-                      session_options opts, const stream_sink_ptr& sink,
-                      caf::actor directory, const node_config* cfg,
-                      metrics* m) {
+session_impl::behavior_type session(session_ptr self, std::string id,
+                                    const std::vector<std::string>& tickers,
+                                    session_options opts,
+                                    const stream_sink_ptr& sink,
+                                    ticker_directory_actor directory,
+                                    const node_config* cfg, metrics* m) {
   // Watches nothing: broadcasters and the registry monitor *us*. Monitoring
   // them back would leave stale attachables on long-lived actors (CAF 0.17,
   // docs/architecture.md rule 7). Ends by quitting with an `ec` reason.
@@ -563,7 +569,7 @@ caf::behavior session(session_actor* self, std::string id,
                       / opts.max_frequency_hz;
   if (sink) {
     if (!attach(self, sink))
-      return {};
+      return session_impl::behavior_type::make_empty_behavior();
   } else {
     self->delayed_send(self, std::chrono::milliseconds(cfg->attach_timeout_ms),
                        attach_timeout_atom::value);
@@ -587,7 +593,7 @@ caf::behavior session(session_actor* self, std::string id,
       st.waiting.emplace_back(rp, true);
       return caf::delegated<std::string, std::vector<std::string>>{};
     },
-    [=](attach_atom, const stream_sink_ptr& s) -> caf::result<caf::unit_t> {
+    [=](attach_atom, const stream_sink_ptr& s) -> caf::result<void> {
       if (self->state.sink)
         return caf::make_error(ec::stream_already_attached,
                                "session " + self->state.id
@@ -625,7 +631,7 @@ caf::behavior session(session_actor* self, std::string id,
       subscribing_done(self);
       return caf::delegated<std::vector<std::string>>{};
     },
-    [=](stop_atom) {
+    [=](stop_atom) -> caf::result<void> {
       self->quit(caf::make_error(ec::stopped, "stopped by the client"));
       return caf::unit;
     },
@@ -696,10 +702,11 @@ caf::behavior session(session_actor* self, std::string id,
 
 } // namespace
 
-caf::actor spawn_session(caf::actor_system& sys, std::string id,
-                         std::vector<std::string> tickers, session_options opts,
-                         stream_sink_ptr sink, caf::actor directory,
-                         const node_config& cfg, metrics& m) {
+session_actor spawn_session(caf::actor_system& sys, std::string id,
+                            std::vector<std::string> tickers,
+                            session_options opts, stream_sink_ptr sink,
+                            ticker_directory_actor directory,
+                            const node_config& cfg, metrics& m) {
   return sys.spawn(session, std::move(id), std::move(tickers), opts,
                    std::move(sink), std::move(directory), &cfg, &m);
 }

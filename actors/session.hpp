@@ -5,6 +5,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/session_options.hpp"
 #include "actors/stream_sink.hpp"
 
@@ -20,9 +21,10 @@ struct metrics;
 /// stream attaches within `cfg.attach_timeout_ms`, when evicted as too slow,
 /// or at shutdown; the exit reason (an `ec`) says which, and the stream is
 /// finished with the status that fits. `sink` may be null (attach later).
-caf::actor spawn_session(caf::actor_system& sys, std::string id,
-                         std::vector<std::string> tickers, session_options opts,
-                         stream_sink_ptr sink, caf::actor directory,
-                         const node_config& cfg, metrics& m);
+session_actor spawn_session(caf::actor_system& sys, std::string id,
+                            std::vector<std::string> tickers,
+                            session_options opts, stream_sink_ptr sink,
+                            ticker_directory_actor directory,
+                            const node_config& cfg, metrics& m);
 
 } // namespace mm

@@ -11,9 +11,11 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/errors.hpp"
 #include "actors/gather.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -51,8 +53,8 @@ std::string peer_of(const stream_sink_ptr& sink, const std::string& client) {
 struct registry_state {
   static inline constexpr const char* name = "session_registry";
 
-  caf::actor directory;
-  std::unordered_map<std::string, caf::actor> sessions;
+  ticker_directory_actor directory;
+  std::unordered_map<std::string, session_actor> sessions;
   /// The identity that started each session (by id), when it had one:
   /// only it finds the session (docs/security.md).
   std::unordered_map<std::string, std::string> owners;
@@ -65,7 +67,7 @@ struct registry_state {
   bool shutting_down = false;
 };
 
-using registry_actor = caf::stateful_actor<registry_state>;
+using registry_actor = session_registry_actor::stateful_pointer<registry_state>;
 
 /// A random UUIDv4: 122 bits from the kernel's CSPRNG, since an id is all a
 /// client needs to stream or stop a session.
@@ -122,8 +124,9 @@ end_reason end_reason_of(const caf::error& reason) {
   return end_reason::other;
 }
 
-caf::behavior session_registry(registry_actor* self, caf::actor directory,
-                               const node_config* cfg, metrics* m) {
+session_registry_actor::behavior_type
+session_registry(registry_actor self, ticker_directory_actor directory,
+                 const node_config* cfg, metrics* m) {
   // Watches every session it creates (monitor); ids of sessions that end are
   // dropped and counted by reason. Sessions never watch the registry back.
   self->state.directory = std::move(directory);
@@ -246,7 +249,7 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
         const std::string& client, const stream_sink_ptr& sink) {
       return create(tickers, opts, sink, owner, client);
     },
-    [=](find_atom, const std::string& id) -> caf::result<caf::actor> {
+    [=](find_atom, const std::string& id) -> caf::result<session_actor> {
       auto& st = self->state;
       auto i = st.sessions.find(id);
       if (i == st.sessions.end())
@@ -256,7 +259,7 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
       return i->second;
     },
     [=](find_atom, const std::string& id,
-        const std::string& owner) -> caf::result<caf::actor> {
+        const std::string& owner) -> caf::result<session_actor> {
       // Another identity's session is answered exactly like an unknown id,
       // so that ids leak nothing.
       auto& st = self->state;
@@ -277,7 +280,8 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
                         caf::make_error(ec::shutting_down,
                                         "the server is shutting down"));
     },
-    [=](stats_atom) {
+    [=](stats_atom)
+      -> caf::result<std::vector<std::string>, std::vector<uint64_t>> {
       // sessions_ended_total by reason, as (reason, count) pairs.
       std::vector<std::string> names;
       std::vector<uint64_t> counts;
@@ -285,7 +289,7 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
         names.push_back(kvp.first);
         counts.push_back(kvp.second);
       }
-      return caf::make_message(std::move(names), std::move(counts));
+      return {std::move(names), std::move(counts)};
     },
     // --- from the inspector ---
     [=](describe_atom) -> caf::result<std::vector<session_info>> {
@@ -301,8 +305,10 @@ caf::behavior session_registry(registry_actor* self, caf::actor directory,
 
 } // namespace
 
-caf::actor spawn_session_registry(caf::actor_system& sys, caf::actor directory,
-                                  const node_config& cfg, metrics& m) {
+session_registry_actor spawn_session_registry(caf::actor_system& sys,
+                                              ticker_directory_actor directory,
+                                              const node_config& cfg,
+                                              metrics& m) {
   return sys.spawn(session_registry, std::move(directory), &cfg, &m);
 }
 

@@ -7,11 +7,14 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/peer_guard.hpp"
+#include "actors/send_shared.hpp"
 #include "actors/tick_rate.hpp"
 #include "actors/update_history.hpp"
 
@@ -19,8 +22,16 @@ namespace mm {
 
 namespace {
 
+/// The broadcaster's interface with its own timers.
+using broadcaster_impl = ticker_broadcaster_actor::extend<
+  // The history's prune timer.
+  caf::reacts_to<prune_atom>,
+  // The linger timer of a generation (stale ones are ignored).
+  caf::reacts_to<linger_atom, uint64_t>>;
+
 struct broadcaster_state;
-using broadcaster_actor = guarded_actor<broadcaster_state>;
+using broadcaster_actor =
+  guarded_actor<broadcaster_state, broadcaster_impl::base>;
 
 struct broadcaster_state {
   static inline constexpr const char* name = "ticker_broadcaster";
@@ -176,9 +187,11 @@ void arm_linger(broadcaster_actor* self, const node_config& cfg) {
                      linger_atom::value, gen);
 }
 
-caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
-                                 const node_config* cfg, metrics* m,
-                                 caf::actor_addr listener) {
+broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
+                                                   std::string ticker,
+                                                   const node_config* cfg,
+                                                   metrics* m,
+                                                   caf::actor_addr listener) {
   // Watches its subscribers (monitor, docs/architecture.md rule 3); ends on
   // its own once nobody has subscribed for a linger period, so nobody has to
   // stop it.
@@ -243,9 +256,9 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
         // A CONFLATE session that has not taken its last update yet gets
         // this one in its place, not one more message (session_inbox.hpp).
         if (!x.inbox)
-          self->send(x.hdl, st.last);
+          send_shared(self, x.hdl, st.last);
         else if (x.inbox->put(x.slot, st.last, now))
-          self->send(x.hdl, st.wake);
+          send_shared(self, x.hdl, st.wake);
       }
     },
     [=](upstream_atom, bool connected) {
@@ -284,10 +297,9 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
     [=](last_atom) { return last_of(self->state.last); },
     [=](health_atom) { return health_of(self); },
     // --- from the inspector and tests ---
-    [=](stats_atom) {
+    [=](stats_atom) -> caf::result<uint64_t, uint64_t> {
       auto& st = self->state;
-      return caf::make_message(static_cast<uint64_t>(st.subscribers.size()),
-                               st.seq);
+      return {static_cast<uint64_t>(st.subscribers.size()), st.seq};
     },
     [=](describe_atom) { return describe(self); },
     // --- own timers ---
@@ -307,15 +319,17 @@ caf::behavior ticker_broadcaster(broadcaster_actor* self, std::string ticker,
 
 } // namespace
 
-caf::actor spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
-                                    const node_config& cfg, metrics& m,
-                                    const caf::actor& listener) {
-  return sys.spawn(ticker_broadcaster, std::move(ticker), &cfg, &m,
-                   listener.address());
+ticker_broadcaster_actor
+spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
+                         const node_config& cfg, metrics& m,
+                         const caf::actor_addr& listener) {
+  return sys.spawn(ticker_broadcaster, std::move(ticker), &cfg, &m, listener);
 }
 
-caf::actor spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
-                                    const node_config& cfg, metrics& m) {
+ticker_broadcaster_actor spawn_ticker_broadcaster(caf::actor_system& sys,
+                                                  std::string ticker,
+                                                  const node_config& cfg,
+                                                  metrics& m) {
   return sys.spawn(ticker_broadcaster, std::move(ticker), &cfg, &m,
                    caf::actor_addr{});
 }

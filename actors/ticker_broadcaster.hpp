@@ -4,6 +4,8 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/interfaces.hpp"
+
 namespace mm {
 
 struct node_config;
@@ -16,10 +18,13 @@ struct metrics;
 /// Ticks and upstream state are taken from `listener` only (null, in unit
 /// tests: from any actor of this node); another node may only subscribe
 /// its own actors and ask last and health (actors/peer_guard.hpp).
-caf::actor spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
-                                    const node_config& cfg, metrics& m,
-                                    const caf::actor& listener);
-caf::actor spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
-                                    const node_config& cfg, metrics& m);
+ticker_broadcaster_actor
+spawn_ticker_broadcaster(caf::actor_system& sys, std::string ticker,
+                         const node_config& cfg, metrics& m,
+                         const caf::actor_addr& listener);
+ticker_broadcaster_actor spawn_ticker_broadcaster(caf::actor_system& sys,
+                                                  std::string ticker,
+                                                  const node_config& cfg,
+                                                  metrics& m);
 
 } // namespace mm

@@ -9,11 +9,13 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/cluster/node_identity.hpp"
 #include "actors/cluster/protocol.hpp"
 #include "actors/errors.hpp"
 #include "actors/gather.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -27,7 +29,8 @@ namespace mm {
 namespace {
 
 struct directory_state;
-using directory_actor = guarded_actor<directory_state>;
+using directory_actor =
+  guarded_actor<directory_state, hub_directory_actor::base>;
 
 struct directory_state {
   static inline constexpr const char* name = "ticker_directory";
@@ -35,8 +38,8 @@ struct directory_state {
   /// What another node (an edge) may ask: peer_guard.hpp.
   static verdict screen(directory_actor* self, const inbound& in);
 
-  caf::actor listener;
-  std::unordered_map<std::string, caf::actor> broadcasters;
+  redis_listener_actor listener;
+  std::unordered_map<std::string, ticker_broadcaster_actor> broadcasters;
   std::unordered_map<caf::actor_addr, std::string> tickers;
   /// Edges that said hello with our protocol version (hub role), monitored.
   std::unordered_map<caf::actor_addr, caf::actor> edges;
@@ -82,7 +85,7 @@ caf::result<std::vector<T>>
 ask_broadcasters(directory_actor* self, const std::vector<std::string>& tickers,
                  Atom atom) {
   auto& st = self->state;
-  std::vector<caf::actor> known;
+  std::vector<ticker_broadcaster_actor> known;
   for (auto& t : tickers) {
     auto i = st.broadcasters.find(t);
     if (i != st.broadcasters.end())
@@ -116,9 +119,9 @@ void log_line(const std::string& line, log::level lvl = log::level::info) {
   log::write(lvl, "cluster", line);
 }
 
-caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
-                               const node_config* cfg, metrics* m,
-                               const node_identity* id) {
+hub_directory_actor::behavior_type
+ticker_directory(directory_actor* self, redis_listener_actor listener,
+                 const node_config* cfg, metrics* m, const node_identity* id) {
   // Watches the broadcasters it spawned (monitor); a broadcaster that ends is
   // forgotten, so the next demand for its ticker spawns a fresh one.
   self->state.listener = std::move(listener);
@@ -154,11 +157,12 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
   });
   return {
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead_hint) -> caf::result<caf::actor> {
+        const publisher& dead_hint) -> caf::result<publisher> {
       auto& st = self->state;
       auto i = st.broadcasters.find(ticker);
-      if (i != st.broadcasters.end() && i->second != dead_hint)
-        return i->second;
+      if (i != st.broadcasters.end()
+          && i->second.address() != dead_hint.address())
+        return caf::actor_cast<publisher>(i->second);
       // A broadcaster that lingered out may still be in our map until its
       // down_msg arrives: the caller's dead_hint says it is gone. Replacing
       // it takes no new slot; a new ticker needs one (--max-tickers).
@@ -168,15 +172,15 @@ caf::behavior ticker_directory(directory_actor* self, caf::actor listener,
         return ticker_limit_error(cfg->max_tickers, ticker);
       }
       auto b = spawn_ticker_broadcaster(self->system(), ticker, *cfg, *m,
-                                        st.listener);
+                                        st.listener.address());
       self->monitor(b);
       st.broadcasters[ticker] = b;
       st.tickers[b.address()] = ticker;
       self->send(st.listener, watch_atom::value, ticker, b);
-      return b;
+      return caf::actor_cast<publisher>(b);
     },
     // --- from edges (hub role) ---
-    [=](hello_atom, uint32_t version, const caf::actor& edge) -> uint32_t {
+    [=](hello_atom, uint32_t version, const edge& edge) -> uint32_t {
       auto ours = protocol_of(*cfg);
       auto node = edge ? to_string(edge.node()) : std::string{"?"};
       if (version != ours) {
@@ -285,9 +289,10 @@ caf::error ticker_limit_error(uint32_t limit, const std::string& ticker) {
                            + "): cannot subscribe ticker " + ticker);
 }
 
-caf::actor spawn_ticker_directory(caf::actor_system& sys, caf::actor listener,
-                                  const node_config& cfg, metrics& m,
-                                  const node_identity* id) {
+hub_directory_actor spawn_ticker_directory(caf::actor_system& sys,
+                                           redis_listener_actor listener,
+                                           const node_config& cfg, metrics& m,
+                                           const node_identity* id) {
   return sys.spawn(ticker_directory, std::move(listener), &cfg, &m, id);
 }
 

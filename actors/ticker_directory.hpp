@@ -5,6 +5,8 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/interfaces.hpp"
+
 namespace mm {
 
 struct node_config;
@@ -19,10 +21,11 @@ caf::error ticker_limit_error(uint32_t limit, const std::string& ticker);
 /// broadcaster on first demand and tells `listener` to watch it; monitors the
 /// broadcasters and forgets the ones that end. A new ticker beyond
 /// `cfg.max_tickers` broadcasters is refused with `ticker_limit_error`. On a
-/// hub it also answers edges (hello, node, nodes; see messages.hpp) and `id`
+/// hub it also answers edges (hello, node, nodes; see interfaces.hpp) and `id`
 /// describes the node. `cfg`, `m` and `id` must outlive it.
-caf::actor spawn_ticker_directory(caf::actor_system& sys, caf::actor listener,
-                                  const node_config& cfg, metrics& m,
-                                  const node_identity* id = nullptr);
+hub_directory_actor spawn_ticker_directory(caf::actor_system& sys,
+                                           redis_listener_actor listener,
+                                           const node_config& cfg, metrics& m,
+                                           const node_identity* id = nullptr);
 
 } // namespace mm

@@ -104,7 +104,8 @@ caf::expected<std::string> publish_cluster(caf::actor_system& sys,
   caf::scoped_actor self{sys};
   auto mm = caf::actor_cast<caf::io::middleman_actor>(node.cluster_middleman());
   auto whom = caf::actor_cast<caf::strong_actor_ptr>(node.directory());
-  // A dynamically typed actor has no message type signatures.
+  // Published without its interface (an empty set), as before it was typed:
+  // the hub link checks the protocol version at hello instead.
   self
     ->request(mm, caf::infinite, caf::publish_atom::value, at.port,
               std::move(whom), std::set<std::string>{}, at.host, true)

@@ -3,7 +3,6 @@
 #include <tuple>
 #include <utility>
 
-#include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/timespan.hpp>
@@ -13,11 +12,13 @@ namespace mm {
 /// A request to an actor made on behalf of a gRPC reaction, which must not
 /// block: `then` spawns a short-lived actor that sends the request, hands the
 /// reply to `on_ok` or the failure (including a timeout) to `on_err`, and quits
-/// as soon as either ran. Build it with `ask`.
-template <class... Ts>
+/// as soon as either ran. Build it with `ask`. `Handle` is the typed interface
+/// of `dest` (actors/interfaces.hpp): the compiler checks the request and the
+/// reply handler against it.
+template <class Handle, class... Ts>
 class pending_ask {
 public:
-  pending_ask(caf::actor_system& sys, caf::actor dest, caf::timespan timeout,
+  pending_ask(caf::actor_system& sys, Handle dest, caf::timespan timeout,
               Ts... xs)
     : sys_(sys),
       dest_(std::move(dest)),
@@ -43,15 +44,15 @@ public:
 
 private:
   caf::actor_system& sys_;
-  caf::actor dest_;
+  Handle dest_;
   caf::timespan timeout_;
   std::tuple<Ts...> args_;
 };
 
 /// Prepares the request `(xs...)` to `dest`; see `pending_ask::then`.
-template <class... Ts>
-pending_ask<std::decay_t<Ts>...> ask(caf::actor_system& sys, caf::actor dest,
-                                     caf::timespan timeout, Ts&&... xs) {
+template <class Handle, class... Ts>
+pending_ask<Handle, std::decay_t<Ts>...>
+ask(caf::actor_system& sys, Handle dest, caf::timespan timeout, Ts&&... xs) {
   return {sys, std::move(dest), timeout, std::forward<Ts>(xs)...};
 }
 

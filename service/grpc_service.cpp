@@ -14,6 +14,7 @@
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
 #include "actors/session_options.hpp"
@@ -119,12 +120,14 @@ grpc::Status no_session_id() {
 /// Finds the session `id` of `owner` at `registry`, then calls
 /// `with_session` with it; failures of the lookup finish `reactor`.
 template <class F>
-void with_session(caf::actor_system& sys, const caf::actor& registry,
+void with_session(caf::actor_system& sys,
+                  const session_registry_actor& registry,
                   grpc::CallbackServerContext* ctx,
                   grpc::ServerUnaryReactor* reactor, const std::string& id,
                   const std::string& owner, F with_session) {
   ask(sys, registry, request_timeout(ctx), find_atom_v, id, owner)
-    .then([with_session](const caf::actor& session) { with_session(session); },
+    .then([with_session](
+            const session_actor& session) { with_session(session); },
           fail_call(ctx, reactor, true));
 }
 
@@ -312,7 +315,7 @@ void market_monitor_service::stream_price_updates(
   ask(sys, node_.registry(), timeout, find_atom_v, req.session_id(),
       auth.who.identity)
     .then(
-      [&sys, timeout, bridge](const caf::actor& session) {
+      [&sys, timeout, bridge](const session_actor& session) {
         ask(sys, session, timeout, attach_atom_v, stream_sink_ptr{bridge})
           .then([bridge] { bridge->attached(); },
                 [bridge](caf::error& err) { bridge->finish(to_status(err)); });
@@ -350,7 +353,7 @@ grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
   with_session(sys, node_.registry(), ctx, reactor, req->session_id(),
                auth.who.identity,
                [&sys, timeout, ctx, reactor, resp, add{std::move(add)},
-                remove{std::move(remove)}](const caf::actor& session) {
+                remove{std::move(remove)}](const session_actor& session) {
                  ask(sys, session, timeout, caf::update_atom_v, add, remove)
                    .then(
                      [reactor, resp](const std::vector<std::string>& tickers) {
@@ -380,7 +383,7 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
   auto timeout = request_timeout(ctx);
   with_session(sys, node_.registry(), ctx, reactor, req->session_id(),
                auth.who.identity,
-               [&sys, timeout, ctx, reactor](const caf::actor& session) {
+               [&sys, timeout, ctx, reactor](const session_actor& session) {
                  ask(sys, session, timeout, stop_atom_v)
                    .then([reactor] { reactor->Finish(grpc::Status::OK); },
                          fail_call(ctx, reactor, false));

@@ -10,14 +10,17 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/cluster/support.hpp"
 #include "actors/inspection.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
 #include "actors/peer_guard.hpp"
 #include "actors/price_update.hpp"
+#include "actors/send_shared.hpp"
 #include "actors/tick_rate.hpp"
 #include "actors/update_history.hpp"
 
@@ -27,8 +30,17 @@ namespace {
 
 using namespace cluster_detail;
 
+/// The relay's interface with its own timers.
+using relay_impl = ticker_relay_actor::extend<
+  // The history's prune timer.
+  caf::reacts_to<prune_atom>,
+  // Subscribe at the hub again (backoff).
+  caf::reacts_to<retry_atom>,
+  // The linger timer of a generation (stale ones are ignored).
+  caf::reacts_to<linger_atom, uint64_t>>;
+
 struct relay_state;
-using relay_actor = guarded_actor<relay_state>;
+using relay_actor = guarded_actor<relay_state, relay_impl::base>;
 
 struct relay_state {
   static inline constexpr const char* name = "relay";
@@ -42,7 +54,7 @@ struct relay_state {
   std::string ticker;
   caf::actor link;
   /// The hub's broadcaster while subscribed (and monitored).
-  caf::actor upstream;
+  ticker_publisher_actor upstream;
   /// The last upstream that went down: the directory's dead_hint.
   caf::actor dead;
   bool subscribing = false;
@@ -160,7 +172,7 @@ void publish(relay_actor* self, caf::message msg) {
   st.history->add(st.last, now);
   arm_history_prune(self);
   for (auto& kvp : st.subscribers)
-    self->send(kvp.second, st.last);
+    send_shared(self, kvp.second, st.last);
 }
 
 void subscribe_upstream(relay_actor* self, const node_config* cfg);
@@ -187,9 +199,10 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
   auto via = st.link;
   self->request(st.link, timeout, get_atom::value, st.ticker, st.dead)
     .then(
-      [=](const caf::actor& b) {
+      [=](const publisher& found) {
         if (stale())
           return;
+        auto b = caf::actor_cast<ticker_publisher_actor>(found);
         // Resumes where we stood: the hub replays what we missed from its
         // history, so that a short loss of the hub leaves no gap.
         auto& st = self->state;
@@ -234,7 +247,7 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
             [=](const caf::error&) {
               if (stale())
                 return;
-              self->state.dead = b;
+              self->state.dead = found;
               upstream_failed(self, cfg);
             });
       },
@@ -281,12 +294,13 @@ void leave(relay_actor* self) {
     return;
   self->send(st.upstream, unsubscribe_atom::value,
              caf::actor_cast<caf::actor>(self));
-  self->demonitor(st.upstream);
-  st.upstream = nullptr;
+  self->demonitor(st.upstream.address());
+  st.upstream = ticker_publisher_actor{};
 }
 
-caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
-                    const node_config* cfg, metrics* m) {
+relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
+                                caf::actor link, const node_config* cfg,
+                                metrics* m) {
   // Towards sessions a broadcaster (same messages, same monitors, same
   // linger); towards the hub one subscriber, so a tick crosses the network
   // once per edge. A lost hub broadcaster is a down_msg: subscribe again
@@ -301,8 +315,8 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
     if (st.upstream && dm.source == st.upstream.address()) {
-      st.dead = st.upstream;
-      st.upstream = nullptr;
+      st.dead = caf::actor_cast<caf::actor>(st.upstream);
+      st.upstream = ticker_publisher_actor{};
       st.gap_pending = true;
       self->delayed_send(self,
                          backoff(st.attempt++, cfg->hub_retry_max_ms, st.rng),
@@ -316,6 +330,35 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
     leave(self);
     self->quit(msg.reason);
   });
+  auto add = [=](const caf::actor& who) {
+    auto& st = self->state;
+    if (who && st.subscribers.emplace(who.address(), who).second) {
+      self->monitor(who);
+      ++st.linger_generation; // disarms a pending linger timer
+    }
+  };
+  auto subscribe =
+    [=](const caf::actor& who) -> caf::result<std::vector<price_update>> {
+    add(who);
+    auto& st = self->state;
+    if (st.subscribing && !st.upstream) {
+      auto rp = self->make_response_promise<std::vector<price_update>>();
+      st.waiting.push_back({rp, false, {}});
+      return rp;
+    }
+    return last_of(st.last);
+  };
+  auto resume = [=](const caf::actor& who,
+                    const stream_position& pos) -> caf::result<resume_reply> {
+    add(who);
+    auto& st = self->state;
+    if (st.subscribing && !st.upstream) {
+      auto rp = self->make_response_promise<resume_reply>();
+      st.waiting.push_back({rp, true, pos});
+      return rp;
+    }
+    return resume_of(self, pos);
+  };
   // Spawned on first demand: the first subscriber is on its way.
   arm_linger(self, *cfg);
   subscribe_upstream(self, cfg);
@@ -334,34 +377,10 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
     // --- from the relay directory (failover) ---
     [=](move_atom, const caf::actor& link) { move_to(self, link, cfg); },
     // --- from sessions, as at a broadcaster ---
-    [=](subscribe_atom,
-        const caf::actor& who) -> caf::result<std::vector<price_update>> {
-      auto& st = self->state;
-      if (who && st.subscribers.emplace(who.address(), who).second) {
-        self->monitor(who);
-        ++st.linger_generation; // disarms a pending linger timer
-      }
-      if (st.subscribing && !st.upstream) {
-        auto rp = self->make_response_promise<std::vector<price_update>>();
-        st.waiting.push_back({rp, false, {}});
-        return rp;
-      }
-      return last_of(st.last);
-    },
-    [=](subscribe_atom, const caf::actor& who,
-        const stream_position& pos) -> caf::result<resume_reply> {
-      auto& st = self->state;
-      if (who && st.subscribers.emplace(who.address(), who).second) {
-        self->monitor(who);
-        ++st.linger_generation; // disarms a pending linger timer
-      }
-      if (st.subscribing && !st.upstream) {
-        auto rp = self->make_response_promise<resume_reply>();
-        st.waiting.push_back({rp, true, pos});
-        return rp;
-      }
-      return resume_of(self, pos);
-    },
+    [=](subscribe_atom, const caf::actor& who)
+      -> caf::result<std::vector<price_update>> { return subscribe(who); },
+    [=](subscribe_atom, const caf::actor& who, const stream_position& pos)
+      -> caf::result<resume_reply> { return resume(who, pos); },
     [=](unsubscribe_atom, const caf::actor& who) {
       auto& st = self->state;
       if (st.subscribers.erase(who.address()) == 0)
@@ -372,10 +391,19 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
     },
     [=](last_atom) { return last_of(self->state.last); },
     [=](health_atom) { return health_of(self); },
-    [=](stats_atom) {
+    // A local CONFLATE session: no inbox here, each update is a message
+    // (the session puts it into its inbox itself).
+    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr&,
+        uint32_t) -> caf::result<std::vector<price_update>> {
+      return subscribe(who);
+    },
+    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr&,
+        uint32_t, const stream_position& pos) -> caf::result<resume_reply> {
+      return resume(who, pos);
+    },
+    [=](stats_atom) -> caf::result<uint64_t, uint64_t> {
       auto& st = self->state;
-      return caf::make_message(static_cast<uint64_t>(st.subscribers.size()),
-                               st.seq);
+      return {static_cast<uint64_t>(st.subscribers.size()), st.seq};
     },
     [=](describe_atom) { return describe_relay(self); },
     // --- own timers ---
@@ -398,8 +426,9 @@ caf::behavior relay(relay_actor* self, std::string ticker, caf::actor link,
 
 } // namespace
 
-caf::actor spawn_relay(caf::actor_system& sys, std::string ticker,
-                       caf::actor link, const node_config* cfg, metrics* m) {
+ticker_relay_actor spawn_relay(caf::actor_system& sys, std::string ticker,
+                               caf::actor link, const node_config* cfg,
+                               metrics* m) {
   return sys.spawn(relay, std::move(ticker), std::move(link), cfg, m);
 }
 

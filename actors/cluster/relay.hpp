@@ -7,6 +7,8 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/interfaces.hpp"
+
 namespace mm {
 
 struct metrics;
@@ -19,7 +21,8 @@ struct node_config;
 /// there and resubscribes with capped backoff when it is lost;
 /// `(move_atom, link)` moves it to another hub (failover). `cfg` and `m`
 /// must outlive it.
-caf::actor spawn_relay(caf::actor_system& sys, std::string ticker,
-                       caf::actor link, const node_config* cfg, metrics* m);
+ticker_relay_actor spawn_relay(caf::actor_system& sys, std::string ticker,
+                               caf::actor link, const node_config* cfg,
+                               metrics* m);
 
 } // namespace mm

@@ -156,7 +156,8 @@ caf::behavior relay_directory(relay_directory_actor* self,
         return ticker_limit_error(cfg->max_tickers, ticker);
       }
       auto hub = hub_of(ticker);
-      auto r = spawn_relay(self->system(), ticker, st.links[hub], cfg, m);
+      auto r = caf::actor_cast<caf::actor>(
+        spawn_relay(self->system(), ticker, st.links[hub], cfg, m));
       self->monitor(r);
       st.relays[ticker] = r;
       st.tickers[r.address()] = ticker;

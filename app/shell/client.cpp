@@ -257,6 +257,10 @@ std::string client::probe() const {
 /// CAF says "system_error(cannot_connect_to_node, ...)" and connects on
 /// its own thread, so errno is lost: one plain connect finds the cause.
 std::string client::connect_error(const caf::error& err) const {
+  // CAF compares the inspector's interface with ours when connecting.
+  if (err == caf::sec::unexpected_actor_messaging_interface)
+    return "the node's inspector has another interface than this mm-shell "
+           "expects (mm-shell and mm-server of different versions?)";
   if (err != caf::sec::cannot_connect_to_node)
     return sys_.render(err);
   auto what = dial(opts_.admin, [](int) {});

@@ -14,6 +14,7 @@
 #include <caf/error.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/interfaces.hpp"
 #include "app/options/host_port.hpp"
 
 namespace caf {
@@ -24,9 +25,9 @@ namespace mm::shell {
 
 struct command;
 
-/// The inspector's handle (actors/inspector.hpp): the one place that names
-/// its type.
-using inspector_actor = caf::actor;
+/// The inspector's handle: its typed interface (actors/interfaces.hpp),
+/// which CAF compares with the published one when connecting.
+using inspector_actor = mm::inspector_actor;
 
 /// How to reach a node and how to show its answers.
 struct client_options {

@@ -62,6 +62,28 @@ public:
     return *res;
   }
 
+  /// Connects to the inspector published at `address` with its interface,
+  /// as the shell does (CAF refuses a connection that expects another one),
+  /// and returns it untyped: the peer sends whatever it likes through it.
+  caf::actor connect_inspector(const std::string& address) {
+    auto [host, port] = split(address);
+    auto res = sys_.middleman().remote_actor<inspector_actor>(host, port);
+    if (!res) {
+      ADD_FAILURE() << "cannot connect to " << address << ": "
+                    << sys_.render(res.error());
+      return {};
+    }
+    return caf::actor_cast<caf::actor>(*res);
+  }
+
+  /// Whether connecting without the inspector's interface fails.
+  bool untyped_refused(const std::string& address) {
+    auto [host, port] = split(address);
+    auto res = sys_.middleman().remote_actor(host, port);
+    return !res
+           && res.error() == caf::sec::unexpected_actor_messaging_interface;
+  }
+
   /// Connects to the hub's cluster port until its directory answers:
   /// refusals of messages from an earlier connection that are still in the
   /// directory's mailbox close a new connection of the same node too.
@@ -216,15 +238,16 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   EXPECT_TRUE(peer.disconnected(dir));
   // 5. The admin ports: a tick and a lookup to the inspectors, and a watch
   // that would subscribe an actor of another node.
-  auto hub_inspector = peer.connect(hub.admin_address());
+  EXPECT_TRUE(peer.untyped_refused(hub.admin_address()));
+  auto hub_inspector = peer.connect_inspector(hub.admin_address());
   ASSERT_TRUE(hub_inspector);
   self->send(hub_inspector, tick{forged_price, 1, ts});
   EXPECT_TRUE(peer.disconnected(hub_inspector));
-  auto edge_inspector = peer.connect(edge.admin_address());
+  auto edge_inspector = peer.connect_inspector(edge.admin_address());
   ASSERT_TRUE(edge_inspector);
   self->send(edge_inspector, get_atom::value, std::string{"HPB"}, caf::actor{});
   EXPECT_TRUE(peer.disconnected(edge_inspector));
-  edge_inspector = peer.connect(edge.admin_address());
+  edge_inspector = peer.connect_inspector(edge.admin_address());
   dir = peer.directory(hub.cluster_address());
   ASSERT_TRUE(edge_inspector && dir);
   self->send(edge_inspector, watch_atom::value, std::string{},

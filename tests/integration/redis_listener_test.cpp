@@ -185,11 +185,13 @@ protected:
     listener = mm::spawn_redis_listener(sys, cfg, stats);
   }
 
-  /// Spawns a stand-in broadcaster and tells the listener to feed it.
+  /// Spawns a stand-in broadcaster and tells the listener to feed it; the
+  /// stand-in handles what a listener sends a ticker broadcaster.
   caf::actor watch(const std::string& ticker, tick_box_ptr box) {
     auto bc = sys.spawn(recorder, std::move(box));
     broadcasters.emplace_back(bc);
-    caf::anon_send(listener, mm::watch_atom::value, ticker, bc);
+    caf::anon_send(listener, mm::watch_atom::value, ticker,
+                   caf::actor_cast<mm::ticker_broadcaster_actor>(bc));
     return bc;
   }
 
@@ -210,7 +212,7 @@ protected:
   redis_on_port redis;
   system_config sys_cfg;
   caf::actor_system sys;
-  caf::actor listener;
+  mm::redis_listener_actor listener;
   std::vector<caf::actor> broadcasters;
 };
 

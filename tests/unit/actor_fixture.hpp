@@ -14,8 +14,10 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
 #include <caf/scoped_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node.hpp"
@@ -75,7 +77,7 @@ public:
 
   ~actor_fixture() override {
     // From a named actor: guarded actors take no anonymous exit.
-    for (auto& x : cleanup)
+    for (auto& x : cleanup.actors)
       self->send_exit(x, caf::exit_reason::user_shutdown);
     run();
     // Actors waiting for a timer the test never fired must not block the
@@ -162,8 +164,8 @@ public:
 
   /// Sends a request whose reply is empty (a handler returning caf::unit),
   /// runs the actors and checks that the reply arrived.
-  template <class... Ts>
-  void request_ok(const caf::actor& dest, Ts&&... xs) {
+  template <class Handle, class... Ts>
+  void request_ok(const Handle& dest, Ts&&... xs) {
     auto rh = self->request(dest, caf::infinite, std::forward<Ts>(xs)...);
     run();
     bool got = false;
@@ -189,13 +191,13 @@ public:
   }
 
   /// A stand-in for the redis listener that records what it is told.
-  caf::actor
+  redis_listener_actor
   spawn_recording_listener(std::shared_ptr<std::vector<std::string>> watched) {
-    auto l = sys.spawn([watched](caf::event_based_actor*) -> caf::behavior {
+    auto l = sys.spawn([watched](redis_listener_actor::pointer)
+                         -> redis_listener_actor::behavior_type {
       return {
-        [watched](watch_atom, const std::string& t, const caf::actor&) {
-          watched->push_back(t);
-        },
+        [watched](watch_atom, const std::string& t,
+                  const ticker_broadcaster_actor&) { watched->push_back(t); },
       };
     });
     cleanup.push_back(l);
@@ -213,7 +215,14 @@ public:
   caf::scoped_actor self;
   node_config ncfg;
   metrics m;
-  std::vector<caf::actor> cleanup;
+  /// The actors the fixture ends after the test, of any interface.
+  struct actor_list {
+    template <class Handle>
+    void push_back(const Handle& x) {
+      actors.push_back(caf::actor_cast<caf::actor>(x));
+    }
+    std::vector<caf::actor> actors;
+  } cleanup;
 };
 
 } // namespace mm::test

@@ -102,10 +102,10 @@ public:
 
   std::shared_ptr<names> watched = std::make_shared<names>();
   node_identity identity;
-  caf::actor listener;
-  caf::actor directory;
-  caf::actor registry;
-  caf::actor inspector;
+  redis_listener_actor listener;
+  hub_directory_actor directory;
+  session_registry_actor registry;
+  inspector_actor inspector;
 };
 
 TEST_F(inspector_test, hello_with_the_secret) {

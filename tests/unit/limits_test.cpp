@@ -65,11 +65,11 @@ public:
     return result;
   }
 
-  caf::actor find(const std::string& id) {
+  session_actor find(const std::string& id) {
     self->send(registry, find_atom::value, id);
     run();
-    caf::actor result;
-    self->receive([&](const caf::actor& s) { result = s; },
+    session_actor result;
+    self->receive([&](const session_actor& s) { result = s; },
                   [&](const caf::error&) {},
                   caf::after(std::chrono::seconds(0)) >> [] {});
     return result;
@@ -78,7 +78,7 @@ public:
   /// UpdateSubscription's request to session `s`; the resulting tickers or
   /// the error.
   caf::expected<std::vector<std::string>>
-  update(const caf::actor& s, std::vector<std::string> add,
+  update(const session_actor& s, std::vector<std::string> add,
          std::vector<std::string> remove = {}) {
     self->send(s, update_atom::value, std::move(add), std::move(remove));
     run();
@@ -87,8 +87,8 @@ public:
 
   std::shared_ptr<std::vector<std::string>> watched =
     std::make_shared<std::vector<std::string>>();
-  caf::actor directory;
-  caf::actor registry;
+  hub_directory_actor directory;
+  session_registry_actor registry;
 };
 
 TEST_F(limits_test, sessions_per_client_are_capped_and_counted_down) {

@@ -144,8 +144,11 @@ protected:
     return result;
   }
 
+  /// `broadcaster` stands in for a ticker broadcaster: it handles the part
+  /// of that interface a listener uses (tick, upstream_atom).
   void watch(const std::string& ticker, const caf::actor& broadcaster) {
-    caf::anon_send(listener, mm::watch_atom::value, ticker, broadcaster);
+    caf::anon_send(listener, mm::watch_atom::value, ticker,
+                   caf::actor_cast<mm::ticker_broadcaster_actor>(broadcaster));
     run();
   }
 
@@ -196,7 +199,7 @@ protected:
   caf::io::network::test_multiplexer& mpx;
   mm::node_config cfg;
   mm::metrics stats;
-  caf::actor listener;
+  mm::redis_listener_actor listener;
   std::vector<caf::actor> recorders;
   /// What every recorder was told of the connection, in order.
   upstream_log ups = std::make_shared<std::vector<bool>>();

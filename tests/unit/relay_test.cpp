@@ -33,7 +33,8 @@ public:
 
   /// Spawns the relay under test and lets it subscribe at the hub.
   void start() {
-    relay = spawn_relay(sys, ticker, link, &ncfg, &m);
+    relay =
+      caf::actor_cast<caf::actor>(spawn_relay(sys, ticker, link, &ncfg, &m));
     cleanup.push_back(relay);
     run();
   }

@@ -47,11 +47,11 @@ public:
     return result;
   }
 
-  caf::expected<caf::actor> find(const std::string& id) {
+  caf::expected<session_actor> find(const std::string& id) {
     self->send(registry, find_atom::value, id);
     run();
-    caf::expected<caf::actor> result{caf::actor{}};
-    self->receive([&](const caf::actor& s) { result = s; },
+    caf::expected<session_actor> result{session_actor{}};
+    self->receive([&](const session_actor& s) { result = s; },
                   [&](const caf::error& e) { result = e; },
                   caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
     return result;
@@ -71,8 +71,8 @@ public:
     return result;
   }
 
-  caf::actor directory;
-  caf::actor registry;
+  hub_directory_actor directory;
+  session_registry_actor registry;
 };
 
 TEST_F(registry_test, start_creates_a_session_under_a_random_uuid) {
@@ -195,12 +195,12 @@ public:
     return result;
   }
 
-  caf::expected<caf::actor> find_as(const std::string& id,
-                                    const std::string& owner) {
+  caf::expected<session_actor> find_as(const std::string& id,
+                                       const std::string& owner) {
     self->send(registry, find_atom::value, id, owner);
     run();
-    caf::expected<caf::actor> result{caf::actor{}};
-    self->receive([&](const caf::actor& s) { result = s; },
+    caf::expected<session_actor> result{session_actor{}};
+    self->receive([&](const session_actor& s) { result = s; },
                   [&](const caf::error& e) { result = e; },
                   caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
     return result;

@@ -25,8 +25,8 @@ public:
     cleanup.push_back(directory);
   }
 
-  caf::actor start(std::vector<std::string> tickers, session_options opts,
-                   stream_sink_ptr sink = nullptr) {
+  session_actor start(std::vector<std::string> tickers, session_options opts,
+                      stream_sink_ptr sink = nullptr) {
     if (opts.max_batch == 0)
       opts.max_batch = ncfg.max_batch;
     auto s = spawn_session(sys, "id-1", std::move(tickers), opts,
@@ -41,10 +41,10 @@ public:
     return s;
   }
 
-  caf::actor broadcaster(const std::string& ticker) {
-    self->send(directory, get_atom::value, ticker, caf::actor{});
+  ticker_broadcaster_actor broadcaster(const std::string& ticker) {
+    self->send(directory, get_atom::value, ticker, publisher{});
     run();
-    return fetch<caf::actor>();
+    return caf::actor_cast<ticker_broadcaster_actor>(fetch<publisher>());
   }
 
   void publish(const std::string& ticker, double price, int64_t ts = 1) {
@@ -53,19 +53,19 @@ public:
     run();
   }
 
-  void ack(const caf::actor& s, bool ok = true) {
+  void ack(const session_actor& s, bool ok = true) {
     self->send(s, write_done_atom::value, ok);
     run();
   }
 
   /// The exit reason of `s` if it ended, otherwise none.
-  caf::error down_reason(const caf::actor& s) {
+  caf::error down_reason(const session_actor& s) {
     caf::error result;
     bool got = false;
     while (!got && has_message()) {
       self->receive(
         [&](const caf::down_msg& dm) {
-          if (dm.source == s) {
+          if (dm.source == s.address()) {
             result = dm.reason;
             got = true;
           }
@@ -76,8 +76,8 @@ public:
   }
 
   std::shared_ptr<std::vector<std::string>> watched;
-  caf::actor listener;
-  caf::actor directory;
+  redis_listener_actor listener;
+  hub_directory_actor directory;
 };
 
 TEST_F(session_test, start_replies_once_every_ticker_is_subscribed) {
@@ -372,14 +372,16 @@ TEST_F(session_test, removing_a_ticker_with_a_pending_update_keeps_delivery) {
   EXPECT_EQ(sink->writes[1].updates[0].conflated, 0u);
 }
 
-TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
-  // A cluster relay knows only the plain subscribe and sends a message per
-  // tick; the session conflates those itself, in the same inbox.
+TEST_F(session_test, conflates_updates_of_a_publisher_that_sends_each_one) {
+  // A cluster relay takes the inbox variant of subscribe like the plain one
+  // and sends a message per tick; the session conflates those itself, in
+  // the same inbox.
   auto subscribed = std::make_shared<caf::actor>();
   auto relay =
     sys.spawn([subscribed](caf::event_based_actor*) -> caf::behavior {
       return {
-        [subscribed](subscribe_atom, const caf::actor& who) {
+        [subscribed](subscribe_atom, const caf::actor& who,
+                     const session_inbox_ptr&, uint32_t) {
           *subscribed = who;
           return std::vector<price_update>{};
         },
@@ -398,10 +400,13 @@ TEST_F(session_test, conflates_updates_of_a_publisher_without_inbox_support) {
   auto sink = std::make_shared<fake_sink>();
   session_options opts;
   opts.max_batch = ncfg.max_batch;
-  auto s = spawn_session(sys, "id-r", {"AAPL"}, opts, sink, dir, ncfg, m);
+  // `dir` stands in for a directory: it answers get only.
+  auto s = spawn_session(sys, "id-r", {"AAPL"}, opts, sink,
+                         caf::actor_cast<ticker_directory_actor>(dir), ncfg, m);
   cleanup.push_back(s);
   run();
-  ASSERT_EQ(*subscribed, s) << "the plain subscribe was not used";
+  ASSERT_EQ(subscribed->address(), s.address())
+    << "the inbox variant of subscribe was not used";
   auto send_update = [&](uint64_t seq) {
     price_update u;
     u.ticker = "AAPL";

@@ -20,7 +20,7 @@ public:
     return r;
   }
 
-  std::vector<price_update> subscribe(const caf::actor& b,
+  std::vector<price_update> subscribe(const ticker_broadcaster_actor& b,
                                       const caf::actor& who) {
     self->send(b, subscribe_atom::value, who);
     run();
@@ -28,7 +28,7 @@ public:
   }
 
   /// (subscribers, seq) of `b`.
-  std::pair<uint64_t, uint64_t> stats(const caf::actor& b) {
+  std::pair<uint64_t, uint64_t> stats(const ticker_broadcaster_actor& b) {
     std::pair<uint64_t, uint64_t> result;
     self->send(b, stats_atom::value);
     run();
@@ -40,7 +40,8 @@ public:
     return result;
   }
 
-  void publish(const caf::actor& b, double price, int64_t volume, int64_t ts) {
+  void publish(const ticker_broadcaster_actor& b, double price, int64_t volume,
+               int64_t ts) {
     self->send(b, tick{price, volume, ts});
     run();
   }

@@ -32,11 +32,13 @@ public:
   /// Spawns the directory under test with the fixture's config.
   void start() {
     auto w = watched;
-    auto known = std::make_shared<std::map<std::string, caf::actor>>();
-    listener =
-      sys.spawn([w, known](caf::event_based_actor* self) -> caf::behavior {
+    auto known =
+      std::make_shared<std::map<std::string, ticker_broadcaster_actor>>();
+    listener = sys.spawn(
+      [w, known](fake_listener::pointer self) -> fake_listener::behavior_type {
         return {
-          [w, known](watch_atom, const std::string& t, const caf::actor& b) {
+          [w, known](watch_atom, const std::string& t,
+                     const ticker_broadcaster_actor& b) {
             w->push_back(t);
             (*known)[t] = b;
           },
@@ -88,9 +90,13 @@ public:
     return fetch<std::vector<ticker_info>>();
   }
 
+  /// The redis listener's stand-in, which also passes the test's ticks on.
+  using fake_listener =
+    redis_listener_actor::extend<caf::reacts_to<std::string, tick>>;
+
   std::shared_ptr<names> watched = std::make_shared<names>();
-  caf::actor listener;
-  caf::actor directory;
+  fake_listener listener;
+  hub_directory_actor directory;
 };
 
 TEST_F(directory_test, one_broadcaster_per_ticker_and_the_listener_watches) {

@@ -1,0 +1,220 @@
+#pragma once
+
+// The actor protocol of marketmonitor: every actor's interface as a typed
+// handle, with one line per message, so that the compiler checks every send.
+// `replies_to<X...>::with<R...>` is a request and its response; `reacts_to`
+// a message without one. Types and atoms are in actors/messages.hpp. Which of
+// these messages another node may send is up to each actor's screen
+// (actors/peer_guard.hpp, docs/security.md): anything else is logged and
+// that node is disconnected.
+//
+// A handle inside a message that the cluster actors (actors/cluster/) send
+// or receive is still a plain `caf::actor`: `subscriber`, `publisher` and
+// `edge` below; so are the hub link and the relay directory, which are not
+// typed yet (their protocol: actors/messages.hpp).
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <caf/io/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/messages.hpp"
+
+namespace mm {
+
+/// A subscriber in a message: a session, a relay or the shell's watcher.
+using subscriber = caf::actor;
+
+/// A publisher in a message: a ticker broadcaster, or on an edge a relay.
+using publisher = caf::actor;
+
+/// An edge's relay directory in a hub's hello.
+using edge = caf::actor;
+
+// --- subscribers
+// --------------------------------------------------------------
+
+/// What a publisher sends its subscribers: sessions, relays, the shell's
+/// watcher.
+using update_sink_actor = caf::typed_actor<
+  // One update of a subscribed ticker (also: gap, new epoch after a move).
+  caf::reacts_to<price_update>>;
+
+// --- ticker_broadcaster (one per ticker with subscribers)
+// ---------------------
+
+/// What the directory hands out for a ticker: its broadcaster, or on an edge
+/// its relay. Both monitor their subscribers and forget the ones that go down.
+using ticker_publisher_actor = caf::typed_actor<
+  // Adds (and monitors) a subscriber; replies with the last update, if any.
+  caf::replies_to<subscribe_atom, subscriber>::with<std::vector<price_update>>,
+  // The same, resuming after the position: the missed updates from the
+  // history (recovered) or the last update; live ones follow, none doubled.
+  caf::replies_to<subscribe_atom, subscriber,
+                  stream_position>::with<resume_reply>,
+  // The same for a local CONFLATE session: ticks go into the slot of its
+  // inbox and it gets (wake_atom) only when it is not bound to look.
+  caf::replies_to<subscribe_atom, subscriber, session_inbox_ptr,
+                  uint32_t>::with<std::vector<price_update>>,
+  // Both of the above.
+  caf::replies_to<subscribe_atom, subscriber, session_inbox_ptr, uint32_t,
+                  stream_position>::with<resume_reply>,
+  // Removes (and demonitors) a subscriber.
+  caf::reacts_to<unsubscribe_atom, subscriber>,
+  // The last update, if any.
+  caf::replies_to<last_atom>::with<std::vector<price_update>>,
+  // The last update, its age and the upstream's state.
+  caf::replies_to<health_atom>::with<ticker_health>,
+  // Subscribers and the last seq (tests).
+  caf::replies_to<stats_atom>::with<uint64_t, uint64_t>,
+  // For the inspector.
+  caf::replies_to<describe_atom>::with<ticker_info>>;
+
+/// A ticker's broadcaster: stamps seq and fans its ticks out.
+using ticker_broadcaster_actor = ticker_publisher_actor::extend<
+  // From the redis listener: stamp seq, fan out to the subscribers.
+  caf::reacts_to<tick>,
+  // From the redis listener: the connection is up or down; the first update
+  // after a loss has gap.
+  caf::reacts_to<upstream_atom, bool>>;
+
+/// An edge's relay of a ticker: towards its sessions a publisher, towards
+/// the hub's broadcaster one subscriber (docs/cluster.md). It takes the
+/// inbox variants of subscribe like the plain ones: it sends each update.
+using ticker_relay_actor = ticker_publisher_actor::extend<
+  // From the hub's broadcaster we subscribed at (others are dropped).
+  caf::reacts_to<price_update>,
+  // From the relay directory (failover): subscribe through this hub link
+  // from now on; the next update has gap and the new hub's epoch.
+  caf::reacts_to<move_atom, caf::actor>>;
+
+// --- redis_listener (one per node; none on an edge)
+// ---------------------------
+
+using redis_listener_actor = caf::typed_actor<
+  // SUBSCRIBE the ticker's channel and route its ticks to the broadcaster,
+  // until the broadcaster goes down (monitored).
+  caf::reacts_to<watch_atom, std::string, ticker_broadcaster_actor>>;
+
+// --- session (one per client session)
+// -----------------------------------------
+
+using session_actor = update_sink_actor::extend<
+  // From a broadcaster: the inbox has updates.
+  caf::reacts_to<wake_atom>,
+  // Replies with the id and tickers once every ticker is subscribed.
+  caf::replies_to<start_atom>::with<std::string, std::vector<std::string>>,
+  // Attaches the one stream (ec::stream_already_attached for a second).
+  caf::replies_to<attach_atom, stream_sink_ptr>::with<void>,
+  // Adds and removes tickers; replies with the resulting set.
+  caf::replies_to<update_atom, std::vector<std::string>,
+                  std::vector<std::string>>::with<std::vector<std::string>>,
+  // Ends with ec::stopped (stream OK).
+  caf::replies_to<stop_atom>::with<void>,
+  // Ends with ec::killed and the reason (stream ABORTED).
+  caf::reacts_to<kill_atom, std::string>,
+  // From the stream sink: a write completed (or failed).
+  caf::reacts_to<write_done_atom, bool>,
+  // From the stream sink: the client is gone.
+  caf::reacts_to<stream_end_atom>,
+  // For the inspector.
+  caf::replies_to<describe_atom>::with<session_info>>;
+
+// --- ticker_directory (one per node)
+// ------------------------------------------
+
+/// What sessions, the registry, the gRPC layer and the inspector ask for
+/// tickers: the ticker directory, or on an edge the relay directory.
+using ticker_directory_actor = caf::typed_actor<
+  // The publisher of the ticker, spawned on demand; the publisher is one the
+  // caller found dead (or null). ec::ticker_limit beyond --max-tickers.
+  caf::replies_to<get_atom, std::string, publisher>::with<publisher>,
+  // The last known update of each ticker that has a publisher.
+  caf::replies_to<last_atom,
+                  std::vector<std::string>>::with<std::vector<price_update>>,
+  // The same with the age of the last tick and the upstream's state.
+  caf::replies_to<health_atom,
+                  std::vector<std::string>>::with<std::vector<ticker_health>>,
+  // For the inspector: asks every publisher.
+  caf::replies_to<describe_atom>::with<std::vector<ticker_info>>,
+  // For the inspector: one ticker, or admin_ec::unknown_ticker.
+  caf::replies_to<describe_atom, std::string>::with<ticker_info>,
+  // This node.
+  caf::replies_to<node_atom>::with<node_info>,
+  // Its cluster peers as it sees them (a hub's edges, an edge's hubs).
+  caf::replies_to<nodes_atom>::with<std::vector<node_info>>>;
+
+/// The ticker directory of a standalone node or a hub: what an edge's hub
+/// link talks to over CAF networking.
+using hub_directory_actor = ticker_directory_actor::extend<
+  // From an edge's hub link: replies with the hub's protocol version. Builtin
+  // types only, so that it reads the same in every version; the hub
+  // registers (and monitors) the edge only if the versions match.
+  caf::replies_to<hello_atom, uint32_t, edge>::with<uint32_t>>;
+
+// --- session_registry (one per node)
+// ------------------------------------------
+
+using session_registry_actor = caf::typed_actor<
+  // Starts a session; replies with its id and tickers.
+  caf::replies_to<start_atom, std::vector<std::string>,
+                  session_options>::with<std::string, std::vector<std::string>>,
+  // The same with its stream attached from the start (Subscribe).
+  caf::replies_to<start_atom, std::vector<std::string>, session_options,
+                  stream_sink_ptr>::with<std::string, std::vector<std::string>>,
+  // The same for a caller with an identity (owner: only it finds the
+  // session; empty: none), counted against --max-sessions-per-client for
+  // the client while the session runs.
+  caf::replies_to<start_atom, std::vector<std::string>, session_options,
+                  std::string,
+                  std::string>::with<std::string, std::vector<std::string>>,
+  // Both of the above.
+  caf::replies_to<start_atom, std::vector<std::string>, session_options,
+                  std::string, std::string,
+                  stream_sink_ptr>::with<std::string, std::vector<std::string>>,
+  // The session with this id, or ec::unknown_session.
+  caf::replies_to<find_atom, std::string>::with<session_actor>,
+  // The same for an owner: ec::unknown_session for another owner's session.
+  caf::replies_to<find_atom, std::string, std::string>::with<session_actor>,
+  // Ends every session with ec::shutting_down and refuses new ones.
+  caf::reacts_to<shutdown_atom>,
+  // sessions_ended_total: the reasons and their counts.
+  caf::replies_to<stats_atom>::with<std::vector<std::string>,
+                                    std::vector<uint64_t>>,
+  // For the inspector: asks every session.
+  caf::replies_to<describe_atom>::with<std::vector<session_info>>>;
+
+// --- inspector (one per node, published on --admin-listen)
+// --------------------
+
+/// Every request starts with the admin secret (empty when the node has
+/// none); a wrong one is refused with admin_ec::secret_rejected.
+using inspector_actor = caf::typed_actor<
+  // A greeting; checks the secret.
+  caf::replies_to<hello_atom, std::string>::with<std::string>,
+  // The node's counters.
+  caf::replies_to<stats_atom, std::string>::with<node_stats>,
+  // Sessions, oldest first, of a ticker ("": all), at most a limit (0: all).
+  caf::replies_to<sessions_atom, std::string, std::string,
+                  uint32_t>::with<std::vector<session_info>>,
+  // One session, or ec::unknown_session.
+  caf::replies_to<session_atom, std::string, std::string>::with<session_info>,
+  // Every ticker with a broadcaster.
+  caf::replies_to<tickers_atom, std::string>::with<std::vector<ticker_info>>,
+  // One ticker, or admin_ec::unknown_ticker.
+  caf::replies_to<ticker_atom, std::string, std::string>::with<ticker_info>,
+  // How many actors of each kind run.
+  caf::replies_to<actors_atom, std::string>::with<actor_counts>,
+  // Ends a session with ec::killed (its stream: ABORTED, the reason).
+  caf::replies_to<kill_atom, std::string, std::string, std::string>::with<void>,
+  // Subscribes a subscriber (usually an actor of the shell's node) at the
+  // tickers' publishers, which monitor it; replies with the tickers.
+  caf::replies_to<watch_atom, std::string, std::vector<std::string>,
+                  subscriber>::with<std::vector<std::string>>,
+  // This node first, then its cluster peers.
+  caf::replies_to<nodes_atom, std::string>::with<std::vector<node_info>>>;
+
+} // namespace mm
