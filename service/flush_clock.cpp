@@ -41,7 +41,8 @@ flush_clock::~flush_clock() {
 }
 
 void flush_clock::schedule(clock::time_point due,
-                           std::weak_ptr<flush_target> target, size_t shard) {
+                           std::weak_ptr<flush_target> target, size_t shard,
+                           timer what) {
   using std::chrono::milliseconds;
   auto since = std::chrono::ceil<milliseconds>(due.time_since_epoch());
   due = clock::time_point{since};
@@ -54,7 +55,7 @@ void flush_clock::schedule(clock::time_point due,
     // The thread sleeps until the current front: wake it only for an
     // earlier one (most flushes are due after everything already waiting).
     wake = x.heap.empty() || due < x.heap.front().due;
-    x.heap.push_back(entry{due, std::move(target)});
+    x.heap.push_back(entry{due, std::move(target), what});
     std::push_heap(x.heap.begin(), x.heap.end(), later);
     // Driven: under the lock, so that a waker that was unset (its thread
     // stopped) is never called afterwards.
@@ -93,15 +94,22 @@ void flush_clock::run_due(size_t shard) {
 void flush_clock::take_due_locked(shard& x, clock::time_point now) {
   while (!x.heap.empty() && x.heap.front().due <= now) {
     std::pop_heap(x.heap.begin(), x.heap.end(), later);
-    x.due.push_back(std::move(x.heap.back().target));
+    auto& e = x.heap.back();
+    x.due.emplace_back(std::move(e.target), e.what);
     x.heap.pop_back();
   }
 }
 
 void flush_clock::flush_taken(shard& x) {
-  for (auto& t : x.due)
-    if (auto target = t.lock())
+  for (auto& [t, what] : x.due) {
+    auto target = t.lock();
+    if (!target)
+      continue;
+    if (what == timer::flush)
       target->flush_due();
+    else
+      target->stall_check_due();
+  }
   x.due.clear();
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace mm {
@@ -18,6 +19,11 @@ public:
 
   /// The flush this target asked for is due. Runs on the clock's thread.
   virtual void flush_due() = 0;
+  /// The stall check this target asked for is due (`timer::stall_check`).
+  /// Runs on the clock's thread.
+  virtual void stall_check_due() {
+    // nop
+  }
 };
 
 /// The timer of every fixed-interval (`flush_interval_ms` > 0) stream of a
@@ -59,17 +65,29 @@ public:
     return shards_.size();
   }
 
-  /// Calls `target->flush_due()` at `due` (or soon after) on the thread of
-  /// shard `shard % shards()`, unless the target is gone by then. A target
-  /// schedules at most one flush at a time.
+  /// What comes due.
+  enum class timer : uint8_t {
+    /// `flush_target::flush_due`.
+    flush,
+    /// `flush_target::stall_check_due`: a stream's write stall check,
+    /// which this clock makes instead of a gRPC alarm per stream (an armed
+    /// alarm is one more tag that every event of its completion queue
+    /// searches in Debian's gRPC).
+    stall_check,
+  };
+
+  /// Calls `target->flush_due()` (or the call named by `what`) at `due` (or
+  /// soon after) on the thread of shard `shard % shards()`, unless the
+  /// target is gone by then. A target schedules at most one of each timer
+  /// at a time.
   void schedule(clock::time_point due, std::weak_ptr<flush_target> target,
-                size_t shard = 0);
+                size_t shard = 0, timer what = timer::flush);
 
   /// Drops what is scheduled and joins the threads; later schedules are
   /// ignored. Idempotent; the destructor calls it.
   void stop();
 
-  /// Flushes scheduled and not yet made (for tests and the inspector).
+  /// Timers scheduled and not yet run (for tests and the inspector).
   size_t pending() const;
 
   // --- driven clocks ---------------------------------------------------------
@@ -90,6 +108,7 @@ private:
   struct entry {
     clock::time_point due;
     std::weak_ptr<flush_target> target;
+    timer what;
   };
 
   struct shard {
@@ -100,8 +119,8 @@ private:
     bool stopped = false;
     std::thread thread;
     std::function<void()> waker;
-    /// Flushes being made (reused).
-    std::vector<std::weak_ptr<flush_target>> due;
+    /// Timers being run (reused).
+    std::vector<std::pair<std::weak_ptr<flush_target>, timer>> due;
   };
 
   static void run(shard& x);

@@ -186,10 +186,15 @@ void stream_bridge::write_taken(stream_call* call, uint64_t seq) {
 
 void stream_bridge::write_claimed_locked() {
   write_started_ = std::chrono::steady_clock::now();
-  if (cfg_.write_stall.count() > 0 && !stall_armed_ && call_ != nullptr) {
-    stall_armed_ = true;
-    call_->arm_stall(std::chrono::system_clock::now() + cfg_.write_stall);
-  }
+  if (cfg_.write_stall.count() > 0 && !stall_armed_ && call_ != nullptr)
+    schedule_stall_check_locked(write_started_ + cfg_.write_stall);
+}
+
+void stream_bridge::schedule_stall_check_locked(
+  std::chrono::steady_clock::time_point due) {
+  stall_armed_ = true;
+  cfg_.clock->schedule(due, std::weak_ptr<flush_target>{shared_from_this()},
+                       cfg_.clock_shard, flush_clock::timer::stall_check);
 }
 
 void stream_bridge::schedule_locked() {
@@ -267,7 +272,7 @@ void stream_bridge::attached() {
 
 stream_call* stream_bridge::release_locked() {
   if (!done_ || writing_ || phase_ == phase::finish_sent || cut_armed_
-      || expiry_armed_ || stall_armed_)
+      || expiry_armed_)
     return nullptr;
   auto* call = call_;
   call_ = nullptr;
@@ -376,32 +381,24 @@ bool stream_bridge::on_expiry(bool fired) {
   return release_locked() != nullptr;
 }
 
-bool stream_bridge::on_stall(bool fired) {
+void stream_bridge::stall_check_due() {
   caf::actor_addr session;
   bool stalled = false;
-  bool release;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     stall_armed_ = false;
     // Only an open stream with a write in flight can stall; a finishing one
-    // has the cut alarm, and a stream without a write arms us again with
-    // its next write.
-    if (fired && writing_ && phase_ == phase::open && !done_
-        && call_ != nullptr) {
-      auto now = std::chrono::steady_clock::now();
+    // has the cut alarm, and a stream without a write schedules the check
+    // again with its next write.
+    if (writing_ && phase_ == phase::open && !done_ && call_ != nullptr) {
       auto due = write_started_ + cfg_.write_stall;
-      if (now >= due) {
+      if (std::chrono::steady_clock::now() >= due) {
         stalled = true;
         session = session_;
       } else {
-        stall_armed_ = true;
-        call_->arm_stall(
-          std::chrono::system_clock::now()
-          + std::chrono::duration_cast<std::chrono::system_clock::duration>(
-            due - now));
+        schedule_stall_check_locked(due);
       }
     }
-    release = release_locked() != nullptr;
   }
   if (stalled) {
     // The session ends (its exit reason counts as client_not_reading and
@@ -417,7 +414,6 @@ bool stream_bridge::on_stall(bool fired) {
     else
       finish_call(to_status(reason));
   }
-  return release;
 }
 
 namespace {
@@ -458,8 +454,6 @@ bool stream_bridge::on_done(bool cancelled) {
       call_->cancel_cut();
     if (expiry_armed_)
       call_->cancel_expiry();
-    if (stall_armed_)
-      call_->cancel_stall();
     release = release_locked() != nullptr;
   }
   if (tell) {

@@ -41,9 +41,12 @@ void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y);
 /// A write that does not complete within `write_stall` (the client stopped
 /// reading, in either delivery mode) ends the session with
 /// ec::client_not_reading, through its actor: the session's exit finishes
-/// the stream as above. One stall alarm per call, armed by the first write
-/// that finds it idle and re-armed only while writes keep being in flight,
-/// so a healthy stream costs one alarm event per `write_stall` at most.
+/// the stream as above. One stall check per stream on the node's
+/// `flush_clock` (not a gRPC alarm: an armed alarm is a tag that every event
+/// of its completion queue searches in Debian's gRPC), scheduled by the
+/// first write that finds none on its way and again only while writes keep
+/// being in flight, so a healthy stream costs one check per `write_stall`
+/// at most.
 ///
 /// Once the session hands it its CONFLATE inbox (`pump`), the bridge writes
 /// from the inbox itself: adaptive (`flush_interval_ms` 0), a put that finds
@@ -94,6 +97,10 @@ public:
 
   void flush_due() override;
 
+  /// The write stall check: ends the session if the write in flight is
+  /// older than `write_stall`.
+  void stall_check_due() override;
+
   // --- called by the gRPC layer --------------------------------------------
 
   /// Counts the stream as attached to its session (metrics `streams`) unless
@@ -124,7 +131,6 @@ public:
   bool on_cut(bool fired);
 
   bool on_expiry(bool fired);
-  bool on_stall(bool fired);
 
   /// gRPC is done with the call; `cancelled`: the client's side ended it.
   bool on_done(bool cancelled);
@@ -158,9 +164,13 @@ private:
   /// Writes `taken_` as batch `seq` (the caller claimed the write).
   void write_taken(stream_call* call, uint64_t seq);
 
-  /// A write was claimed: notes its start and arms the stall alarm if it is
-  /// idle (locked by the caller).
+  /// A write was claimed: notes its start and schedules the stall check if
+  /// none is on its way (locked by the caller).
   void write_claimed_locked();
+
+  /// Puts the stall check on the flush clock for `due` (locked by the
+  /// caller).
+  void schedule_stall_check_locked(std::chrono::steady_clock::time_point due);
 
   /// Fixed interval: asks the clock for a flush unless one is on its way
   /// (locked by the caller).
@@ -180,7 +190,7 @@ private:
   bool cut_armed_ = false;
   /// The expiry alarm is pending.
   bool expiry_armed_ = false;
-  /// The stall alarm is pending; when the write in flight started.
+  /// The stall check is on the clock; when the write in flight started.
   bool stall_armed_ = false;
   std::chrono::steady_clock::time_point write_started_;
   /// Counted in metrics `streams`.

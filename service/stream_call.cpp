@@ -14,7 +14,6 @@ stream_call::stream_call(grpc::ServerCompletionQueue& cq,
     finish_tag_(this, &stream_call::on_finish),
     cut_tag_(this, &stream_call::on_cut),
     expiry_tag_(this, &stream_call::on_expiry),
-    stall_tag_(this, &stream_call::on_stall),
     done_tag_(this, &stream_call::on_done) {
   // nop
 }
@@ -58,14 +57,6 @@ void stream_call::cancel_expiry() {
   expiry_.Cancel();
 }
 
-void stream_call::arm_stall(std::chrono::system_clock::time_point deadline) {
-  stall_.Set(&cq_, deadline, &stall_tag_);
-}
-
-void stream_call::cancel_stall() {
-  stall_.Cancel();
-}
-
 void stream_call::cancel() {
   ctx_.TryCancel();
 }
@@ -91,10 +82,6 @@ bool stream_call::on_cut(bool ok) {
 
 bool stream_call::on_expiry(bool ok) {
   return bridge_->on_expiry(ok);
-}
-
-bool stream_call::on_stall(bool ok) {
-  return bridge_->on_stall(ok);
 }
 
 bool stream_call::on_done(bool) {

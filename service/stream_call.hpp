@@ -54,11 +54,6 @@ public:
 
   void cancel_expiry();
 
-  /// Completes (as a stall event) at `deadline`, or at once if cancelled.
-  void arm_stall(std::chrono::system_clock::time_point deadline);
-
-  void cancel_stall();
-
   /// Fails the write in flight and ends the call (TryCancel).
   void cancel();
 
@@ -99,19 +94,16 @@ private:
   bool on_finish(bool ok);
   bool on_cut(bool ok);
   bool on_expiry(bool ok);
-  bool on_stall(bool ok);
   bool on_done(bool ok);
   bool on_arrived(bool ok);
 
   std::shared_ptr<stream_bridge> bridge_;
   grpc::Alarm cut_;
   grpc::Alarm expiry_;
-  grpc::Alarm stall_;
   tag write_tag_;
   tag finish_tag_;
   tag cut_tag_;
   tag expiry_tag_;
-  tag stall_tag_;
   tag done_tag_;
 };
 

@@ -45,6 +45,10 @@ struct target : flush_target {
   void flush_due() override {
     r.add(id);
   }
+  /// Stall checks are recorded as the negative id.
+  void stall_check_due() override {
+    r.add(-id);
+  }
   recorder& r;
   int id;
 };
@@ -148,6 +152,25 @@ TEST(flush_clock,
   clock.run_due(1);
   EXPECT_EQ(r.order, (std::vector<int>{3, 1, 4}));
   EXPECT_EQ(clock.next_due(1), flush_clock::clock::time_point::max());
+}
+
+TEST(flush_clock, a_stall_check_calls_the_stall_check_and_not_the_flush) {
+  recorder r;
+  flush_clock clock{1, flush_clock::driven};
+  auto now = flush_clock::clock::now();
+  auto x = std::make_shared<target>(r, 1);
+  auto y = std::make_shared<target>(r, 2);
+  clock.schedule(now - 3ms, x, 0, flush_clock::timer::stall_check);
+  clock.schedule(now - 2ms, x, 0);
+  clock.schedule(now - 1ms, y, 0, flush_clock::timer::stall_check);
+  clock.schedule(now + 1h, y, 0, flush_clock::timer::stall_check);
+  clock.run_due(0);
+  EXPECT_EQ(r.order, (std::vector<int>{-1, 1, -2}))
+    << "each timer calls its own function, in order of due time";
+  EXPECT_EQ(clock.pending(), 1u);
+  y.reset();
+  clock.stop();
+  EXPECT_EQ(clock.pending(), 0u);
 }
 
 TEST(flush_clock,
