@@ -207,16 +207,18 @@ void stream_bridge::schedule_locked() {
 }
 
 void stream_bridge::kick() {
-  {
-    std::lock_guard<std::mutex> guard{mtx_};
-    if (interval_.count() > 0) {
-      // Fixed interval: the clock makes the write (or marks it due).
-      if (inbox_ && phase_ == phase::open && !done_ && call_ != nullptr)
-        schedule_locked();
-      return;
-    }
-  }
-  write_pending();
+  std::lock_guard<std::mutex> guard{mtx_};
+  if (!inbox_ || phase_ != phase::open || done_ || call_ == nullptr)
+    return;
+  // Adaptive: the write in flight takes what is pending when it completes.
+  if (interval_.count() == 0 && writing_)
+    return;
+  // The clock makes the write (adaptive: at once; fixed interval: when due,
+  // or marks it due during a write) on the thread of the stream's queue, not
+  // on the broadcaster's: one wake of that thread serves every stream of the
+  // queue that a tick reached, and their completions come back to it while
+  // it is awake instead of waking it once each.
+  schedule_locked();
 }
 
 void stream_bridge::write_pending() {

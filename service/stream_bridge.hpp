@@ -49,11 +49,12 @@ void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y);
 /// at most.
 ///
 /// Once the session hands it its CONFLATE inbox (`pump`), the bridge writes
-/// from the inbox itself: adaptive (`flush_interval_ms` 0), a put that finds
-/// the inbox idle kicks it (on the broadcaster's thread) and a completed
-/// write takes what arrived meanwhile (on the queue's thread); with a fixed
-/// interval, the kick schedules a flush on the node's `flush_clock`, which
-/// makes the write. All state is guarded by one mutex, held for a few
+/// from the inbox itself: a put that finds the inbox idle kicks it (on the
+/// broadcaster's thread) and the kick schedules a flush on the node's
+/// `flush_clock`, which makes the write on the thread of the stream's queue:
+/// adaptive (`flush_interval_ms` 0) at once, unless a write is in flight (its
+/// completion takes what arrived meanwhile), with a fixed interval when the
+/// interval is up. All state is guarded by one mutex, held for a few
 /// instructions; gRPC is called outside it.
 class stream_bridge final : public stream_sink,
                             public inbox_pump,
