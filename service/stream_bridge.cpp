@@ -368,17 +368,12 @@ bool stream_bridge::on_expiry(bool fired) {
   // (UNAUTHENTICATED "token expired"); without one, the bridge finishes it
   // itself, on the call's queue thread like on_done: the call cannot be done
   // meanwhile, and the finish keeps it alive until its completion.
-  auto reason = caf::make_error(ec::token_expired, "token expired");
   caf::actor_addr session;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     session = session_;
   }
-  if (auto hdl = caf::actor_cast<caf::actor>(session))
-    caf::anon_send<caf::message_priority::high>(
-      hdl, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
-  else
-    finish_call(to_status(reason));
+  end_session(session, caf::make_error(ec::token_expired, "token expired"));
   std::lock_guard<std::mutex> guard{mtx_};
   return release_locked() != nullptr;
 }
@@ -402,20 +397,23 @@ void stream_bridge::stall_check_due() {
       }
     }
   }
-  if (stalled) {
-    // The session ends (its exit reason counts as client_not_reading and
-    // finishes the stream); without one, the bridge finishes it itself.
-    auto reason = caf::make_error(
-      ec::client_not_reading,
-      "client not reading: a write to the stream did not complete within "
-        + std::to_string(cfg_.write_stall.count())
-        + " ms (--write-stall-timeout-ms); session ended");
-    if (auto hdl = caf::actor_cast<caf::actor>(session))
-      caf::anon_send<caf::message_priority::high>(
-        hdl, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
-    else
-      finish_call(to_status(reason));
-  }
+  if (stalled)
+    end_session(
+      session,
+      caf::make_error(
+        ec::client_not_reading,
+        "client not reading: a write to the stream did not complete within "
+          + std::to_string(cfg_.write_stall.count())
+          + " ms (--write-stall-timeout-ms); session ended"));
+}
+
+void stream_bridge::end_session(const caf::actor_addr& session,
+                                caf::error reason) {
+  if (auto hdl = caf::actor_cast<caf::actor>(session))
+    caf::anon_send<caf::message_priority::high>(
+      hdl, caf::exit_msg{caf::actor_addr{}, std::move(reason)});
+  else
+    finish_call(to_status(reason));
 }
 
 namespace {

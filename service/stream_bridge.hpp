@@ -152,6 +152,11 @@ private:
   /// The call to delete if it has no operation left (locked by the caller).
   stream_call* release_locked();
 
+  /// Ends `session` with `reason` (its exit finishes the stream with the
+  /// status for that reason); without a session, finishes the stream itself.
+  /// Not locked by the caller.
+  void end_session(const caf::actor_addr& session, caf::error reason);
+
   /// Calls Finish now or after the write in flight; false if already done.
   bool finish_call(grpc::Status status);
 
