@@ -32,10 +32,12 @@ namespace {
 constexpr milliseconds poll_interval{5};
 
 /// Forks and execs `argv` (looked up on PATH). The child dies with the test
-/// process, so a crashed test leaves no servers behind. `stdout_fd`, when
-/// not -1, becomes the child's stdout; otherwise stdout goes to /dev/null.
-/// `env` ("KEY=VALUE") is added to this process's environment, replacing
-/// variables of the same name. `stderr_fd`, when not -1, becomes the
+/// process, so a crashed test leaves no servers behind. It keeps only stdin,
+/// stdout and stderr of this process: a copy of one of the test's sockets
+/// in a child would keep that connection open after the test closed it.
+/// `stdout_fd`, when not -1, becomes the child's stdout; otherwise stdout goes
+/// to /dev/null. `env` ("KEY=VALUE") is added to this process's environment,
+/// replacing variables of the same name. `stderr_fd`, when not -1, becomes the
 /// child's stderr.
 pid_t spawn(const std::vector<std::string>& args, int stdout_fd,
             bool quiet_stderr, const std::vector<std::string>& env = {},
@@ -77,6 +79,7 @@ pid_t spawn(const std::vector<std::string>& args, int stdout_fd,
       ::dup2(devnull, STDERR_FILENO);
     else if (stderr_fd >= 0)
       ::dup2(stderr_fd, STDERR_FILENO);
+    ::close_range(3, ~0U, 0);
     ::execvpe(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
@@ -124,6 +127,10 @@ bool redis_answers(uint16_t port) {
 }
 
 } // namespace
+
+pid_t spawn_quiet(const std::vector<std::string>& args) {
+  return spawn(args, -1, true);
+}
 
 // --- free functions ----------------------------------------------------------
 

@@ -82,6 +82,11 @@ bool wait_until(const std::function<bool()>& pred,
 /// Returns a loopback TCP port that was free a moment ago.
 uint16_t pick_free_port();
 
+/// Starts `args` (argv[0] a path or a name on PATH) with stdout and stderr
+/// on /dev/null. The child dies with the test process and holds none of its
+/// descriptors but stdin, stdout and stderr.
+pid_t spawn_quiet(const std::vector<std::string>& args);
+
 /// Sends SIGTERM to `pid` and reaps it; SIGKILL after `timeout`. Returns the
 /// raw waitpid status.
 int terminate_process(pid_t pid, milliseconds timeout);

@@ -8,9 +8,13 @@
 
 namespace mm::test {
 
-/// A loopback TCP proxy under the test's control. `freeze` makes it stop
-/// forwarding both ways while it keeps every socket open: to both ends the
-/// peer has vanished without a FIN or RST, as a dead host or a cut cable.
+/// A loopback TCP proxy under the test's control. Each direction of a
+/// connection is forwarded on its own (a side that does not read stops
+/// neither the other direction nor other connections), and an end of
+/// stream or an error of one side reaches the other, as over a network.
+/// `freeze` makes it stop forwarding both ways while it keeps every socket
+/// open: to both ends the peer has vanished without a FIN or RST, as a dead
+/// host or a cut cable.
 class tcp_proxy {
 public:
   /// Listens on a free loopback port and forwards to 127.0.0.1:`target`.
@@ -41,6 +45,8 @@ public:
   }
 
 private:
+  struct pair;
+
   void run();
 
   uint16_t target_;
