@@ -25,8 +25,9 @@ struct grpc_settings {
   uint32_t max_connection_age_grace_ms = 0;
   /// Largest request message accepted; larger ones get RESOURCE_EXHAUSTED.
   uint32_t max_request_bytes = 65536;
-  /// Completion queues (one thread each) that serve the streaming calls.
-  uint32_t grpc_queues = 4;
+  /// Completion queues (one thread each) that serve the streaming calls
+  /// (why 16: docs/benchmarks.md, "Sixteen completion queues").
+  uint32_t grpc_queues = 16;
   /// gRPC's ResourceQuota: memory for its buffers (MiB; 0: no limit) and
   /// threads (0: no limit).
   uint32_t grpc_max_memory_mb = 2048;
