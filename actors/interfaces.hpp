@@ -8,10 +8,11 @@
 // (actors/peer_guard.hpp, docs/security.md): anything else is logged and
 // that node is disconnected.
 //
-// A handle inside a message that the cluster actors (actors/cluster/) send
-// or receive is still a plain `caf::actor`: `subscriber`, `publisher` and
-// `edge` below; so are the hub link and the relay directory, which are not
-// typed yet (their protocol: actors/messages.hpp).
+// A handle inside a message that may cross nodes is still a plain
+// `caf::actor`: `subscriber`, `publisher` and `edge` below (a typed one
+// needs a type ID of its own and a cluster protocol version bump; `edge`
+// stays plain for good: the hello that checks the version carries builtin
+// types only). Which messages cross nodes: actors/messages.hpp.
 
 #include <cstdint>
 #include <string>
@@ -31,7 +32,9 @@ using subscriber = caf::actor;
 /// A publisher in a message: a ticker broadcaster, or on an edge a relay.
 using publisher = caf::actor;
 
-/// An edge's relay directory in a hub's hello.
+/// An edge's relay directory in a hub's hello (plain, as the hello carries
+/// builtin types only; the hub takes it as a relay_directory_actor once the
+/// versions match).
 using edge = caf::actor;
 
 // --- subscribers
@@ -81,6 +84,27 @@ using ticker_broadcaster_actor = ticker_publisher_actor::extend<
   // after a loss has gap.
   caf::reacts_to<upstream_atom, bool>>;
 
+// --- hub link (edge; one per --hub)
+// -------------------------------------------
+
+/// An edge's link to one hub: keeps the hub's directory at hand for the
+/// relays and the relay directory, and tells the relay directory
+/// (hub_atom) when its hub comes or goes.
+using hub_link_actor = caf::typed_actor<
+  // From the relay directory once the node knows its addresses: connect.
+  caf::reacts_to<start_atom>,
+  // From a relay: the hub's publisher of the ticker (delegated to the hub's
+  // directory), or sec::request_receiver_down while the hub is away.
+  caf::replies_to<get_atom, std::string, publisher>::with<publisher>,
+  // The hub's last updates of these tickers (none while it is away).
+  caf::replies_to<last_atom,
+                  std::vector<std::string>>::with<std::vector<price_update>>,
+  // Their health as the hub sees it (upstream down while it is away).
+  caf::replies_to<health_atom,
+                  std::vector<std::string>>::with<std::vector<ticker_health>>,
+  // The hub as this edge sees it (state: connected, connecting, refused).
+  caf::replies_to<node_atom>::with<node_info>>;
+
 /// An edge's relay of a ticker: towards its sessions a publisher, towards
 /// the hub's broadcaster one subscriber (docs/cluster.md). It takes the
 /// inbox variants of subscribe like the plain ones: it sends each update.
@@ -89,7 +113,7 @@ using ticker_relay_actor = ticker_publisher_actor::extend<
   caf::reacts_to<price_update>,
   // From the relay directory (failover): subscribe through this hub link
   // from now on; the next update has gap and the new hub's epoch.
-  caf::reacts_to<move_atom, caf::actor>>;
+  caf::reacts_to<move_atom, hub_link_actor>>;
 
 // --- redis_listener (one per node; none on an edge)
 // ---------------------------
@@ -154,6 +178,18 @@ using hub_directory_actor = ticker_directory_actor::extend<
   // types only, so that it reads the same in every version; the hub
   // registers (and monitors) the edge only if the versions match.
   caf::replies_to<hello_atom, uint32_t, edge>::with<uint32_t>>;
+
+// --- relay_directory (edge; one per node)
+// -------------------------------------
+
+/// An edge's directory: one relay per ticker in use, which subscribes at
+/// the hub its route picks (failover, docs/cluster.md).
+using relay_directory_actor = ticker_directory_actor::extend<
+  // From the node once it knows its addresses: starts the hub links.
+  caf::reacts_to<start_atom>,
+  // From a hub link: its hub (HOST:PORT as configured) is up or down; moves
+  // the relays whose route changes.
+  caf::reacts_to<hub_atom, std::string, bool>>;
 
 // --- session_registry (one per node)
 // ------------------------------------------

@@ -1,9 +1,7 @@
 #pragma once
 
 // The types and atoms of marketmonitor's messages, in one type-ID block. The
-// actors' interfaces, one line per message, are in actors/interfaces.hpp;
-// the cluster's part of the protocol is below until the cluster actors are
-// typed there too.
+// actors' interfaces, one line per message, are in actors/interfaces.hpp.
 
 #include <string>
 #include <vector>
@@ -17,31 +15,19 @@
 #include "actors/session_options.hpp"
 #include "actors/stream_sink.hpp"
 
-// --- cluster (actors/cluster/) ----------------------------------------------
-// A hub publishes its ticker_directory on --cluster-listen; an edge's
-// relay_directory answers sessions in its place. Between nodes only:
-//   ticker_directory (hub), asked by an edge's hub link:
-//     (hello_atom, uint32_t protocol_version, caf::actor edge_directory)
-//         -> uint32_t  the hub's protocol version; builtin types only, so
-//         that it reads the same in every version. A hub registers (and
-//         monitors) the edge only if the versions match.
-//     (get_atom, ticker, dead_hint) -> caf::actor, (last_atom, tickers)
-//         of ticker_directory_actor (interfaces.hpp); the relay subscribes
-//         at the broadcaster like a session
-//   both directories:
-//     (node_atom) -> node_info                this node
-//     (nodes_atom) -> std::vector<node_info>  its peers as it sees them
-//   relay (edge; one per ticker in use): ticker_publisher_actor
-//     (interfaces.hpp) towards sessions; price_update from the hub's
-//     broadcaster
-//   hub link (edge; one per --hub): (get_atom, ...) and (last_atom, ...)
-//     delegated to the hub's directory while connected; (node_atom)
-// Within an edge (failover, docs/cluster.md):
-//   relay_directory: (hub_atom, std::string hub, bool up)   from a hub link
-//       when its hub is lost or back; moves the relays whose route changes
-//   relay: (move_atom, caf::actor link)   subscribe through `link` from now
-//       on: leaves the old hub's broadcaster, resubscribes (next update has
-//       gap and the new hub's epoch)
+// --- what crosses nodes (docs/cluster.md) ------------------------------------
+// A hub publishes its ticker_directory on --cluster-listen (hub_directory_
+// actor); an edge's relay_directory (relay_directory_actor) answers its
+// sessions in its place. Between nodes only:
+//   an edge's hub_link -> the hub's directory: (hello_atom, version, edge)
+//       first, then get, last, health and node;
+//   an edge's relay -> a hub's broadcaster: subscribe with a position and
+//       unsubscribe, as a session; the broadcaster -> the relay:
+//       price_update;
+//   the hub's directory -> an edge's relay directory: (node_atom).
+// Any of these types changing is a bump of cluster_protocol_version
+// (actors/cluster/protocol.hpp). Within an edge: the hub links tell the
+// relay directory (hub_atom), the relay directory tells relays (move_atom).
 
 CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
 

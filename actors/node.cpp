@@ -112,18 +112,17 @@ node::node(caf::actor_system& sys, node_config cfg)
                                              cfg_->connection_timeout_ms});
       own_cluster_mm_ = true;
     } else if (!cfg_->cluster_cert.empty()) {
-      cluster_mm_ =
-        caf::actor_cast<caf::actor>(sys_.openssl_manager().actor_handle());
+      cluster_mm_ = sys_.openssl_manager().actor_handle();
     } else {
-      cluster_mm_ =
-        caf::actor_cast<caf::actor>(sys_.middleman().actor_handle());
+      cluster_mm_ = sys_.middleman().actor_handle();
     }
   }
   if (cfg_->role == node_role::edge) {
     // The relay directory answers every request of ticker_directory_actor
-    // (actors/cluster/relay_directory.hpp).
-    directory_ = caf::actor_cast<ticker_directory_actor>(
-      spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_, cluster_mm_));
+    // (relay_directory_actor extends it: actors/interfaces.hpp).
+    relay_directory_ = spawn_relay_directory(sys_, *cfg_, *metrics_, *identity_,
+                                             cluster_mm_);
+    directory_ = relay_directory_;
   } else {
     listener_ = spawn_redis_listener(sys_, *cfg_, *metrics_);
     directory_ = spawn_ticker_directory(sys_, listener_, *cfg_, *metrics_,
@@ -160,10 +159,10 @@ node::~node() {
 
 void node::announce(std::string address, std::string admin) {
   identity_->set_addresses(std::move(address), std::move(admin));
-  if (cfg_->role == node_role::edge)
-    caf::scoped_actor {
-      sys_
-      } -> send(caf::actor_cast<caf::actor>(directory_), start_atom::value);
+  if (relay_directory_) {
+    caf::scoped_actor self{sys_};
+    self->send(relay_directory_, start_atom::value);
+  }
 }
 
 void node::shutdown() {

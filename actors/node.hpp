@@ -4,6 +4,7 @@
 
 #include <caf/actor.hpp>
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 #include "actors/cluster/node_identity.hpp"
 #include "actors/interfaces.hpp"
@@ -61,7 +62,7 @@ public:
   /// The middleman actor of the node's cluster links (connect, publish):
   /// the one of --cluster-secret-file, CAF's OpenSSL one with TLS, else
   /// CAF's own. Null on a standalone node.
-  const caf::actor& cluster_middleman() const {
+  const caf::io::middleman_actor& cluster_middleman() const {
     return cluster_mm_;
   }
   /// What the node tells its cluster peers about itself.
@@ -83,9 +84,11 @@ private:
   std::unique_ptr<node_identity> identity_;
   redis_listener_actor listener_;
   ticker_directory_actor directory_;
+  /// On an edge the same actor as directory_, with its start (announce).
+  relay_directory_actor relay_directory_;
   session_registry_actor registry_;
   inspector_actor inspector_;
-  caf::actor cluster_mm_;
+  caf::io::middleman_actor cluster_mm_;
   /// Whether cluster_mm_ is ours (--cluster-secret-file) and ends with us.
   bool own_cluster_mm_ = false;
 };

@@ -184,13 +184,14 @@ private:
 
 } // namespace
 
-caf::actor spawn_secret_middleman(caf::actor_system& sys, std::string secret,
-                                  std::chrono::milliseconds timeout) {
+caf::io::middleman_actor
+spawn_secret_middleman(caf::actor_system& sys, std::string secret,
+                       std::chrono::milliseconds timeout) {
   auto broker =
     sys.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
   auto hdl = sys.spawn<secret_middleman, caf::detached + caf::hidden>(
     std::move(broker), std::move(secret), timeout);
-  return caf::actor_cast<caf::actor>(hdl);
+  return caf::actor_cast<caf::io::middleman_actor>(hdl);
 }
 
 } // namespace mm

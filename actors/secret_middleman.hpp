@@ -8,6 +8,7 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
 
 namespace mm {
 
@@ -21,7 +22,8 @@ namespace mm {
 /// peer gets `timeout`); a peer that fails gets no byte of BASP, is
 /// disconnected and logged (at most one line a second). Send it an exit
 /// message and wait for it before the system ends (node::~node does).
-caf::actor spawn_secret_middleman(caf::actor_system& sys, std::string secret,
-                                  std::chrono::milliseconds timeout);
+caf::io::middleman_actor
+spawn_secret_middleman(caf::actor_system& sys, std::string secret,
+                       std::chrono::milliseconds timeout);
 
 } // namespace mm

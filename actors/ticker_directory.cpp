@@ -41,8 +41,9 @@ struct directory_state {
   redis_listener_actor listener;
   std::unordered_map<std::string, ticker_broadcaster_actor> broadcasters;
   std::unordered_map<caf::actor_addr, std::string> tickers;
-  /// Edges that said hello with our protocol version (hub role), monitored.
-  std::unordered_map<caf::actor_addr, caf::actor> edges;
+  /// The relay directories of the edges that said hello with our protocol
+  /// version (hub role), monitored.
+  std::unordered_map<caf::actor_addr, relay_directory_actor> edges;
   /// CAF node id -> the edge's address, for `ticker T` by node.
   std::unordered_map<std::string, std::string> edge_names;
 };
@@ -189,17 +190,19 @@ ticker_directory(directory_actor* self, redis_listener_actor listener,
                  log::level::warn);
         return ours;
       }
+      // Same version: the handle is an edge's relay directory.
+      auto dir = caf::actor_cast<relay_directory_actor>(edge);
       auto& st = self->state;
-      if (edge && st.edges.emplace(edge.address(), edge).second) {
+      if (dir && st.edges.emplace(dir.address(), dir).second) {
         // A lost edge is a down_msg here too: its entry goes with it.
-        self->monitor(edge);
+        self->monitor(dir);
         self
-          ->request(edge, std::chrono::milliseconds{cfg->connection_timeout_ms},
+          ->request(dir, std::chrono::milliseconds{cfg->connection_timeout_ms},
                     node_atom::value)
           .then(
             [=](const node_info& x) {
               auto& st = self->state;
-              if (st.edges.count(edge.address()) > 0) {
+              if (st.edges.count(dir.address()) > 0) {
                 st.edge_names[node] = x.address;
                 log_line("edge " + x.address + " (" + node + ") joined");
               }

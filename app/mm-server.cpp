@@ -102,7 +102,7 @@ caf::expected<std::string> publish_cluster(caf::actor_system& sys,
   auto at = *mm::host_port::parse(cfg.cluster_listen);
   caf::expected<uint16_t> bound{uint16_t{0}};
   caf::scoped_actor self{sys};
-  auto mm = caf::actor_cast<caf::io::middleman_actor>(node.cluster_middleman());
+  auto& mm = node.cluster_middleman();
   auto whom = caf::actor_cast<caf::strong_actor_ptr>(node.directory());
   // Published without its interface (an empty set), as before it was typed:
   // the hub link checks the protocol version at hello instead.

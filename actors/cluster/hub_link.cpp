@@ -13,6 +13,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/local_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/cluster/protocol.hpp"
 #include "actors/cluster/support.hpp"
@@ -36,8 +37,13 @@ caf::error hub_unavailable(const std::string& address, const std::string& why) {
 
 // --- hub link: one per configured hub ---------------------------------------
 
+/// The link's interface with its own timer.
+using link_impl = hub_link_actor::extend<
+  // Connect again (backoff).
+  caf::reacts_to<retry_atom>>;
+
 struct link_state;
-using link_actor = guarded_actor<link_state>;
+using link_actor = guarded_actor<link_state, link_impl::base>;
 
 struct link_state {
   static inline constexpr const char* name = "hub_link";
@@ -52,13 +58,13 @@ struct link_state {
   std::string host;
   uint16_t port = 0;
   /// Our relay directory: the hub monitors it and asks it for `node`.
-  caf::actor peer;
+  relay_directory_actor peer;
   /// The middleman actor we connect through (node::cluster_middleman).
   caf::io::middleman_actor via;
   /// Counts the link in cluster_links_up while `dir` is set.
   metrics* stats = nullptr;
   /// The hub's directory while connected (and monitored).
-  caf::actor dir;
+  hub_directory_actor dir;
   /// Set by (start_atom): the node knows its addresses, hubs may ask.
   bool started = false;
   /// A connection attempt (connect + hello) is on its way.
@@ -138,11 +144,14 @@ void try_connect(link_actor* self, const node_config* cfg) {
           connect_failed(self, cfg, "no actor published there", false);
           return;
         }
-        auto dir = caf::actor_cast<caf::actor>(ptr);
+        auto dir = caf::actor_cast<hub_directory_actor>(ptr);
         auto ours = protocol_of(*cfg);
         // Only builtin types until both sides know they speak the same
-        // protocol: those read the same in every version.
-        self->request(dir, timeout, hello_atom::value, ours, self->state.peer)
+        // protocol: those read the same in every version (the directory
+        // as a plain `edge` handle).
+        self
+          ->request(dir, timeout, hello_atom::value, ours,
+                    caf::actor_cast<edge>(self->state.peer))
           .then(
             [=](uint32_t theirs) {
               auto& st = self->state;
@@ -185,9 +194,11 @@ void when_settled(link_actor* self, F f) {
     f(static_cast<bool>(self->state.dir));
 }
 
-caf::behavior hub_link(link_actor* self, std::string address, std::string host,
-                       uint16_t port, caf::actor peer, caf::actor via,
-                       const node_config* cfg, metrics* m) {
+link_impl::behavior_type hub_link(link_actor* self, std::string address,
+                                  std::string host, uint16_t port,
+                                  relay_directory_actor peer,
+                                  caf::io::middleman_actor via,
+                                  const node_config* cfg, metrics* m) {
   // Keeps one hub's directory at hand: connects (async, through the
   // middleman actor), checks the protocol version, monitors the directory
   // and reconnects with capped backoff when it goes down. The relays do
@@ -197,7 +208,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
   st.host = std::move(host);
   st.port = port;
   st.peer = std::move(peer);
-  st.via = caf::actor_cast<caf::io::middleman_actor>(via);
+  st.via = std::move(via);
   st.stats = m;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -206,7 +217,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
     log_line("lost hub " + st.address + ": " + self->system().render(dm.reason)
                + " (reconnecting)",
              log::level::warn);
-    st.dir = nullptr;
+    st.dir = hub_directory_actor{};
     st.stats->count_hub_link(-1);
     st.status = "connecting";
     st.logged.clear();
@@ -218,7 +229,7 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
   self->set_exit_handler([=](const caf::exit_msg& msg) {
     // Rule 7: the hub's directory outlives us; leave no monitor behind.
     if (self->state.dir) {
-      self->demonitor(self->state.dir);
+      self->demonitor(self->state.dir.address());
       self->state.stats->count_hub_link(-1);
     }
     self->quit(msg.reason);
@@ -231,8 +242,8 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
     [=](retry_atom) { try_connect(self, cfg); },
     // --- from relays ---
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead_hint) -> caf::result<caf::actor> {
-      auto rp = self->make_response_promise<caf::actor>();
+        const publisher& dead_hint) -> caf::result<publisher> {
+      auto rp = self->make_response_promise<publisher>();
       when_settled(self, [=](bool up) mutable {
         auto& st = self->state;
         if (!up) {
@@ -307,9 +318,11 @@ caf::behavior hub_link(link_actor* self, std::string address, std::string host,
 
 } // namespace
 
-caf::actor spawn_hub_link(caf::local_actor* parent, std::string address,
-                          std::string host, uint16_t port, caf::actor peer,
-                          caf::actor via, const node_config* cfg, metrics* m) {
+hub_link_actor spawn_hub_link(caf::local_actor* parent, std::string address,
+                              std::string host, uint16_t port,
+                              relay_directory_actor peer,
+                              caf::io::middleman_actor via,
+                              const node_config* cfg, metrics* m) {
   return parent->spawn(hub_link, std::move(address), std::move(host), port,
                        std::move(peer), std::move(via), cfg, m);
 }

@@ -7,6 +7,9 @@
 #include <string>
 
 #include <caf/fwd.hpp>
+#include <caf/io/middleman_actor.hpp>
+
+#include "actors/interfaces.hpp"
 
 namespace mm {
 
@@ -14,16 +17,18 @@ struct metrics;
 struct node_config;
 
 /// Spawns, from `parent` (the relay directory), the link to the hub at
-/// `address` (`host`:`port`). Once told `(start_atom)` it connects through
+/// `address` (`host`:`port`); its interface is `hub_link_actor`
+/// (actors/interfaces.hpp). Once told `(start_atom)` it connects through
 /// the middleman actor `via`, checks the protocol version with
 /// `(hello_atom, version, peer)`, monitors the hub's directory and
 /// reconnects with capped backoff when it goes down; it tells `peer`
 /// `(hub_atom, address, up)` when the hub comes or goes. It answers
-/// `(get_atom, ticker, dead_hint)`, `(last_atom, tickers)`,
-/// `(health_atom, tickers)` and `(node_atom)` by delegating to the hub's
-/// directory while connected. `cfg` and `m` must outlive it.
-caf::actor spawn_hub_link(caf::local_actor* parent, std::string address,
-                          std::string host, uint16_t port, caf::actor peer,
-                          caf::actor via, const node_config* cfg, metrics* m);
+/// lookups by delegating to the hub's directory while connected. `cfg` and
+/// `m` must outlive it.
+hub_link_actor spawn_hub_link(caf::local_actor* parent, std::string address,
+                              std::string host, uint16_t port,
+                              relay_directory_actor peer,
+                              caf::io::middleman_actor via,
+                              const node_config* cfg, metrics* m);
 
 } // namespace mm

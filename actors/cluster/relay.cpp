@@ -52,7 +52,7 @@ struct relay_state {
   caf::node_id hub_node;
 
   std::string ticker;
-  caf::actor link;
+  hub_link_actor link;
   /// The hub's broadcaster while subscribed (and monitored).
   ticker_publisher_actor upstream;
   /// The last upstream that went down: the directory's dead_hint.
@@ -263,7 +263,7 @@ void leave(relay_actor* self);
 /// old hub's broadcaster, if still there, is left (it lingers out and
 /// releases the Redis channel); the next update has gap and the new hub's
 /// epoch.
-void move_to(relay_actor* self, caf::actor link, const node_config* cfg) {
+void move_to(relay_actor* self, hub_link_actor link, const node_config* cfg) {
   auto& st = self->state;
   if (link == st.link)
     return;
@@ -299,7 +299,7 @@ void leave(relay_actor* self) {
 }
 
 relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
-                                caf::actor link, const node_config* cfg,
+                                hub_link_actor link, const node_config* cfg,
                                 metrics* m) {
   // Towards sessions a broadcaster (same messages, same monitors, same
   // linger); towards the hub one subscriber, so a tick crosses the network
@@ -375,7 +375,7 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
       publish(self, self->current_mailbox_element()->copy_content_to_message());
     },
     // --- from the relay directory (failover) ---
-    [=](move_atom, const caf::actor& link) { move_to(self, link, cfg); },
+    [=](move_atom, const hub_link_actor& link) { move_to(self, link, cfg); },
     // --- from sessions, as at a broadcaster ---
     [=](subscribe_atom, const caf::actor& who)
       -> caf::result<std::vector<price_update>> { return subscribe(who); },
@@ -427,7 +427,7 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
 } // namespace
 
 ticker_relay_actor spawn_relay(caf::actor_system& sys, std::string ticker,
-                               caf::actor link, const node_config* cfg,
+                               hub_link_actor link, const node_config* cfg,
                                metrics* m) {
   return sys.spawn(relay, std::move(ticker), std::move(link), cfg, m);
 }

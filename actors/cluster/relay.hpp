@@ -22,7 +22,7 @@ struct node_config;
 /// `(move_atom, link)` moves it to another hub (failover). `cfg` and `m`
 /// must outlive it.
 ticker_relay_actor spawn_relay(caf::actor_system& sys, std::string ticker,
-                               caf::actor link, const node_config* cfg,
+                               hub_link_actor link, const node_config* cfg,
                                metrics* m);
 
 } // namespace mm

@@ -9,6 +9,7 @@
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/cluster/hub_link.hpp"
 #include "actors/cluster/node_identity.hpp"
@@ -32,22 +33,23 @@ namespace {
 using namespace cluster_detail;
 
 struct relay_directory_state;
-using relay_directory_actor = guarded_actor<relay_directory_state>;
+using directory_self =
+  guarded_actor<relay_directory_state, relay_directory_actor::base>;
 
 struct relay_directory_state {
   static inline constexpr const char* name = "relay_directory";
 
   /// Another node (a hub) may ask who we are, nothing else: relays are
   /// spawned for our own sessions only.
-  static verdict screen(relay_directory_actor*, const inbound& in) {
+  static verdict screen(directory_self*, const inbound& in) {
     if (!in.remote || in.is<node_atom>())
       return verdict::accept;
     return verdict::refuse;
   }
 
   /// One link per configured hub, in the order of cfg.hubs.
-  std::vector<caf::actor> links;
-  std::unordered_map<std::string, caf::actor> relays;
+  std::vector<hub_link_actor> links;
+  std::unordered_map<std::string, ticker_relay_actor> relays;
   std::unordered_map<caf::actor_addr, std::string> tickers;
   /// Per link: whether its hub is up as the link last said (failover).
   std::vector<bool> alive;
@@ -68,7 +70,7 @@ std::pair<std::string, uint16_t> split_host_port(const std::string& x) {
 /// relay whose route changes with it moves to its new hub. Routes depend on
 /// the set of hubs that are up only, so edges that see the same hubs up
 /// route alike, and a returning hub gets its tickers back.
-void move_relays(relay_directory_actor* self, const node_config* cfg,
+void move_relays(directory_self* self, const node_config* cfg,
                  const std::string& hub, bool up) {
   auto& st = self->state;
   auto i = std::find(cfg->hubs.begin(), cfg->hubs.end(), hub);
@@ -95,10 +97,10 @@ void move_relays(relay_directory_actor* self, const node_config* cfg,
            up ? log::level::info : log::level::warn);
 }
 
-caf::behavior relay_directory(relay_directory_actor* self,
-                              const node_config* cfg, metrics* m,
-                              const node_identity* id, caf::actor via,
-                              std::vector<caf::actor> test_links) {
+relay_directory_actor::behavior_type
+relay_directory(directory_self* self, const node_config* cfg, metrics* m,
+                const node_identity* id, caf::io::middleman_actor via,
+                std::vector<hub_link_actor> test_links) {
   // Watches its relays (monitor) like the hub's directory watches its
   // broadcasters; links to hubs live as long as the directory.
   auto& st = self->state;
@@ -106,8 +108,10 @@ caf::behavior relay_directory(relay_directory_actor* self,
   st.alive.assign(cfg->hubs.size(), true);
   for (auto& hub : st.links.empty() ? cfg->hubs : std::vector<std::string>{}) {
     auto [host, port] = split_host_port(hub);
-    st.links.push_back(spawn_hub_link(
-      self, hub, host, port, caf::actor_cast<caf::actor>(self), via, cfg, m));
+    st.links.push_back(
+      spawn_hub_link(self, hub, host, port,
+                     caf::actor_cast<relay_directory_actor>(self), via, cfg,
+                     m));
   }
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
@@ -144,11 +148,11 @@ caf::behavior relay_directory(relay_directory_actor* self,
     },
     // --- from sessions ---
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead_hint) -> caf::result<caf::actor> {
+        const publisher& dead_hint) -> caf::result<publisher> {
       auto& st = self->state;
       auto i = st.relays.find(ticker);
-      if (i != st.relays.end() && i->second != dead_hint)
-        return i->second;
+      if (i != st.relays.end() && i->second.address() != dead_hint.address())
+        return caf::actor_cast<publisher>(i->second);
       // --max-tickers counts relays here, as broadcasters on a hub.
       if (i == st.relays.end() && cfg->max_tickers > 0
           && st.relays.size() >= cfg->max_tickers) {
@@ -156,13 +160,12 @@ caf::behavior relay_directory(relay_directory_actor* self,
         return ticker_limit_error(cfg->max_tickers, ticker);
       }
       auto hub = hub_of(ticker);
-      auto r = caf::actor_cast<caf::actor>(
-        spawn_relay(self->system(), ticker, st.links[hub], cfg, m));
+      auto r = spawn_relay(self->system(), ticker, st.links[hub], cfg, m);
       self->monitor(r);
       st.relays[ticker] = r;
       st.tickers[r.address()] = ticker;
       st.routes[ticker] = hub;
-      return r;
+      return caf::actor_cast<publisher>(r);
     },
     // --- from the gRPC layer (GetLastPrices): asks the owning hubs ---
     [=](last_atom, const std::vector<std::string>& tickers)
@@ -184,7 +187,7 @@ caf::behavior relay_directory(relay_directory_actor* self,
     [=](health_atom, const std::vector<std::string>& tickers)
       -> caf::result<std::vector<ticker_health>> {
       auto& st = self->state;
-      std::vector<caf::actor> local;
+      std::vector<ticker_relay_actor> local;
       std::map<size_t, std::vector<std::string>> by_hub;
       for (auto& t : tickers) {
         if (auto i = st.relays.find(t); i != st.relays.end())
@@ -254,17 +257,19 @@ caf::behavior relay_directory(relay_directory_actor* self,
 
 } // namespace
 
-caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
-                                 metrics& m, const node_identity& id,
-                                 caf::actor via) {
+relay_directory_actor spawn_relay_directory(caf::actor_system& sys,
+                                            const node_config& cfg, metrics& m,
+                                            const node_identity& id,
+                                            caf::io::middleman_actor via) {
   return sys.spawn(relay_directory, &cfg, &m, &id, std::move(via),
-                   std::vector<caf::actor>{});
+                   std::vector<hub_link_actor>{});
 }
 
-caf::actor spawn_relay_directory(caf::actor_system& sys, const node_config& cfg,
-                                 metrics& m, const node_identity& id,
-                                 std::vector<caf::actor> links) {
-  return sys.spawn(relay_directory, &cfg, &m, &id, caf::actor{},
+relay_directory_actor spawn_relay_directory(caf::actor_system& sys,
+                                            const node_config& cfg, metrics& m,
+                                            const node_identity& id,
+                                            std::vector<hub_link_actor> links) {
+  return sys.spawn(relay_directory, &cfg, &m, &id, caf::io::middleman_actor{},
                    std::move(links));
 }
 

@@ -107,7 +107,7 @@ TEST(route_of, is_the_same_on_edges_that_see_the_same_hubs_up) {
 class failover : public edge_fixture {
 public:
   failover() : edge_fixture({"a:1", "b:1"}), id(node_role::edge) {
-    dir = spawn_relay_directory(sys, ncfg, m, id, links);
+    dir = spawn_relay_directory(sys, ncfg, m, id, hub_links());
     cleanup.push_back(dir);
     // One ticker owned by each hub.
     for (auto& t : some_tickers(100)) {
@@ -167,7 +167,7 @@ public:
   }
 
   node_identity id;
-  caf::actor dir;
+  relay_directory_actor dir;
   std::string ta; // owned by a:1
   std::string tb; // owned by b:1
 };

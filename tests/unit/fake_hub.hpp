@@ -14,7 +14,9 @@
 #include <vector>
 
 #include <caf/event_based_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/node_config.hpp"
 #include "actors/price_update.hpp"
@@ -50,7 +52,8 @@ struct hub_record {
   /// While set, the broadcasters record an unsubscribe but keep sending,
   /// as ticks already on their way when it came do.
   bool keep_sending = false;
-  std::vector<std::pair<caf::response_promise, caf::actor>> held;
+  std::vector<std::pair<caf::typed_response_promise<publisher>, publisher>>
+    held;
 };
 
 using record_ptr = std::shared_ptr<hub_record>;
@@ -107,10 +110,15 @@ inline caf::behavior fake_broadcaster(caf::event_based_actor* self,
   };
 }
 
+/// A stand-in hub link: a hub link's interface, and (ok_atom) from the test
+/// to answer the lookups it holds.
+using fake_link_actor = hub_link_actor::extend<caf::reacts_to<ok_atom>>;
+
 /// Stands in for a hub link: hands out the hub's broadcaster per ticker (a
-/// new one when asked with the current one as dead hint), answers last for
-/// the hub, records start.
-inline caf::behavior fake_link(caf::event_based_actor* self, record_ptr rec) {
+/// new one when asked with the current one as dead hint), answers last,
+/// health and node for the hub, records start.
+inline fake_link_actor::behavior_type fake_link(fake_link_actor::pointer self,
+                                                record_ptr rec) {
   auto broadcaster_of = [=](const std::string& ticker, const caf::actor& dead) {
     auto& b = rec->broadcasters[ticker];
     if (!b || b == dead) {
@@ -122,15 +130,15 @@ inline caf::behavior fake_link(caf::event_based_actor* self, record_ptr rec) {
   return {
     [=](start_atom) { ++rec->started; },
     [=](get_atom, const std::string& ticker,
-        const caf::actor& dead) -> caf::result<caf::actor> {
+        const publisher& dead) -> caf::result<publisher> {
       rec->dead_hints[ticker].push_back(dead);
       if (rec->down)
         return caf::make_error(caf::sec::request_receiver_down, "hub down");
       auto b = broadcaster_of(ticker, dead);
       if (rec->hold) {
-        auto rp = self->make_response_promise();
+        auto rp = self->template make_response_promise<publisher>();
         rec->held.emplace_back(rp, b);
-        return caf::delegated<caf::actor>{};
+        return rp;
       }
       return b;
     },
@@ -147,6 +155,21 @@ inline caf::behavior fake_link(caf::event_based_actor* self, record_ptr rec) {
         if (auto i = rec->last.find(t); i != rec->last.end())
           xs.push_back(i->second);
       return xs;
+    },
+    [=](health_atom, const std::vector<std::string>& tickers) {
+      std::vector<ticker_health> xs;
+      for (auto& t : tickers) {
+        xs.emplace_back();
+        xs.back().ticker = t;
+        xs.back().upstream_connected = !rec->down;
+      }
+      return xs;
+    },
+    [=](node_atom) {
+      node_info x;
+      x.role = "hub";
+      x.state = rec->down ? "connecting" : "connected";
+      return x;
     },
   };
 }
@@ -174,9 +197,14 @@ public:
           caf::anon_send_exit(kvp.second, caf::exit_reason::user_shutdown);
   }
 
+  /// The stand-in links as the relay directory takes them.
+  std::vector<hub_link_actor> hub_links() const {
+    return {links.begin(), links.end()};
+  }
+
   /// Per hub, in the order of `ncfg.hubs`.
   std::vector<record_ptr> recs;
-  std::vector<caf::actor> links;
+  std::vector<fake_link_actor> links;
 };
 
 } // namespace mm::test

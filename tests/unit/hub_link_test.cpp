@@ -145,7 +145,10 @@ public:
 
   /// Spawns the link under test, with the scoped actor as its parent.
   void spawn_link() {
-    link = spawn_hub_link(self.ptr(), "a:1", "a", 1, peer, via, &ncfg, &m);
+    link = spawn_hub_link(self.ptr(), "a:1", "a", 1,
+                          caf::actor_cast<relay_directory_actor>(peer),
+                          caf::actor_cast<caf::io::middleman_actor>(via), &ncfg,
+                          &m);
     cleanup.push_back(link);
     run();
   }
@@ -171,8 +174,9 @@ public:
 
   net_ptr net;
   caf::actor via;
+  /// Stands in for the relay directory (hub_atom only).
   caf::actor peer;
-  caf::actor link;
+  hub_link_actor link;
   std::shared_ptr<std::vector<std::pair<std::string, bool>>> hub_reports =
     std::make_shared<std::vector<std::pair<std::string, bool>>>();
 };

@@ -31,7 +31,7 @@ public:
 
   /// Spawns the directory under test with the stand-in links.
   void start() {
-    dir = spawn_relay_directory(sys, ncfg, m, id, links);
+    dir = spawn_relay_directory(sys, ncfg, m, id, hub_links());
     cleanup.push_back(dir);
     run();
   }
@@ -54,7 +54,7 @@ public:
   }
 
   node_identity id;
-  caf::actor dir;
+  relay_directory_actor dir;
 };
 
 TEST_F(relay_directory_test, hands_out_one_relay_per_ticker) {

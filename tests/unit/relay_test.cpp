@@ -88,7 +88,7 @@ public:
   }
 
   record_ptr hub;
-  caf::actor link;
+  fake_link_actor link;
   caf::actor relay;
   caf::scoped_actor other;
 };
