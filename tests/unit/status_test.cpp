@@ -94,6 +94,7 @@ TEST(status, the_table_has_a_row_for_every_domain_error) {
 TEST(status, ec_none_is_no_error) {
   EXPECT_FALSE(caf::make_error(ec::none));
   EXPECT_TRUE(to_status(caf::make_error(ec::none)).ok());
+  EXPECT_EQ(text_of(caf::error{}), "") << "no error, no text (no crash)";
 }
 
 TEST(status, an_unknown_domain_code_is_an_internal_error) {

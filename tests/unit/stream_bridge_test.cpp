@@ -358,7 +358,7 @@ TEST_F(stream_bridge_test, a_stalled_write_ends_the_session_as_not_reading) {
   run_clock();
   run();
   auto reason = session_exit();
-  EXPECT_EQ(code_of(reason), ec::client_not_reading) << sys.render(reason);
+  ASSERT_EQ(code_of(reason), ec::client_not_reading) << sys.render(reason);
   EXPECT_NE(text_of(reason).find("within 5 ms"), std::string::npos)
     << text_of(reason);
   EXPECT_TRUE(call.finishes.empty()) << "the session's exit finishes";
@@ -421,7 +421,7 @@ TEST_F(stream_bridge_test, token_expiry_ends_the_session_with_unauthenticated) {
   EXPECT_FALSE(bridge->on_expiry(true));
   run();
   auto reason = session_exit();
-  EXPECT_EQ(code_of(reason), ec::token_expired) << sys.render(reason);
+  ASSERT_EQ(code_of(reason), ec::token_expired) << sys.render(reason);
   // The session's exit finishes the stream.
   EXPECT_TRUE(call.finishes.empty());
   bridge->finish(reason);
@@ -535,7 +535,7 @@ TEST_F(stream_bridge_test, a_cancel_at_the_calls_deadline_is_the_deadline) {
   EXPECT_TRUE(bridge->on_done(true));
   run();
   auto reason = session_exit();
-  EXPECT_EQ(code_of(reason), ec::deadline_exceeded) << sys.render(reason);
+  ASSERT_EQ(code_of(reason), ec::deadline_exceeded) << sys.render(reason);
   EXPECT_EQ(to_status(reason).error_code(), StatusCode::DEADLINE_EXCEEDED);
   EXPECT_EQ(said->stream_end, 0);
 }
