@@ -97,7 +97,7 @@ void move_relays(relay_directory_actor* self, const node_config* cfg,
 
 caf::behavior relay_directory(relay_directory_actor* self,
                               const node_config* cfg, metrics* m,
-                              const node_identity* id, caf::actor via,
+                              const node_identity* id, const caf::actor& via,
                               std::vector<caf::actor> test_links) {
   // Watches its relays (monitor) like the hub's directory watches its
   // broadcasters; links to hubs live as long as the directory.
