@@ -186,7 +186,7 @@ void when_settled(link_actor* self, F f) {
 }
 
 caf::behavior hub_link(link_actor* self, std::string address, std::string host,
-                       uint16_t port, caf::actor peer, caf::actor via,
+                       uint16_t port, caf::actor peer, const caf::actor& via,
                        const node_config* cfg, metrics* m) {
   // Keeps one hub's directory at hand: connects (async, through the
   // middleman actor), checks the protocol version, monitors the directory
