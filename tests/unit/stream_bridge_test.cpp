@@ -139,6 +139,17 @@ public:
     clock.run_due(0);
   }
 
+  /// A bound bridge pumping an adaptive inbox, with one write in flight
+  /// (A/1, batch 1).
+  void pumping_with_a_write(std::chrono::milliseconds write_stall = 0ms) {
+    make(write_stall);
+    bind();
+    pump(10, 0);
+    put("A", 1);
+    run_clock();
+    ASSERT_EQ(call.writes.size(), 1u);
+  }
+
   /// Takes the exit reason of the session stand-in if it has ended.
   caf::error session_exit() {
     caf::error result;
@@ -281,12 +292,7 @@ TEST_F(stream_bridge_test, pump_refuses_a_second_inbox_and_a_write_in_flight) {
 
 TEST_F(stream_bridge_test,
        adaptive_puts_during_a_write_go_with_its_completion) {
-  make();
-  bind();
-  pump(10, 0);
-  put("A", 1);
-  run_clock();
-  ASSERT_EQ(call.writes.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(pumping_with_a_write());
   put("A", 2);
   put("A", 3);
   put("B", 1);
@@ -332,12 +338,7 @@ TEST_F(stream_bridge_test, fixed_interval_writes_when_the_interval_is_up) {
 }
 
 TEST_F(stream_bridge_test, a_failed_pumped_write_reaches_the_session) {
-  make();
-  bind();
-  pump(10, 0);
-  put("A", 1);
-  run_clock();
-  ASSERT_EQ(call.writes.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(pumping_with_a_write());
   put("A", 2);
   EXPECT_FALSE(bridge->on_write_done(false));
   EXPECT_EQ(call.writes.size(), 1u) << "no write after a failed one";
@@ -348,12 +349,7 @@ TEST_F(stream_bridge_test, a_failed_pumped_write_reaches_the_session) {
 // --- write stall -------------------------------------------------------------
 
 TEST_F(stream_bridge_test, a_stalled_write_ends_the_session_as_not_reading) {
-  make(5ms);
-  bind();
-  pump(10, 0);
-  put("A", 1);
-  run_clock();
-  ASSERT_EQ(call.writes.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(pumping_with_a_write(5ms));
   ASSERT_EQ(clock.pending(), 1u) << "the stall check";
   run_clock();
   run();
@@ -378,12 +374,7 @@ TEST_F(stream_bridge_test, a_stalled_write_ends_the_session_as_not_reading) {
 }
 
 TEST_F(stream_bridge_test, a_write_completed_in_time_does_not_stall) {
-  make(5ms);
-  bind();
-  pump(10, 0);
-  put("A", 1);
-  run_clock();
-  ASSERT_EQ(call.writes.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(pumping_with_a_write(5ms));
   EXPECT_FALSE(bridge->on_write_done(true));
   ASSERT_EQ(clock.pending(), 1u);
   run_clock();
@@ -554,12 +545,7 @@ TEST_F(stream_bridge_test, an_end_from_the_grpc_layer_tells_the_session_once) {
 }
 
 TEST_F(stream_bridge_test, a_pumping_stream_stops_writing_once_finished) {
-  make();
-  bind();
-  pump(10, 0);
-  put("A", 1);
-  run_clock();
-  ASSERT_EQ(call.writes.size(), 1u);
+  ASSERT_NO_FATAL_FAILURE(pumping_with_a_write());
   put("A", 2);
   bridge->finish(caf::make_error(ec::stopped));
   EXPECT_FALSE(bridge->on_write_done(true));
