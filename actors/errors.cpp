@@ -35,6 +35,8 @@ ec code_of(const caf::error& err) {
 }
 
 std::string text_of(const caf::error& err) {
+  if (!err) // CAF's context() of an empty error dereferences null
+    return {};
   const auto& ctx = err.context();
   if (!ctx.empty() && ctx.match_element<std::string>(0))
     return ctx.get_as<std::string>(0);

@@ -168,7 +168,8 @@ node_stats make_stats(inspector_ptr self,
   return x;
 }
 
-inspector_impl::behavior_type inspector(inspector_ptr self, inspected n) {
+inspector_impl::behavior_type inspector(inspector_ptr self,
+                                        const inspected& n) {
   // Watches the node's long-lived actors (they outlive no inspector, so the
   // monitors leave nothing stale behind) to say whether they still run.
   auto& st = self->state;

@@ -119,21 +119,13 @@ verdict broadcaster_state::screen(broadcaster_actor* self, const inbound& in) {
 
 ticker_info describe(broadcaster_actor* self) {
   auto& st = self->state;
-  auto now = self->clock().now();
-  ticker_info x;
-  x.ticker = st.ticker;
-  x.subscribers = st.subscribers.size();
+  auto x = describe_publisher(self, st.upstream_connected);
   for (auto& kvp : st.subscribers) {
     if (kvp.second.node() != self->node()) {
       ++x.remote_subscribers;
       ++x.remote_by_node[to_string(kvp.second.node())];
     }
   }
-  x.seq = st.seq;
-  x.epoch = st.epoch;
-  x.upstream_connected = st.upstream_connected;
-  x.history = st.history->size();
-  st.rate.describe(x, st.last, now);
   return x;
 }
 
@@ -303,12 +295,7 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
     },
     [=](describe_atom) { return describe(self); },
     // --- own timers ---
-    [=](prune_atom) {
-      auto& st = self->state;
-      st.prune_armed = false;
-      st.history->prune(self->clock().now());
-      arm_history_prune(self);
-    },
+    [=](prune_atom) { prune_history(self); },
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;
       if (gen == st.linger_generation && st.subscribers.empty())

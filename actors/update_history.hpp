@@ -79,7 +79,7 @@ private:
 /// one is on its way or the history is empty: a ticker that goes quiet keeps
 /// nothing beyond the ttl. `Self` is a stateful actor whose state has
 /// `history` (a pointer to an update_history) and `bool prune_armed`; its
-/// prune handler clears `prune_armed`, prunes and calls this again.
+/// prune handler is `prune_history`.
 template <class Self>
 void arm_history_prune(Self* self) {
   auto& st = self->state;
@@ -90,6 +90,16 @@ void arm_history_prune(Self* self) {
   auto due = st.history->next_expiry();
   self->delayed_send(self, due > now ? due - now : caf::timespan{0},
                      prune_atom::value);
+}
+
+/// The (prune_atom) handler of such an actor: drops what expired and arms
+/// the next prune.
+template <class Self>
+void prune_history(Self* self) {
+  auto& st = self->state;
+  st.prune_armed = false;
+  st.history->prune(self->clock().now());
+  arm_history_prune(self);
 }
 
 } // namespace mm

@@ -13,7 +13,6 @@
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "service/status.hpp"
-#include "service/stream_call.hpp"
 
 namespace mm {
 
@@ -28,7 +27,7 @@ void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y) {
   y.set_gap(x.gap);
 }
 
-stream_bridge::stream_bridge(stream_call* call, const settings& cfg)
+stream_bridge::stream_bridge(stream_ops* call, const settings& cfg)
   : call_(call), cfg_(cfg) {
   // nop
 }
@@ -44,7 +43,7 @@ bool stream_bridge::bind(const caf::actor& session) {
 }
 
 void stream_bridge::write(price_batch batch) {
-  stream_call* call;
+  stream_ops* call;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     // A session writes one batch at a time and stops writing once it
@@ -92,7 +91,7 @@ void stream_bridge::finish(grpc::Status status) {
 }
 
 bool stream_bridge::finish_call(grpc::Status status) {
-  stream_call* call;
+  stream_ops* call;
   {
     std::lock_guard<std::mutex> guard{mtx_};
     if (phase_ != phase::open)
@@ -167,7 +166,7 @@ bool stream_bridge::take_locked() {
   return true;
 }
 
-void stream_bridge::write_taken(stream_call* call, uint64_t seq) {
+void stream_bridge::write_taken(stream_ops* call, uint64_t seq) {
   out_.Clear();
   out_.set_batch_seq(seq);
   auto* updates = out_.mutable_updates();
@@ -222,7 +221,7 @@ void stream_bridge::kick() {
 }
 
 void stream_bridge::write_pending() {
-  stream_call* call;
+  stream_ops* call;
   uint64_t seq;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -236,7 +235,7 @@ void stream_bridge::write_pending() {
 }
 
 void stream_bridge::flush_due() {
-  stream_call* call;
+  stream_ops* call;
   uint64_t seq;
   {
     std::lock_guard<std::mutex> guard{mtx_};
@@ -272,7 +271,7 @@ void stream_bridge::attached() {
 
 // --- events of the call ------------------------------------------------------
 
-stream_call* stream_bridge::release_locked() {
+stream_ops* stream_bridge::release_locked() {
   if (!done_ || writing_ || phase_ == phase::finish_sent || cut_armed_
       || expiry_armed_)
     return nullptr;
@@ -282,7 +281,7 @@ stream_call* stream_bridge::release_locked() {
 }
 
 bool stream_bridge::on_write_done(bool ok) {
-  stream_call* call = nullptr;
+  stream_ops* call = nullptr;
   uint64_t seq = 0;
   grpc::Status status;
   caf::actor_addr session;
@@ -446,7 +445,7 @@ bool stream_bridge::on_done(bool cancelled) {
         phase_ = phase::closed;
         session = session_;
         tell = true;
-        deadline = call_->context().deadline()
+        deadline = call_->deadline()
                    <= std::chrono::system_clock::now() + deadline_slack;
       }
     }

@@ -20,15 +20,41 @@
 namespace mm {
 
 struct metrics;
-class stream_call;
+
+/// The operations of one server-streaming gRPC call that the bridge starts:
+/// `stream_call` implements them on gRPC's completion-queue API (see there
+/// for each), the bridge's unit tests on a recording fake. The completions
+/// come back as the bridge's `on_*` events.
+class stream_ops {
+public:
+  virtual ~stream_ops() = default;
+
+  virtual void write(const marketmonitor::v1::PriceBatch& batch) = 0;
+
+  virtual void finish(const grpc::Status& status) = 0;
+
+  virtual void arm_cut(std::chrono::system_clock::time_point deadline) = 0;
+
+  virtual void cancel_cut() = 0;
+
+  virtual void arm_expiry(std::chrono::system_clock::time_point deadline) = 0;
+
+  virtual void cancel_expiry() = 0;
+
+  virtual void cancel() = 0;
+
+  /// The call's deadline (time_point::max() if it has none).
+  virtual std::chrono::system_clock::time_point deadline() const = 0;
+};
 
 /// Fills the PriceUpdate message of the API from `x`.
 void to_proto(const price_update& x, marketmonitor::v1::PriceUpdate& y);
 
 /// The bridge between one session actor (CAF's threads) and one gRPC server
-/// stream (a `stream_call`, whose events arrive on its completion queue's
-/// thread): the session's `stream_sink`. Shared by the session and the
-/// call; it outlives the call, which is deleted once gRPC is done with it.
+/// stream (a `stream_call` through `stream_ops`, whose events arrive on its
+/// completion queue's thread): the session's `stream_sink`. Shared by the
+/// session and the call; it outlives the call, which is deleted once gRPC is
+/// done with it.
 ///
 /// One write in flight: `write` starts it, its completion goes to the session
 /// as `(write_done_atom, ok)`. The client's end (cancel, deadline, transport
@@ -75,7 +101,7 @@ public:
     std::chrono::milliseconds write_stall{0};
   };
 
-  stream_bridge(stream_call* call, const settings& cfg);
+  stream_bridge(stream_ops* call, const settings& cfg);
 
   // --- stream_sink (called by the session) ---------------------------------
 
@@ -150,7 +176,7 @@ private:
   };
 
   /// The call to delete if it has no operation left (locked by the caller).
-  stream_call* release_locked();
+  stream_ops* release_locked();
 
   /// Ends `session` with `reason` (its exit finishes the stream with the
   /// status for that reason); without a session, finishes the stream itself.
@@ -168,7 +194,7 @@ private:
   void write_pending();
 
   /// Writes `taken_` as batch `seq` (the caller claimed the write).
-  void write_taken(stream_call* call, uint64_t seq);
+  void write_taken(stream_ops* call, uint64_t seq);
 
   /// A write was claimed: notes its start and schedules the stall check if
   /// none is on its way (locked by the caller).
@@ -184,7 +210,7 @@ private:
 
   mutable std::mutex mtx_;
   /// Null once the call is released.
-  stream_call* call_;
+  stream_ops* call_;
   settings cfg_;
   phase phase_ = phase::open;
   /// gRPC is done with the call (done event).

@@ -22,11 +22,11 @@ namespace mm {
 /// one finish, one cut alarm at a time) and when the call is released; the
 /// call deletes itself then. The bridge itself is shared with the session
 /// and may outlive the call.
-class stream_call {
+class stream_call : public stream_ops {
 public:
   stream_call(grpc::ServerCompletionQueue& cq,
               const stream_bridge::settings& cfg);
-  virtual ~stream_call();
+  ~stream_call() override;
   stream_call(const stream_call&) = delete;
   stream_call& operator=(const stream_call&) = delete;
 
@@ -38,24 +38,28 @@ public:
     return bridge_;
   }
 
-  // --- operations, started by the bridge ------------------------------------
+  // --- stream_ops: operations, started by the bridge ------------------------
 
-  void write(const marketmonitor::v1::PriceBatch& batch);
+  void write(const marketmonitor::v1::PriceBatch& batch) override;
 
-  void finish(const grpc::Status& status);
+  void finish(const grpc::Status& status) override;
 
   /// Completes (as a cut event) at `deadline`, or at once if cancelled.
-  void arm_cut(std::chrono::system_clock::time_point deadline);
+  void arm_cut(std::chrono::system_clock::time_point deadline) override;
 
-  void cancel_cut();
+  void cancel_cut() override;
 
   /// Completes (as an expiry event) at `deadline`, or at once if cancelled.
-  void arm_expiry(std::chrono::system_clock::time_point deadline);
+  void arm_expiry(std::chrono::system_clock::time_point deadline) override;
 
-  void cancel_expiry();
+  void cancel_expiry() override;
 
   /// Fails the write in flight and ends the call (TryCancel).
-  void cancel();
+  void cancel() override;
+
+  std::chrono::system_clock::time_point deadline() const override {
+    return ctx_.deadline();
+  }
 
   /// Asks gRPC for a call of this method on this queue (once per object).
   virtual void request() = 0;

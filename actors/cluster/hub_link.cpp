@@ -197,7 +197,7 @@ void when_settled(link_actor* self, F f) {
 link_impl::behavior_type hub_link(link_actor* self, std::string address,
                                   std::string host, uint16_t port,
                                   relay_directory_actor peer,
-                                  caf::io::middleman_actor via,
+                                  const caf::io::middleman_actor& via,
                                   const node_config* cfg, metrics* m) {
   // Keeps one hub's directory at hand: connects (async, through the
   // middleman actor), checks the protocol version, monitors the directory

@@ -116,20 +116,6 @@ verdict relay_state::screen(relay_actor* self, const inbound& in) {
   return verdict::refuse;
 }
 
-ticker_info describe_relay(relay_actor* self) {
-  auto& st = self->state;
-  auto now = self->clock().now();
-  ticker_info x;
-  x.ticker = st.ticker;
-  x.subscribers = st.subscribers.size();
-  x.seq = st.seq;
-  x.epoch = st.epoch;
-  x.upstream_connected = static_cast<bool>(st.upstream);
-  x.history = st.history->size();
-  st.rate.describe(x, st.last, now);
-  return x;
-}
-
 resume_reply resume_of(relay_actor* self, const stream_position& pos) {
   auto& st = self->state;
   st.history->prune(self->clock().now());
@@ -405,14 +391,11 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
       auto& st = self->state;
       return {static_cast<uint64_t>(st.subscribers.size()), st.seq};
     },
-    [=](describe_atom) { return describe_relay(self); },
-    // --- own timers ---
-    [=](prune_atom) {
-      auto& st = self->state;
-      st.prune_armed = false;
-      st.history->prune(self->clock().now());
-      arm_history_prune(self);
+    [=](describe_atom) {
+      return describe_publisher(self, static_cast<bool>(self->state.upstream));
     },
+    // --- own timers ---
+    [=](prune_atom) { prune_history(self); },
     [=](retry_atom) { subscribe_upstream(self, cfg); },
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;

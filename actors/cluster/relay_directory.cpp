@@ -99,7 +99,7 @@ void move_relays(directory_self* self, const node_config* cfg,
 
 relay_directory_actor::behavior_type
 relay_directory(directory_self* self, const node_config* cfg, metrics* m,
-                const node_identity* id, caf::io::middleman_actor via,
+                const node_identity* id, const caf::io::middleman_actor& via,
                 std::vector<hub_link_actor> test_links) {
   // Watches its relays (monitor) like the hub's directory watches its
   // broadcasters; links to hubs live as long as the directory.
