@@ -216,18 +216,25 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   self->send_exit(dir, caf::exit_reason::kill);
   self->send(dir, describe_atom::value);
   EXPECT_TRUE(peer.disconnected(dir));
-  dir = peer.directory(hub.cluster_address());
-  ASSERT_TRUE(dir);
+  // The refusals of messages still queued from the connections above can
+  // land after the reconnect: the guard disconnects by node, and the new
+  // connection is the same node's (seen in a fresh-clone run: a lost
+  // request, request_timeout). So the directory gets three connections to
+  // answer on.
   caf::actor again;
-  self
-    ->request(dir, std::chrono::seconds(5), get_atom::value, std::string{"HPA"},
-              caf::actor{})
-    .receive([&](const caf::actor& b) { again = b; },
-             [&](const caf::error& err) {
-               FAIL() << "the directory no longer answers: "
-                      << self->system().render(err);
-             });
-  ASSERT_TRUE(again);
+  std::string why;
+  for (int attempt = 0; attempt < 3 && !again; ++attempt) {
+    dir = peer.directory(hub.cluster_address());
+    ASSERT_TRUE(dir);
+    self
+      ->request(dir, std::chrono::seconds(5), get_atom::value,
+                std::string{"HPA"}, caf::actor{})
+      .receive([&](const caf::actor& b) { again = b; },
+               [&](const caf::error& err) {
+                 why = self->system().render(err);
+               });
+  }
+  ASSERT_TRUE(again) << "the directory no longer answers: " << why;
   EXPECT_EQ(again, hpa) << "the broadcaster was replaced";
   self->send(again, upstream_atom::value, false);
   EXPECT_TRUE(peer.disconnected(again));
