@@ -70,12 +70,15 @@ std::pair<std::string, std::string> wait_idle(const options& opts,
                                               double seconds) {
   auto t0 = mono_ns();
   auto deadline = t0 + static_cast<int64_t>(seconds * 1e9);
+  // A node ending tens of thousands of sessions may not answer the first
+  // `stats` within mm-shell's 10 s: ask again until the deadline.
   auto stats = admin_stats(opts);
-  if (!stats) {
-    while (mono_ns() < deadline)
-      sleep_for_ms(100);
-    return {"unknown", ""};
+  while (!stats && mono_ns() < deadline) {
+    sleep_for_ms(500);
+    stats = admin_stats(opts);
   }
+  if (!stats)
+    return {"unknown", ""};
   while (!stats_idle(*stats) && mono_ns() < deadline) {
     sleep_for_ms(500);
     if (auto next = admin_stats(opts))
