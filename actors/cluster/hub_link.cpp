@@ -208,7 +208,7 @@ link_impl::behavior_type hub_link(link_actor* self, std::string address,
   st.host = std::move(host);
   st.port = port;
   st.peer = std::move(peer);
-  st.via = std::move(via);
+  st.via = via;
   st.stats = m;
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
