@@ -1,6 +1,5 @@
 #include "actors/session.hpp"
 
-#include <deque>
 #include <map>
 #include <utility>
 
@@ -11,6 +10,7 @@
 
 #include "actors/errors.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/lazy_deque.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
 #include "actors/node_config.hpp"
@@ -74,7 +74,7 @@ struct session_state {
   /// Reused by every take from the inbox.
   std::vector<session_inbox::entry> taken;
   /// ALL: every update, at most cfg->max_pending.
-  std::deque<price_update> queue;
+  lazy_deque<price_update> queue;
 
   /// Snapshot entries still to send as the first batch(es).
   bool snapshot_pending = false;
@@ -86,7 +86,7 @@ struct session_state {
   std::map<std::string, stream_position> resume;
   std::vector<recovery_result> recovery;
   bool recovery_pending = false;
-  std::deque<price_update> replay;
+  lazy_deque<price_update> replay;
 
   /// For the inspector: what this session did, and when.
   uint64_t delivered = 0;
@@ -149,13 +149,10 @@ void drop_covered(session_state& st, const price_update& snap) {
     if (i != st.tickers.end())
       st.inbox->drop_up_to(i->second.slot, snap.epoch, snap.seq);
   }
-  st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
-                                [&](const price_update& u) {
-                                  return u.ticker == snap.ticker
-                                         && u.epoch == snap.epoch
-                                         && u.seq <= snap.seq;
-                                }),
-                 st.queue.end());
+  st.queue.remove_if([&](const price_update& u) {
+    return u.ticker == snap.ticker && u.epoch == snap.epoch
+           && u.seq <= snap.seq;
+  });
 }
 
 /// Hands the inbox to the sink once only live CONFLATE updates are left to
@@ -201,6 +198,7 @@ void write_next(session_ptr self) {
       batch.updates.emplace_back(std::move(st.replay.front()));
       st.replay.pop_front();
     }
+    st.replay.release_if_empty();
   } else if (st.inbox && st.inbox->size() > 0) {
     st.taken.clear();
     if (st.min_interval.count() > 0) {
@@ -388,7 +386,7 @@ void got_resume(session_ptr self, const std::string& ticker,
   // Live updates that the replay covers (a relay may have sent them before
   // its reply) are not sent twice.
   drop_covered(st, r.updates.back());
-  st.replay.insert(st.replay.end(), r.updates.begin(), r.updates.end());
+  st.replay.append(r.updates.begin(), r.updates.end());
 }
 
 void subscribe(session_ptr self, const std::string& ticker,
@@ -446,6 +444,8 @@ void subscribe(session_ptr self, const std::string& ticker,
 
 void add_tickers(session_ptr self, const std::vector<std::string>& xs) {
   auto& st = self->state;
+  if (st.inbox)
+    st.inbox->reserve(xs.size());
   for (auto& t : xs) {
     if (auto [i, added] = st.tickers.try_emplace(t); added) {
       if (st.inbox)
@@ -467,11 +467,7 @@ void remove_ticker(session_ptr self, const std::string& t) {
   if (st.inbox)
     st.inbox->close(i->second.slot);
   st.tickers.erase(i);
-  st.queue.erase(std::remove_if(st.queue.begin(), st.queue.end(),
-                                [&](const price_update& u) {
-                                  return u.ticker == t;
-                                }),
-                 st.queue.end());
+  st.queue.remove_if([&](const price_update& u) { return u.ticker == t; });
   st.snapshot.erase(std::remove_if(st.snapshot.begin(), st.snapshot.end(),
                                    [&](const price_update& u) {
                                      return u.ticker == t;

@@ -20,6 +20,13 @@ uint32_t session_inbox::open(const std::string& ticker) {
   return n;
 }
 
+void session_inbox::reserve(size_t more) {
+  std::lock_guard<std::mutex> guard{mtx_};
+  auto fresh = more > free_.size() ? more - free_.size() : 0;
+  slots_.reserve(slots_.size() + fresh);
+  order_.reserve(slots_.size() + fresh);
+}
+
 void session_inbox::close(uint32_t n) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (n >= slots_.size() || !slots_[n].open)

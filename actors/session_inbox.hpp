@@ -57,6 +57,11 @@ public:
   /// Opens a slot for `ticker` and returns its number.
   uint32_t open(const std::string& ticker);
 
+  /// Makes room for `more` further opens, so that a session opening its
+  /// tickers in one go allocates once (docs/benchmarks.md, "Memory per
+  /// session").
+  void reserve(size_t more);
+
   /// Closes slot `n`: drops its pending update; later puts to it are
   /// ignored.
   void close(uint32_t n);

@@ -42,19 +42,25 @@ void stream_call::finish(const grpc::Status& status) {
 }
 
 void stream_call::arm_cut(std::chrono::system_clock::time_point deadline) {
-  cut_.Set(&cq_, deadline, &cut_tag_);
+  if (!cut_)
+    cut_.emplace();
+  cut_->Set(&cq_, deadline, &cut_tag_);
 }
 
 void stream_call::cancel_cut() {
-  cut_.Cancel();
+  if (cut_)
+    cut_->Cancel();
 }
 
 void stream_call::arm_expiry(std::chrono::system_clock::time_point deadline) {
-  expiry_.Set(&cq_, deadline, &expiry_tag_);
+  if (!expiry_)
+    expiry_.emplace();
+  expiry_->Set(&cq_, deadline, &expiry_tag_);
 }
 
 void stream_call::cancel_expiry() {
-  expiry_.Cancel();
+  if (expiry_)
+    expiry_->Cancel();
 }
 
 void stream_call::cancel() {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 #include <grpcpp/alarm.h>
 #include <grpcpp/completion_queue.h>
@@ -102,8 +103,10 @@ private:
   bool on_arrived(bool ok);
 
   std::shared_ptr<stream_bridge> bridge_;
-  grpc::Alarm cut_;
-  grpc::Alarm expiry_;
+  // Made when first armed: most streams never arm either, and each alarm
+  // costs about 240 bytes (docs/benchmarks.md, "Memory per session").
+  std::optional<grpc::Alarm> cut_;
+  std::optional<grpc::Alarm> expiry_;
   tag write_tag_;
   tag finish_tag_;
   tag cut_tag_;
