@@ -90,6 +90,10 @@ void declare_bench_flags(command_line& cl, bench::options& opts) {
          "sessions started per second (0: at once)")
     ->check(decimal(0, max_decimal))
     ->type_name("N");
+  cl.add("--max-starting", opts.max_starting,
+         "at most N sessions started and not yet established\n(0: no limit)")
+    ->check(whole_number(0, 10'000'000))
+    ->type_name("N");
   cl.add("--establish-timeout", opts.establish_timeout,
          "wait this long for every session's first batch")
     ->check(decimal(1, max_decimal))

@@ -454,6 +454,10 @@ TEST(bench_flags, defaults_and_help) {
   EXPECT_FALSE(r.cfg.start_stream);
   EXPECT_FALSE(r.cfg.deliver_all);
   EXPECT_FALSE(r.cfg.ceiling);
+  EXPECT_EQ(r.cfg.max_starting, 2000u);
+  EXPECT_EQ(parse_bench({"--max-starting", "0"}).cfg.max_starting, 0u)
+    << "0: no limit";
+  EXPECT_EQ(parse_bench({"--max-starting", "-1"}).status, 2);
   auto help = parse_bench({"--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_TRUE(contains(help.out, "127.0.0.1:50051")) << help.out;
