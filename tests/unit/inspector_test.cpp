@@ -67,10 +67,10 @@ public:
   }
 
   /// The broadcaster of `ticker` (spawned if there is none).
-  caf::actor broadcaster(const std::string& ticker) {
-    self->send(directory, get_atom::value, ticker, caf::actor{});
+  publisher broadcaster(const std::string& ticker) {
+    self->send(directory, get_atom::value, ticker, publisher{});
     run();
-    return fetch<caf::actor>();
+    return fetch<publisher>();
   }
 
   /// Sends the inspector `xs...` and runs the actors.
@@ -92,10 +92,11 @@ public:
   }
 
   /// A shell's watcher: an actor that takes updates.
-  caf::actor watcher() {
-    auto w = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-      return {[](const price_update&) {}};
-    });
+  subscriber watcher() {
+    auto w = sys.spawn(
+      [](update_sink_actor::pointer) -> update_sink_actor::behavior_type {
+        return {[](const price_update&) {}};
+      });
     cleanup.push_back(w);
     return w;
   }
@@ -180,7 +181,7 @@ TEST_F(inspector_test, an_invalid_ticker_is_a_bad_argument) {
   EXPECT_EQ(fetch_error(), admin_ec::bad_argument);
   send(watch_atom::value, secret, names{"AAPL", "a b"}, watcher());
   EXPECT_EQ(fetch_error(), admin_ec::bad_argument);
-  send(watch_atom::value, secret, names{"AAPL"}, caf::actor{});
+  send(watch_atom::value, secret, names{"AAPL"}, subscriber{});
   EXPECT_EQ(fetch_error(), admin_ec::bad_argument);
   EXPECT_TRUE(watched->empty()) << "a refused watch subscribed";
 }
