@@ -158,6 +158,17 @@ public:
     return caf::actor_cast<subscriber>(who);
   }
 
+  /// A subscriber that takes updates and drops them (a shell's watcher, a
+  /// session the test only counts); ended with the fixture.
+  subscriber spawn_idle_subscriber() {
+    auto x = sys.spawn(
+      [](update_sink_actor::pointer) -> update_sink_actor::behavior_type {
+        return {[](const price_update&) {}};
+      });
+    cleanup.push_back(x);
+    return x;
+  }
+
   /// Takes the down_msg of `who` (which the scoped actor monitors) if one
   /// waits in its mailbox: whether `who` has ended.
   template <class Handle>

@@ -40,23 +40,14 @@ public:
     }
     return result;
   }
-
-  subscriber spawn_sink() {
-    auto x = sys.spawn(
-      [](update_sink_actor::pointer) -> update_sink_actor::behavior_type {
-        return {[](const price_update&) {}};
-      });
-    cleanup.push_back(x);
-    return x;
-  }
 };
 
 TEST_F(messages_test, a_relays_subscribe_with_its_handle_serializes) {
-  auto who = spawn_sink();
-  auto copy = round_trip(caf::make_message(
-    subscribe_atom::value, who, stream_position{"AAPL", 7, 42}));
-  ASSERT_TRUE((copy.match_elements<subscribe_atom, subscriber,
-                                   stream_position>()));
+  auto who = spawn_idle_subscriber();
+  auto copy = round_trip(caf::make_message(subscribe_atom::value, who,
+                                           stream_position{"AAPL", 7, 42}));
+  ASSERT_TRUE(
+    (copy.match_elements<subscribe_atom, subscriber, stream_position>()));
   EXPECT_EQ(copy.get_as<subscriber>(1), who);
   EXPECT_EQ(copy.get_as<stream_position>(2).seq, 42u);
   copy = round_trip(caf::make_message(unsubscribe_atom::value, who));

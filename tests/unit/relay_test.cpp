@@ -138,10 +138,7 @@ TEST_F(relay_test, a_session_that_unsubscribes_gets_no_more_updates) {
 TEST_F(relay_test, a_session_that_ends_is_forgotten) {
   start();
   subscribe(self);
-  auto session = sys.spawn(
-    [](update_sink_actor::pointer) -> update_sink_actor::behavior_type {
-      return {[](const price_update&) {}};
-    });
+  auto session = spawn_idle_subscriber();
   self->send(relay, subscribe_atom::value, session);
   run();
   fetch<std::vector<price_update>>();
