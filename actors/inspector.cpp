@@ -63,9 +63,9 @@ verdict inspector_state::screen(inspector_ptr, const inbound& in) {
   if (!in.remote)
     return verdict::accept;
   using str = std::string;
-  if (in.is<watch_atom, str, std::vector<str>, caf::actor>()) {
+  if (in.is<watch_atom, str, std::vector<str>, subscriber>()) {
     // A shell subscribes its own actors only.
-    auto& who = *static_cast<const caf::actor*>(in.content.get(3));
+    auto& who = *static_cast<const subscriber*>(in.content.get(3));
     return who && who.node() == in.node() ? verdict::accept : verdict::refuse;
   }
   if (in.is<hello_atom, str>() || in.is<stats_atom, str>()
@@ -375,9 +375,7 @@ inspector_impl::behavior_type inspector(inspector_ptr self,
             [=](const publisher& b) {
               // The broadcaster monitors `who`: when it exits, or its node
               // is lost, the subscription is gone too.
-              self
-                ->request(caf::actor_cast<ticker_publisher_actor>(b),
-                          answer_timeout, subscribe_atom::value, who)
+              self->request(b, answer_timeout, subscribe_atom::value, who)
                 .then([=](const std::vector<price_update>&) { acc->add(t); },
                       fail);
             },

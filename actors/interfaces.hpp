@@ -8,11 +8,12 @@
 // (actors/peer_guard.hpp, docs/security.md): anything else is logged and
 // that node is disconnected.
 //
-// A handle inside a message that may cross nodes is still a plain
-// `caf::actor`: `subscriber`, `publisher` and `edge` below (a typed one
-// needs a type ID of its own and a cluster protocol version bump; `edge`
-// stays plain for good: the hello that checks the version carries builtin
-// types only). Which messages cross nodes: actors/messages.hpp.
+// A handle inside a message is typed too (`subscriber`, `publisher` and the
+// narrower ones below), so that a send to a handle someone handed over is
+// checked like any other. The two that cross nodes have type IDs of their
+// own, at the end of this file; typing them was cluster protocol version 3.
+// Only `edge` stays plain: the hello that checks the version carries
+// builtin types only. Which messages cross nodes: actors/messages.hpp.
 
 #include <cstdint>
 #include <string>
@@ -25,12 +26,6 @@
 #include "actors/messages.hpp"
 
 namespace mm {
-
-/// A subscriber in a message: a session, a relay or the shell's watcher.
-using subscriber = caf::actor;
-
-/// A publisher in a message: a ticker broadcaster, or on an edge a relay.
-using publisher = caf::actor;
 
 /// An edge's relay directory in a hub's hello (plain, as the hello carries
 /// builtin types only; the hub takes it as a relay_directory_actor once the
@@ -46,6 +41,16 @@ using update_sink_actor = caf::typed_actor<
   // One update of a subscribed ticker (also: gap, new epoch after a move).
   caf::reacts_to<price_update>>;
 
+/// A subscriber in a message: a session, a relay or the shell's watcher.
+using subscriber = update_sink_actor;
+
+/// A local CONFLATE session as a subscriber: a publisher puts its ticks into
+/// the session's inbox and wakes it only when it is not bound to look
+/// (actors/session_inbox.hpp).
+using inbox_sink_actor = update_sink_actor::extend<
+  // The inbox has updates.
+  caf::reacts_to<wake_atom>>;
+
 // --- ticker_broadcaster (one per ticker with subscribers)
 // ---------------------
 
@@ -60,10 +65,10 @@ using ticker_publisher_actor = caf::typed_actor<
                   stream_position>::with<resume_reply>,
   // The same for a local CONFLATE session: ticks go into the slot of its
   // inbox and it gets (wake_atom) only when it is not bound to look.
-  caf::replies_to<subscribe_atom, subscriber, session_inbox_ptr,
+  caf::replies_to<subscribe_atom, inbox_sink_actor, session_inbox_ptr,
                   uint32_t>::with<std::vector<price_update>>,
   // Both of the above.
-  caf::replies_to<subscribe_atom, subscriber, session_inbox_ptr, uint32_t,
+  caf::replies_to<subscribe_atom, inbox_sink_actor, session_inbox_ptr, uint32_t,
                   stream_position>::with<resume_reply>,
   // Removes (and demonitors) a subscriber.
   caf::reacts_to<unsubscribe_atom, subscriber>,
@@ -75,6 +80,9 @@ using ticker_publisher_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<uint64_t, uint64_t>,
   // For the inspector.
   caf::replies_to<describe_atom>::with<ticker_info>>;
+
+/// A publisher in a message: a ticker broadcaster, or on an edge a relay.
+using publisher = ticker_publisher_actor;
 
 /// A ticker's broadcaster: stamps seq and fans its ticks out.
 using ticker_broadcaster_actor = ticker_publisher_actor::extend<
@@ -126,9 +134,15 @@ using redis_listener_actor = caf::typed_actor<
 // --- session (one per client session)
 // -----------------------------------------
 
-using session_actor = update_sink_actor::extend<
-  // From a broadcaster: the inbox has updates.
-  caf::reacts_to<wake_atom>,
+/// What a stream sink tells the session it is bound to
+/// (actors/stream_sink.hpp).
+using stream_owner_actor = caf::typed_actor<
+  // A write completed (or failed).
+  caf::reacts_to<write_done_atom, bool>,
+  // The client is gone.
+  caf::reacts_to<stream_end_atom>>;
+
+using session_actor = inbox_sink_actor::extend_with<stream_owner_actor>::extend<
   // Replies with the id and tickers once every ticker is subscribed.
   caf::replies_to<start_atom>::with<std::string, std::vector<std::string>>,
   // Attaches the one stream (ec::stream_already_attached for a second).
@@ -140,10 +154,6 @@ using session_actor = update_sink_actor::extend<
   caf::replies_to<stop_atom>::with<void>,
   // Ends with ec::killed and the reason (stream ABORTED).
   caf::reacts_to<kill_atom, std::string>,
-  // From the stream sink: a write completed (or failed).
-  caf::reacts_to<write_done_atom, bool>,
-  // From the stream sink: the client is gone.
-  caf::reacts_to<stream_end_atom>,
   // For the inspector.
   caf::replies_to<describe_atom>::with<session_info>>;
 
@@ -254,3 +264,15 @@ using inspector_actor = caf::typed_actor<
   caf::replies_to<nodes_atom, std::string>::with<std::vector<node_info>>>;
 
 } // namespace mm
+
+// The handles that cross nodes (actors/messages.hpp) need type IDs to be
+// serialized. Their interfaces name the types and atoms of the block in
+// messages.hpp, so their IDs come here, in a block that continues that one
+// (node.cpp's add_message_types loads both).
+CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor_handles,
+                        caf::id_block::marketmonitor::end)
+
+  CAF_ADD_TYPE_ID(marketmonitor_handles, (mm::update_sink_actor))
+  CAF_ADD_TYPE_ID(marketmonitor_handles, (mm::ticker_publisher_actor))
+
+CAF_END_TYPE_ID_BLOCK(marketmonitor_handles)

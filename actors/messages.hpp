@@ -3,6 +3,7 @@
 // The types and atoms of marketmonitor's messages, in one type-ID block. The
 // actors' interfaces, one line per message, are in actors/interfaces.hpp.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,6 @@
 #include "actors/price_update.hpp"
 #include "actors/session_inbox.hpp"
 #include "actors/session_options.hpp"
-#include "actors/stream_sink.hpp"
 
 // --- what crosses nodes (docs/cluster.md) ------------------------------------
 // A hub publishes its ticker_directory on --cluster-listen (hub_directory_
@@ -25,9 +25,20 @@
 //       unsubscribe, as a session; the broadcaster -> the relay:
 //       price_update;
 //   the hub's directory -> an edge's relay directory: (node_atom).
+// The handles in them are typed (`subscriber`, `publisher`: their type IDs
+// continue this block in actors/interfaces.hpp), but for the hello's `edge`.
 // Any of these types changing is a bump of cluster_protocol_version
 // (actors/cluster/protocol.hpp). Within an edge: the hub links tell the
 // relay directory (hub_atom), the relay directory tells relays (move_atom).
+
+namespace mm {
+
+class stream_sink;
+
+/// A session's stream (actors/stream_sink.hpp).
+using stream_sink_ptr = std::shared_ptr<stream_sink>;
+
+} // namespace mm
 
 CAF_BEGIN_TYPE_ID_BLOCK(marketmonitor, caf::first_custom_type_id)
 

@@ -17,6 +17,7 @@
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
 #include "actors/inspector.hpp"
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/redis_listener.hpp"
 #include "actors/secret_middleman.hpp"
@@ -72,6 +73,7 @@ void configure(caf::actor_system_config& cfg, const node_config& node) {
 
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::marketmonitor>();
+  cfg.add_message_types<caf::id_block::marketmonitor_handles>();
   // CAF 0.17.6's add_error_category<T> does not compile; pass a renderer.
   cfg.add_error_category(caf::atom("mm"), [](uint8_t code, caf::atom_value,
                                              const caf::message& ctx) {

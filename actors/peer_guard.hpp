@@ -6,7 +6,9 @@
 // actor whose handle ever crossed the network, including system messages
 // (exit_msg kills an actor), so checks in the handlers alone do not do.
 
+#include <cstddef>
 #include <string>
+#include <typeinfo>
 #include <utility>
 
 #include <caf/event_based_actor.hpp>
@@ -15,6 +17,7 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/type_erased_tuple.hpp>
+#include <caf/type_nr.hpp>
 
 namespace mm {
 
@@ -27,13 +30,25 @@ struct inbound {
   /// Sent from another node.
   bool remote;
 
+  /// Whether the message holds `Ts...`. The type token tells builtin types
+  /// apart only (ours, e.g. a typed handle, are all 0 in it), and a screen
+  /// reads the elements it matched: ours are compared by type as well.
   template <class... Ts>
   bool is() const {
-    return content.type_token() == caf::make_type_token<Ts...>();
+    return content.type_token() == caf::make_type_token<Ts...>()
+           && ours_match<Ts...>(std::index_sequence_for<Ts...>{});
   }
 
   /// The node of the sender (invalid for an anonymous message).
   caf::node_id node() const;
+
+private:
+  template <class... Ts, size_t... Is>
+  bool ours_match(std::index_sequence<Is...>) const {
+    return (
+      (caf::type_nr<Ts>::value != 0 || content.matches(Is, 0, &typeid(Ts)))
+      && ...);
+  }
 };
 
 /// What a screen says about a message.

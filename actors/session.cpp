@@ -328,16 +328,17 @@ void request_subscribe(session_ptr self, const ticker_publisher_actor& b,
                        const std::string& ticker, F f, G g,
                        const Ts&... position) {
   auto& st = self->state;
-  auto me = caf::actor_cast<subscriber>(self);
   auto i = st.tickers.find(ticker);
   if (!st.inbox || i == st.tickers.end()) {
-    self->request(b, caf::infinite, subscribe_atom::value, me, position...)
+    self
+      ->request(b, caf::infinite, subscribe_atom::value, subscriber{self},
+                position...)
       .then(f, g);
     return;
   }
   self
-    ->request(b, caf::infinite, subscribe_atom::value, me, st.inbox,
-              i->second.slot, position...)
+    ->request(b, caf::infinite, subscribe_atom::value, inbox_sink_actor{self},
+              st.inbox, i->second.slot, position...)
     .then(f, g);
 }
 
@@ -349,7 +350,7 @@ bool keep_subscription(session_ptr self, const std::string& ticker,
   auto i = st.tickers.find(ticker);
   if (i == st.tickers.end() || i->second.broadcaster) {
     if (i == st.tickers.end() || i->second.broadcaster != b)
-      self->send(b, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
+      self->send(b, unsubscribe_atom::value, subscriber{self});
     return false;
   }
   i->second.broadcaster = b;
@@ -394,12 +395,11 @@ void subscribe(session_ptr self, const std::string& ticker,
   auto& st = self->state;
   self->request(st.directory, caf::infinite, get_atom::value, ticker, dead_hint)
     .then(
-      [=](const publisher& found) {
-        auto b = caf::actor_cast<ticker_publisher_actor>(found);
+      [=](const publisher& b) {
         auto failed = [=](const caf::error& err) {
           if (err == caf::sec::request_receiver_down
               && attempt < max_subscribe_attempts) {
-            subscribe(self, ticker, found, attempt + 1);
+            subscribe(self, ticker, b, attempt + 1);
             return;
           }
           self->quit(err);
@@ -463,7 +463,7 @@ void remove_ticker(session_ptr self, const std::string& t) {
     return;
   if (i->second.broadcaster)
     self->send(i->second.broadcaster, unsubscribe_atom::value,
-               caf::actor_cast<caf::actor>(self));
+               subscriber{self});
   if (st.inbox)
     st.inbox->close(i->second.slot);
   st.tickers.erase(i);
@@ -478,7 +478,7 @@ void remove_ticker(session_ptr self, const std::string& t) {
 /// Returns false (and quits) if the client has already gone.
 bool attach(session_ptr self, const stream_sink_ptr& sink) {
   auto& st = self->state;
-  if (!sink->bind(caf::actor_cast<caf::actor>(self))) {
+  if (!sink->bind(stream_owner_actor{self})) {
     self->quit(caf::make_error(ec::stream_ended,
                                "the client's stream ended before it attached"));
     return false;

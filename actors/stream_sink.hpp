@@ -6,10 +6,10 @@
 #include <memory>
 #include <string>
 
+#include "actors/interfaces.hpp"
 #include "actors/price_update.hpp"
 
 namespace caf {
-class actor;
 class error;
 } // namespace caf
 
@@ -35,15 +35,15 @@ struct pump_stats {
 ///
 /// Rules: one `write` in flight at a time (its completion arrives at the bound
 /// session as `(write_done_atom, bool ok)`); the end of the client's side
-/// arrives as `(stream_end_atom)`; `finish` may be called at any time, once
-/// or more, and never blocks.
+/// arrives as `(stream_end_atom)` (stream_owner_actor); `finish` may be called
+/// at any time, once or more, and never blocks.
 class stream_sink {
 public:
   virtual ~stream_sink() = default;
 
   /// Binds the sink to `session`, the receiver of completions and of the
   /// stream's end. Returns false if the client has already gone.
-  virtual bool bind(const caf::actor& session) = 0;
+  virtual bool bind(const stream_owner_actor& session) = 0;
 
   /// Starts writing `batch`.
   virtual void write(price_batch batch) = 0;
@@ -78,6 +78,6 @@ public:
   }
 };
 
-using stream_sink_ptr = std::shared_ptr<stream_sink>;
+// stream_sink_ptr: in actors/messages.hpp, as a message type.
 
 } // namespace mm

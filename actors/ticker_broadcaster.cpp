@@ -54,12 +54,14 @@ struct broadcaster_state {
   /// A prune timer is on its way.
   bool prune_armed = false;
   /// Subscribers by address: down_msg names the address only.
-  std::unordered_map<caf::actor_addr, caf::actor> subscribers;
+  std::unordered_map<caf::actor_addr, subscriber> subscribers;
   /// How each subscriber gets a tick: the same set as `subscribers`, as a
   /// vector because every tick walks it.
   struct target {
-    caf::actor hdl;
-    /// Local CONFLATE sessions: the slot of this ticker in their inbox.
+    subscriber hdl;
+    /// Local CONFLATE sessions: the session to wake, and the slot of this
+    /// ticker in its inbox.
+    inbox_sink_actor woken;
     session_inbox_ptr inbox;
     uint32_t slot = 0;
   };
@@ -105,12 +107,12 @@ verdict broadcaster_state::screen(broadcaster_actor* self, const inbound& in) {
   if (!in.remote)
     return verdict::accept;
   auto own = [&](size_t pos) {
-    auto& who = *static_cast<const caf::actor*>(in.content.get(pos));
+    auto& who = *static_cast<const subscriber*>(in.content.get(pos));
     return !who || who.node() == in.node();
   };
-  if (in.is<subscribe_atom, caf::actor>()
-      || in.is<subscribe_atom, caf::actor, stream_position>()
-      || in.is<unsubscribe_atom, caf::actor>())
+  if (in.is<subscribe_atom, subscriber>()
+      || in.is<subscribe_atom, subscriber, stream_position>()
+      || in.is<unsubscribe_atom, subscriber>())
     return own(1) ? verdict::accept : verdict::refuse;
   if (in.is<last_atom>() || in.is<health_atom>())
     return verdict::accept;
@@ -130,7 +132,7 @@ ticker_info describe(broadcaster_actor* self) {
 }
 
 /// Counts a remote subscriber that came (+1) or went (-1).
-void count_remote(broadcaster_actor* self, metrics* m, const caf::actor& who,
+void count_remote(broadcaster_actor* self, metrics* m, const subscriber& who,
                   int64_t n) {
   if (who.node() == self->node())
     return;
@@ -138,21 +140,23 @@ void count_remote(broadcaster_actor* self, metrics* m, const caf::actor& who,
   metrics::add(m->relays, n);
 }
 
-/// Adds `who` (or updates how it gets ticks); false if it was known.
-bool add_target(broadcaster_state& st, const caf::actor& who,
-                session_inbox_ptr inbox, uint32_t slot) {
+/// Adds `who` (or updates how it gets ticks: through `inbox`, waking
+/// `woken`, if not null); false if it was known.
+bool add_target(broadcaster_state& st, const subscriber& who,
+                const inbox_sink_actor& woken, session_inbox_ptr inbox,
+                uint32_t slot) {
   auto added = st.subscribers.emplace(who.address(), who).second;
   if (!added) {
     // One fanout entry per subscriber: update it and stop.
     for (auto& x : st.fanout) {
       if (x.hdl == who) {
-        x = {who, std::move(inbox), slot};
+        x = {who, woken, std::move(inbox), slot};
         break;
       }
     }
     return false;
   }
-  st.fanout.push_back({who, std::move(inbox), slot});
+  st.fanout.push_back({who, woken, std::move(inbox), slot});
   return true;
 }
 
@@ -204,10 +208,10 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
     if (subs.empty())
       arm_linger(self, *cfg);
   });
-  auto subscribe = [=](const caf::actor& who, session_inbox_ptr inbox,
-                       uint32_t slot) {
+  auto subscribe = [=](const subscriber& who, const inbox_sink_actor& woken,
+                       session_inbox_ptr inbox, uint32_t slot) {
     auto& st = self->state;
-    if (who && add_target(st, who, std::move(inbox), slot)) {
+    if (who && add_target(st, who, woken, std::move(inbox), slot)) {
       self->monitor(who);
       count_remote(self, m, who, 1);
       ++st.linger_generation; // disarms a pending linger timer
@@ -216,10 +220,11 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
   };
   // The subscription and the replay in one step: ticks after this handler
   // reach the subscriber live, those before it are in the reply.
-  auto resume = [=](const caf::actor& who, session_inbox_ptr inbox,
-                    uint32_t slot, const stream_position& pos) {
+  auto resume = [=](const subscriber& who, const inbox_sink_actor& woken,
+                    session_inbox_ptr inbox, uint32_t slot,
+                    const stream_position& pos) {
     auto& st = self->state;
-    subscribe(who, std::move(inbox), slot);
+    subscribe(who, woken, std::move(inbox), slot);
     st.history->prune(self->clock().now());
     return st.history->resume(pos, st.last);
   };
@@ -248,9 +253,9 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
         // A CONFLATE session that has not taken its last update yet gets
         // this one in its place, not one more message (session_inbox.hpp).
         if (!x.inbox)
-          send_shared(self, x.hdl, st.last);
+          send_shared<price_update>(self, x.hdl, st.last);
         else if (x.inbox->put(x.slot, st.last, now))
-          send_shared(self, x.hdl, st.wake);
+          send_shared<wake_atom>(self, x.woken, st.wake);
       }
     },
     [=](upstream_atom, bool connected) {
@@ -261,20 +266,22 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
       st.upstream_connected = connected;
     },
     // --- from sessions (and, in a cluster, relays) ---
-    [=](subscribe_atom, const caf::actor& who) -> std::vector<price_update> {
-      return subscribe(who, nullptr, 0);
+    [=](subscribe_atom, const subscriber& who) -> std::vector<price_update> {
+      return subscribe(who, {}, nullptr, 0);
     },
-    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr& inbox,
+    [=](subscribe_atom, const inbox_sink_actor& who,
+        const session_inbox_ptr& inbox,
         uint32_t slot) -> std::vector<price_update> {
-      return subscribe(who, inbox, slot);
+      return subscribe(who, who, inbox, slot);
     },
-    [=](subscribe_atom, const caf::actor& who, const stream_position& pos)
-      -> resume_reply { return resume(who, nullptr, 0, pos); },
-    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr& inbox,
-        uint32_t slot, const stream_position& pos) -> resume_reply {
-      return resume(who, inbox, slot, pos);
+    [=](subscribe_atom, const subscriber& who, const stream_position& pos)
+      -> resume_reply { return resume(who, {}, nullptr, 0, pos); },
+    [=](subscribe_atom, const inbox_sink_actor& who,
+        const session_inbox_ptr& inbox, uint32_t slot,
+        const stream_position& pos) -> resume_reply {
+      return resume(who, who, inbox, slot, pos);
     },
-    [=](unsubscribe_atom, const caf::actor& who) {
+    [=](unsubscribe_atom, const subscriber& who) {
       auto& st = self->state;
       auto i = st.subscribers.find(who.address());
       if (i == st.subscribers.end())
@@ -282,7 +289,7 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
       count_remote(self, m, i->second, -1);
       st.subscribers.erase(i);
       drop_target(st, who.address());
-      self->demonitor(who);
+      self->demonitor(who.address());
       if (st.subscribers.empty())
         arm_linger(self, *cfg);
     },

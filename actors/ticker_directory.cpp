@@ -61,7 +61,7 @@ verdict directory_state::screen(directory_actor*, const inbound& in) {
     return !edge || edge.node() == in.node() ? verdict::accept
                                              : verdict::refuse;
   }
-  if (in.is<get_atom, std::string, caf::actor>()) {
+  if (in.is<get_atom, std::string, publisher>()) {
     // Broadcasters only for valid ticker names, spawned by the handler
     // below like for a local session.
     auto& ticker = *static_cast<const std::string*>(in.content.get(1));
@@ -163,7 +163,7 @@ ticker_directory(directory_actor* self, redis_listener_actor listener,
       auto i = st.broadcasters.find(ticker);
       if (i != st.broadcasters.end()
           && i->second.address() != dead_hint.address())
-        return caf::actor_cast<publisher>(i->second);
+        return publisher{i->second};
       // A broadcaster that lingered out may still be in our map until its
       // down_msg arrives: the caller's dead_hint says it is gone. Replacing
       // it takes no new slot; a new ticker needs one (--max-tickers).
@@ -178,7 +178,7 @@ ticker_directory(directory_actor* self, redis_listener_actor listener,
       st.broadcasters[ticker] = b;
       st.tickers[b.address()] = ticker;
       self->send(st.listener, watch_atom::value, ticker, b);
-      return caf::actor_cast<publisher>(b);
+      return publisher{b};
     },
     // --- from edges (hub role) ---
     [=](hello_atom, uint32_t version, const edge& edge) -> uint32_t {

@@ -34,7 +34,7 @@ stream_bridge::stream_bridge(stream_ops* call, const settings& cfg)
 
 // --- stream_sink -------------------------------------------------------------
 
-bool stream_bridge::bind(const caf::actor& session) {
+bool stream_bridge::bind(const stream_owner_actor& session) {
   std::lock_guard<std::mutex> guard{mtx_};
   if (gone_ || phase_ != phase::open)
     return false;
@@ -86,7 +86,7 @@ void stream_bridge::finish(grpc::Status status) {
     std::lock_guard<std::mutex> guard{mtx_};
     session = session_;
   }
-  if (auto hdl = caf::actor_cast<caf::actor>(session))
+  if (auto hdl = caf::actor_cast<stream_owner_actor>(session))
     caf::anon_send(hdl, stream_end_atom_v);
 }
 
@@ -325,7 +325,7 @@ bool stream_bridge::on_write_done(bool ok) {
   else if (call != nullptr)
     call->finish(status);
   if (tell)
-    if (auto hdl = caf::actor_cast<caf::actor>(session))
+    if (auto hdl = caf::actor_cast<stream_owner_actor>(session))
       caf::anon_send(hdl, write_done_atom_v, ok);
   return release;
 }
@@ -455,16 +455,16 @@ bool stream_bridge::on_done(bool cancelled) {
       call_->cancel_expiry();
     release = release_locked() != nullptr;
   }
-  if (tell) {
-    if (auto hdl = caf::actor_cast<caf::actor>(session)) {
-      if (deadline)
-        caf::anon_send(
-          hdl, caf::exit_msg{caf::actor_addr{},
-                             caf::make_error(ec::deadline_exceeded,
-                                             "the call's deadline passed")});
-      else
-        caf::anon_send(hdl, stream_end_atom_v);
-    }
+  if (tell && deadline) {
+    // An exit_msg is no message of the session's interface: plain handle.
+    if (auto hdl = caf::actor_cast<caf::actor>(session))
+      caf::anon_send(
+        hdl, caf::exit_msg{caf::actor_addr{},
+                           caf::make_error(ec::deadline_exceeded,
+                                           "the call's deadline passed")});
+  } else if (tell) {
+    if (auto hdl = caf::actor_cast<stream_owner_actor>(session))
+      caf::anon_send(hdl, stream_end_atom_v);
   }
   return release;
 }

@@ -105,7 +105,7 @@ public:
 
   // --- stream_sink (called by the session) ---------------------------------
 
-  bool bind(const caf::actor& session) override;
+  bool bind(const stream_owner_actor& session) override;
 
   void write(price_batch batch) override;
 

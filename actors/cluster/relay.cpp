@@ -56,7 +56,7 @@ struct relay_state {
   /// The hub's broadcaster while subscribed (and monitored).
   ticker_publisher_actor upstream;
   /// The last upstream that went down: the directory's dead_hint.
-  caf::actor dead;
+  publisher dead;
   bool subscribing = false;
   /// Counts moves to another hub (failover): an attempt to subscribe that
   /// started before the last move is stale.
@@ -70,7 +70,7 @@ struct relay_state {
   bool gap_pending = false;
   /// The last update as the message every subscriber got (empty if none).
   caf::message last;
-  std::unordered_map<caf::actor_addr, caf::actor> subscribers;
+  std::unordered_map<caf::actor_addr, subscriber> subscribers;
   /// Subscribe requests that wait for the first upstream subscription, so
   /// that a snapshot carries the hub's last price; those that resume carry
   /// their position.
@@ -158,7 +158,7 @@ void publish(relay_actor* self, caf::message msg) {
   st.history->add(st.last, now);
   arm_history_prune(self);
   for (auto& kvp : st.subscribers)
-    send_shared(self, kvp.second, st.last);
+    send_shared<price_update>(self, kvp.second, st.last);
 }
 
 void subscribe_upstream(relay_actor* self, const node_config* cfg);
@@ -185,17 +185,14 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
   auto via = st.link;
   self->request(st.link, timeout, get_atom::value, st.ticker, st.dead)
     .then(
-      [=](const publisher& found) {
+      [=](const publisher& b) {
         if (stale())
           return;
-        auto b = caf::actor_cast<ticker_publisher_actor>(found);
         // Resumes where we stood: the hub replays what we missed from its
         // history, so that a short loss of the hub leaves no gap.
         auto& st = self->state;
         stream_position pos{st.ticker, st.epoch, st.seq};
-        self
-          ->request(b, timeout, subscribe_atom::value,
-                    caf::actor_cast<caf::actor>(self), pos)
+        self->request(b, timeout, subscribe_atom::value, subscriber{self}, pos)
           .then(
             [=](const resume_reply& r) {
               if (stale()) {
@@ -204,8 +201,7 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
                 // back: the attempt on its way now gets this very
                 // broadcaster, unless it died; leaving would undo that.)
                 if (self->state.link != via)
-                  self->send(b, unsubscribe_atom::value,
-                             caf::actor_cast<caf::actor>(self));
+                  self->send(b, unsubscribe_atom::value, subscriber{self});
                 return;
               }
               auto& st = self->state;
@@ -233,7 +229,7 @@ void subscribe_upstream(relay_actor* self, const node_config* cfg) {
             [=](const caf::error&) {
               if (stale())
                 return;
-              self->state.dead = found;
+              self->state.dead = b;
               upstream_failed(self, cfg);
             });
       },
@@ -278,8 +274,7 @@ void leave(relay_actor* self) {
   auto& st = self->state;
   if (!st.upstream)
     return;
-  self->send(st.upstream, unsubscribe_atom::value,
-             caf::actor_cast<caf::actor>(self));
+  self->send(st.upstream, unsubscribe_atom::value, subscriber{self});
   self->demonitor(st.upstream.address());
   st.upstream = ticker_publisher_actor{};
 }
@@ -301,7 +296,7 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
   self->set_down_handler([=](const caf::down_msg& dm) {
     auto& st = self->state;
     if (st.upstream && dm.source == st.upstream.address()) {
-      st.dead = caf::actor_cast<caf::actor>(st.upstream);
+      st.dead = st.upstream;
       st.upstream = ticker_publisher_actor{};
       st.gap_pending = true;
       self->delayed_send(self,
@@ -316,7 +311,7 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
     leave(self);
     self->quit(msg.reason);
   });
-  auto add = [=](const caf::actor& who) {
+  auto add = [=](const subscriber& who) {
     auto& st = self->state;
     if (who && st.subscribers.emplace(who.address(), who).second) {
       self->monitor(who);
@@ -324,7 +319,7 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
     }
   };
   auto subscribe =
-    [=](const caf::actor& who) -> caf::result<std::vector<price_update>> {
+    [=](const subscriber& who) -> caf::result<std::vector<price_update>> {
     add(who);
     auto& st = self->state;
     if (st.subscribing && !st.upstream) {
@@ -334,7 +329,7 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
     }
     return last_of(st.last);
   };
-  auto resume = [=](const caf::actor& who,
+  auto resume = [=](const subscriber& who,
                     const stream_position& pos) -> caf::result<resume_reply> {
     add(who);
     auto& st = self->state;
@@ -363,15 +358,15 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
     // --- from the relay directory (failover) ---
     [=](move_atom, const hub_link_actor& link) { move_to(self, link, cfg); },
     // --- from sessions, as at a broadcaster ---
-    [=](subscribe_atom, const caf::actor& who)
+    [=](subscribe_atom, const subscriber& who)
       -> caf::result<std::vector<price_update>> { return subscribe(who); },
-    [=](subscribe_atom, const caf::actor& who, const stream_position& pos)
+    [=](subscribe_atom, const subscriber& who, const stream_position& pos)
       -> caf::result<resume_reply> { return resume(who, pos); },
-    [=](unsubscribe_atom, const caf::actor& who) {
+    [=](unsubscribe_atom, const subscriber& who) {
       auto& st = self->state;
       if (st.subscribers.erase(who.address()) == 0)
         return;
-      self->demonitor(who);
+      self->demonitor(who.address());
       if (st.subscribers.empty())
         arm_linger(self, *cfg);
     },
@@ -379,11 +374,11 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
     [=](health_atom) { return health_of(self); },
     // A local CONFLATE session: no inbox here, each update is a message
     // (the session puts it into its inbox itself).
-    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr&,
+    [=](subscribe_atom, const inbox_sink_actor& who, const session_inbox_ptr&,
         uint32_t) -> caf::result<std::vector<price_update>> {
       return subscribe(who);
     },
-    [=](subscribe_atom, const caf::actor& who, const session_inbox_ptr&,
+    [=](subscribe_atom, const inbox_sink_actor& who, const session_inbox_ptr&,
         uint32_t, const stream_position& pos) -> caf::result<resume_reply> {
       return resume(who, pos);
     },

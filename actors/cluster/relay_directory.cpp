@@ -152,7 +152,7 @@ relay_directory(directory_self* self, const node_config* cfg, metrics* m,
       auto& st = self->state;
       auto i = st.relays.find(ticker);
       if (i != st.relays.end() && i->second.address() != dead_hint.address())
-        return caf::actor_cast<publisher>(i->second);
+        return publisher{i->second};
       // --max-tickers counts relays here, as broadcasters on a hub.
       if (i == st.relays.end() && cfg->max_tickers > 0
           && st.relays.size() >= cfg->max_tickers) {
@@ -165,7 +165,7 @@ relay_directory(directory_self* self, const node_config* cfg, metrics* m,
       st.relays[ticker] = r;
       st.tickers[r.address()] = ticker;
       st.routes[ticker] = hub;
-      return caf::actor_cast<publisher>(r);
+      return publisher{r};
     },
     // --- from the gRPC layer (GetLastPrices): asks the owning hubs ---
     [=](last_atom, const std::vector<std::string>& tickers)

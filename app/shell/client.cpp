@@ -18,6 +18,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/openssl/remote_actor.hpp>
 #include <caf/sec.hpp>
+#include <caf/typed_event_based_actor.hpp>
 
 #include "actors/errors.hpp"
 #include "actors/inspection.hpp"
@@ -115,7 +116,8 @@ bool client::watch(const command& cmd) {
   auto json = opts_.json;
   auto limit = cmd.count;
   auto node = node_;
-  auto watcher = sys_.spawn([=](caf::event_based_actor* self) -> caf::behavior {
+  auto watcher = sys_.spawn([=](mm::update_sink_actor::pointer self)
+                              -> mm::update_sink_actor::behavior_type {
     // Watches the node's inspector: its loss ends the watch.
     self->monitor(node);
     self->set_down_handler([=](const caf::down_msg&) {

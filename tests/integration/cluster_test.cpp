@@ -6,6 +6,8 @@
 #include "tests/integration/harness.hpp"
 #include "tests/integration/node_stats.hpp"
 
+#include "actors/cluster/protocol.hpp"
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -677,17 +679,22 @@ TEST(cluster, every_node_is_idle_after_the_clients_leave) {
 }
 
 TEST(cluster, a_hub_of_another_protocol_version_is_refused) {
+  // An edge of the version before this one (its hello is the same in every
+  // version) against a hub of this one.
+  auto ours = std::to_string(mm::cluster_protocol_version);
+  auto old = std::to_string(mm::cluster_protocol_version - 1);
   redis_process redis;
   server_process hub{redis, hub_flags()};
   server_process edge{redis, edge_flags({hub.cluster_address()},
-                                        {"--cluster-protocol", "999"})};
+                                        {"--cluster-protocol", old})};
   std::string nodes;
   EXPECT_TRUE(wait_until([&] {
     nodes = shell_json(edge, "nodes");
     return nodes.find("refused") != std::string::npos;
   }))
     << nodes;
-  EXPECT_NE(nodes.find("speaks protocol 2, we speak 999: refusing"),
+  EXPECT_NE(nodes.find("speaks protocol " + ours + ", we speak " + old
+                       + ": refusing"),
             std::string::npos)
     << nodes;
   // Sessions still start on the edge, but nothing reaches the hub.

@@ -20,6 +20,7 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
 
@@ -186,17 +187,19 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   auto& self = peer.self();
   // 1. The cluster port hands out the broadcaster of a valid ticker, as it
   // does for every edge; a forged tick to it is refused and ends the
-  // connection.
+  // connection. (The peer sends through plain handles what the typed ones
+  // would not let it.)
   auto dir = peer.connect(hub.cluster_address());
   ASSERT_TRUE(dir);
   caf::actor hpa;
   self
     ->request(dir, std::chrono::seconds(5), get_atom::value, std::string{"HPA"},
-              caf::actor{})
-    .receive([&](const caf::actor& b) { hpa = b; },
-             [&](const caf::error& err) {
-               FAIL() << "get HPA: " << self->system().render(err);
-             });
+              mm::publisher{})
+    .receive(
+      [&](const mm::publisher& b) { hpa = caf::actor_cast<caf::actor>(b); },
+      [&](const caf::error& err) {
+        FAIL() << "get HPA: " << self->system().render(err);
+      });
   ASSERT_TRUE(hpa);
   for (int i = 0; i < 100; ++i)
     self->send(hpa, tick{forged_price, 1, ts + i});
@@ -206,7 +209,7 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   ASSERT_TRUE(dir);
   for (int i = 0; i < 10000; ++i)
     self->send(dir, get_atom::value, "made-up ticker " + std::to_string(i),
-               caf::actor{});
+               mm::publisher{});
   EXPECT_TRUE(peer.disconnected(dir));
   // 3. An exit message (CAF sends it anonymously: it cannot say who the
   // peer is, so it is dropped without a disconnect), then what only local
@@ -228,11 +231,10 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
     ASSERT_TRUE(dir);
     self
       ->request(dir, std::chrono::seconds(5), get_atom::value,
-                std::string{"HPA"}, caf::actor{})
-      .receive([&](const caf::actor& b) { again = b; },
-               [&](const caf::error& err) {
-                 why = self->system().render(err);
-               });
+                std::string{"HPA"}, mm::publisher{})
+      .receive(
+        [&](const mm::publisher& b) { again = caf::actor_cast<caf::actor>(b); },
+        [&](const caf::error& err) { why = self->system().render(err); });
   }
   ASSERT_TRUE(again) << "the directory no longer answers: " << why;
   EXPECT_EQ(again, hpa) << "the broadcaster was replaced";
@@ -244,7 +246,8 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   self->send(dir, std::string{"random"}, 42, 3.5);
   EXPECT_TRUE(peer.disconnected(dir));
   // 5. The admin ports: a tick and a lookup to the inspectors, and a watch
-  // that would subscribe an actor of another node.
+  // that would subscribe an actor of another node (the hub's directory,
+  // claimed to be a subscriber).
   EXPECT_TRUE(peer.untyped_refused(hub.admin_address()));
   auto hub_inspector = peer.connect_inspector(hub.admin_address());
   ASSERT_TRUE(hub_inspector);
@@ -258,7 +261,8 @@ TEST(hostile_peer, is_refused_disconnected_and_changes_nothing) {
   dir = peer.directory(hub.cluster_address());
   ASSERT_TRUE(edge_inspector && dir);
   self->send(edge_inspector, watch_atom::value, std::string{},
-             std::vector<std::string>{"HPC"}, dir);
+             std::vector<std::string>{"HPC"},
+             caf::actor_cast<mm::subscriber>(dir));
   EXPECT_TRUE(peer.disconnected(edge_inspector));
   // The nodes keep serving the real client: a real tick arrives, no forged
   // one ever did, and only HPA has a broadcaster and a Redis subscription.

@@ -29,7 +29,7 @@ namespace mm::test {
 /// Records what a session does to its stream; the test acknowledges writes.
 class fake_sink : public stream_sink {
 public:
-  bool bind(const caf::actor& session) override {
+  bool bind(const stream_owner_actor& session) override {
     if (gone)
       return false;
     bound = session;
@@ -47,7 +47,7 @@ public:
   }
 
   bool gone = false;
-  caf::actor bound;
+  stream_owner_actor bound;
   std::vector<price_batch> writes;
   int finish_calls = 0;
   caf::error finished;
@@ -152,9 +152,27 @@ public:
     return result;
   }
 
+  /// `who` as a subscriber: a scoped actor takes any message (price_update
+  /// too), and the test reads what it got from its mailbox.
+  static subscriber as_subscriber(const caf::scoped_actor& who) {
+    return caf::actor_cast<subscriber>(who);
+  }
+
+  /// A subscriber that takes updates and drops them (a shell's watcher, a
+  /// session the test only counts); ended with the fixture.
+  subscriber spawn_idle_subscriber() {
+    auto x = sys.spawn(
+      [](update_sink_actor::pointer) -> update_sink_actor::behavior_type {
+        return {[](const price_update&) {}};
+      });
+    cleanup.push_back(x);
+    return x;
+  }
+
   /// Takes the down_msg of `who` (which the scoped actor monitors) if one
   /// waits in its mailbox: whether `who` has ended.
-  bool took_down(const caf::actor& who) {
+  template <class Handle>
+  bool took_down(const Handle& who) {
     bool down = false;
     self->receive(
       [&](const caf::down_msg& dm) { down = dm.source == who.address(); },

@@ -121,11 +121,11 @@ public:
 
   /// The relay of `ticker`, with the scoped actor subscribed at it (as a
   /// session would be).
-  caf::actor subscribe(const std::string& ticker) {
-    self->send(dir, get_atom::value, ticker, caf::actor{});
+  publisher subscribe(const std::string& ticker) {
+    self->send(dir, get_atom::value, ticker, publisher{});
     run();
-    auto r = fetch<caf::actor>();
-    self->send(r, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+    auto r = fetch<publisher>();
+    self->send(r, subscribe_atom::value, as_subscriber(self));
     run();
     fetch<std::vector<price_update>>();
     return r;
@@ -162,7 +162,7 @@ public:
   }
 
   bool subscribed_at(size_t i, const std::string& ticker,
-                     const caf::actor& relay) {
+                     const publisher& relay) {
     return recs[i]->subscribers[ticker].count(relay.address()) > 0;
   }
 
@@ -264,9 +264,9 @@ TEST_F(failover, an_answer_from_the_old_hub_after_a_move_is_ignored) {
   // The relay asked a's link for the broadcaster; a goes down before the
   // answer comes: the relay moves to b and ignores a's late answer.
   recs[0]->hold = true;
-  self->send(dir, get_atom::value, ta, caf::actor{});
+  self->send(dir, get_atom::value, ta, publisher{});
   run();
-  auto ra = fetch<caf::actor>();
+  auto ra = fetch<publisher>();
   self->send(dir, hub_atom::value, ncfg.hubs[0], false);
   run();
   EXPECT_TRUE(subscribed_at(1, ta, ra));
@@ -281,9 +281,9 @@ TEST_F(failover, a_move_leaves_no_subscription_behind_at_the_old_hub) {
   // The relay's subscription at a's broadcaster is on its way when a goes
   // down, and a answers it after the move: the relay leaves it again.
   recs[0]->hold_subscribe = true;
-  self->send(dir, get_atom::value, ta, caf::actor{});
+  self->send(dir, get_atom::value, ta, publisher{});
   run();
-  auto ra = fetch<caf::actor>();
+  auto ra = fetch<publisher>();
   ASSERT_TRUE(subscribed_at(0, ta, ra));
   auto a_broadcaster = recs[0]->broadcasters[ta];
   recs[0]->hold_subscribe = false;
@@ -296,7 +296,7 @@ TEST_F(failover, a_move_leaves_no_subscription_behind_at_the_old_hub) {
   EXPECT_FALSE(subscribed_at(0, ta, ra));
   EXPECT_TRUE(subscribed_at(1, ta, ra));
   // And ticks of a's broadcaster do not reach the relay's subscribers.
-  self->send(ra, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  self->send(ra, subscribe_atom::value, as_subscriber(self));
   run();
   fetch<std::vector<price_update>>();
   tick(0, ta, 1);
@@ -311,9 +311,9 @@ TEST_F(failover, a_move_away_and_back_keeps_the_subscription) {
   // still on its way: both attempts at a end at the same broadcaster, and
   // the stale one must not undo the current one.
   recs[0]->hold = true;
-  self->send(dir, get_atom::value, ta, caf::actor{});
+  self->send(dir, get_atom::value, ta, publisher{});
   run();
-  auto ra = fetch<caf::actor>();
+  auto ra = fetch<publisher>();
   self->send(dir, hub_atom::value, ncfg.hubs[0], false);
   run();
   EXPECT_TRUE(subscribed_at(1, ta, ra));
@@ -324,7 +324,7 @@ TEST_F(failover, a_move_away_and_back_keeps_the_subscription) {
   self->send(links[0], ok_atom::value);
   run();
   EXPECT_TRUE(subscribed_at(0, ta, ra));
-  self->send(ra, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  self->send(ra, subscribe_atom::value, as_subscriber(self));
   run();
   fetch<std::vector<price_update>>();
   tick(0, ta, 7);

@@ -25,14 +25,20 @@
 
 namespace mm::test {
 
+/// A hub's broadcaster as a relay sees it, and from the test: (ok_atom) to
+/// answer held subscriptions, a `double` to publish.
+using fake_broadcaster_actor =
+  ticker_publisher_actor::extend<caf::reacts_to<ok_atom>,
+                                 caf::reacts_to<double>>;
+
 /// What one stand-in hub saw, and how it behaves.
 struct hub_record {
   /// The current broadcaster per ticker.
-  std::map<std::string, caf::actor> broadcasters;
+  std::map<std::string, fake_broadcaster_actor> broadcasters;
   /// The epoch of each broadcaster ever spawned, per ticker (newest last).
   std::map<std::string, std::vector<uint64_t>> epochs;
   /// The dead hint of every lookup, per ticker (null: none).
-  std::map<std::string, std::vector<caf::actor>> dead_hints;
+  std::map<std::string, std::vector<publisher>> dead_hints;
   /// Who is subscribed per ticker (at the current broadcaster).
   std::map<std::string, std::set<caf::actor_addr>> subscribers;
   /// Subscriptions and unsubscriptions ever made, per ticker.
@@ -59,14 +65,22 @@ struct hub_record {
 using record_ptr = std::shared_ptr<hub_record>;
 
 /// A hub's broadcaster of `ticker`: records (un)subscriptions and sends its
-/// subscribers a price_update for each `double` the test sends it.
-inline caf::behavior fake_broadcaster(caf::event_based_actor* self,
-                                      record_ptr rec, std::string ticker) {
+/// subscribers a price_update for each `double` the test sends it. A relay
+/// subscribes with a position only; the other requests of the interface
+/// are refused.
+inline fake_broadcaster_actor::behavior_type
+fake_broadcaster(fake_broadcaster_actor::pointer self, record_ptr rec,
+                 std::string ticker) {
   auto epoch = make_epoch();
   rec->epochs[ticker].push_back(epoch);
   auto seq = std::make_shared<uint64_t>(0);
-  auto subs = std::make_shared<std::vector<caf::actor>>();
-  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  auto subs = std::make_shared<std::vector<subscriber>>();
+  auto held =
+    std::make_shared<std::vector<caf::typed_response_promise<resume_reply>>>();
+  auto not_a_relays = [] {
+    return caf::make_error(caf::sec::unexpected_message,
+                           "the stand-in hub answers a relay's requests only");
+  };
   auto reply = [=] {
     resume_reply r;
     if (auto i = rec->last.find(ticker); i != rec->last.end())
@@ -74,14 +88,14 @@ inline caf::behavior fake_broadcaster(caf::event_based_actor* self,
     return r;
   };
   return {
-    [=](subscribe_atom, const caf::actor& who,
+    [=](subscribe_atom, const subscriber& who,
         const stream_position&) -> caf::result<resume_reply> {
       subs->push_back(who);
       rec->subscribers[ticker].insert(who.address());
       ++rec->subscribes[ticker];
       if (rec->hold_subscribe) {
-        held->push_back(self->make_response_promise());
-        return caf::delegated<resume_reply>{};
+        held->push_back(self->make_response_promise<resume_reply>());
+        return held->back();
       }
       return reply();
     },
@@ -91,7 +105,7 @@ inline caf::behavior fake_broadcaster(caf::event_based_actor* self,
         rp.deliver(reply());
       held->clear();
     },
-    [=](unsubscribe_atom, const caf::actor& who) {
+    [=](unsubscribe_atom, const subscriber& who) {
       if (!rec->keep_sending)
         subs->erase(std::remove(subs->begin(), subs->end(), who), subs->end());
       rec->subscribers[ticker].erase(who.address());
@@ -107,6 +121,24 @@ inline caf::behavior fake_broadcaster(caf::event_based_actor* self,
       for (auto& s : *subs)
         self->send(s, u);
     },
+    [=](subscribe_atom, const subscriber&)
+      -> caf::result<std::vector<price_update>> { return not_a_relays(); },
+    [=](subscribe_atom, const inbox_sink_actor&, const session_inbox_ptr&,
+        uint32_t) -> caf::result<std::vector<price_update>> {
+      return not_a_relays();
+    },
+    [=](subscribe_atom, const inbox_sink_actor&, const session_inbox_ptr&,
+        uint32_t, const stream_position&) -> caf::result<resume_reply> {
+      return not_a_relays();
+    },
+    [=](last_atom) -> caf::result<std::vector<price_update>> {
+      return not_a_relays();
+    },
+    [=](health_atom) -> caf::result<ticker_health> { return not_a_relays(); },
+    [=](stats_atom) -> caf::result<uint64_t, uint64_t> {
+      return not_a_relays();
+    },
+    [=](describe_atom) -> caf::result<ticker_info> { return not_a_relays(); },
   };
 }
 
@@ -119,9 +151,9 @@ using fake_link_actor = hub_link_actor::extend<caf::reacts_to<ok_atom>>;
 /// health and node for the hub, records start.
 inline fake_link_actor::behavior_type fake_link(fake_link_actor::pointer self,
                                                 record_ptr rec) {
-  auto broadcaster_of = [=](const std::string& ticker, const caf::actor& dead) {
+  auto broadcaster_of = [=](const std::string& ticker, const publisher& dead) {
     auto& b = rec->broadcasters[ticker];
-    if (!b || b == dead) {
+    if (!b || b.address() == dead.address()) {
       b = self->spawn(fake_broadcaster, rec, ticker);
       rec->subscribers[ticker].clear();
     }
@@ -134,7 +166,7 @@ inline fake_link_actor::behavior_type fake_link(fake_link_actor::pointer self,
       rec->dead_hints[ticker].push_back(dead);
       if (rec->down)
         return caf::make_error(caf::sec::request_receiver_down, "hub down");
-      auto b = broadcaster_of(ticker, dead);
+      publisher b = broadcaster_of(ticker, dead);
       if (rec->hold) {
         auto rp = self->template make_response_promise<publisher>();
         rec->held.emplace_back(rp, b);

@@ -16,6 +16,7 @@
 #include "actors/price_update.hpp"
 
 #include "actor_fixture.hpp"
+#include "fake_hub.hpp"
 
 using namespace mm;
 using namespace mm::test;
@@ -36,7 +37,7 @@ struct net_state {
   /// The hellos the hub got: (version, edge directory).
   std::vector<std::pair<uint32_t, caf::actor>> hellos;
   /// The hub's broadcaster of every ticker.
-  caf::actor broadcaster;
+  publisher broadcaster;
 };
 
 using net_ptr = std::shared_ptr<net_state>;
@@ -82,7 +83,7 @@ caf::behavior fake_hub_directory(caf::event_based_actor*, net_ptr net) {
       net->hellos.emplace_back(version, edge);
       return net->version;
     },
-    [=](get_atom, const std::string&, const caf::actor&) {
+    [=](get_atom, const std::string&, const publisher&) {
       return net->broadcaster;
     },
     [=](last_atom, const std::vector<std::string>& tickers) {
@@ -119,9 +120,9 @@ public:
     ncfg.hubs = {"a:1"};
     ncfg.hub_retry_max_ms = 1000;
     ncfg.connection_timeout_ms = 1000;
-    net->broadcaster = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-      return {[](ok_atom) {}};
-    });
+    net->broadcaster = sys.spawn(fake_broadcaster,
+                                 std::make_shared<hub_record>(),
+                                 std::string{"AAPL"});
     cleanup.push_back(net->broadcaster);
     via = sys.spawn(fake_middleman, net);
     cleanup.push_back(via);
@@ -160,10 +161,10 @@ public:
   }
 
   /// The link's answer to `(get_atom, ticker, null)`.
-  caf::expected<caf::actor> get() {
-    self->send(link, get_atom::value, std::string{"AAPL"}, caf::actor{});
+  caf::expected<publisher> get() {
+    self->send(link, get_atom::value, std::string{"AAPL"}, publisher{});
     run();
-    return fetch_expected<caf::actor>();
+    return fetch_expected<publisher>();
   }
 
   node_info node() {
@@ -285,12 +286,12 @@ TEST_F(hub_link_test, requests_wait_for_the_connection_on_its_way) {
   net->hold = true;
   spawn_link();
   start();
-  self->send(link, get_atom::value, std::string{"AAPL"}, caf::actor{});
+  self->send(link, get_atom::value, std::string{"AAPL"}, publisher{});
   run();
   EXPECT_FALSE(has_message());
   self->send(via, ok_atom::value);
   run();
-  EXPECT_EQ(fetch<caf::actor>(), net->broadcaster);
+  EXPECT_EQ(fetch<publisher>(), net->broadcaster);
 }
 
 TEST_F(hub_link_test, refuses_a_hub_of_another_protocol_version) {

@@ -67,10 +67,10 @@ public:
   }
 
   /// The broadcaster of `ticker` (spawned if there is none).
-  caf::actor broadcaster(const std::string& ticker) {
-    self->send(directory, get_atom::value, ticker, caf::actor{});
+  publisher broadcaster(const std::string& ticker) {
+    self->send(directory, get_atom::value, ticker, publisher{});
     run();
-    return fetch<caf::actor>();
+    return fetch<publisher>();
   }
 
   /// Sends the inspector `xs...` and runs the actors.
@@ -89,15 +89,6 @@ public:
   std::vector<ticker_info> tickers() {
     send(tickers_atom::value, secret);
     return fetch<std::vector<ticker_info>>();
-  }
-
-  /// A shell's watcher: an actor that takes updates.
-  caf::actor watcher() {
-    auto w = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-      return {[](const price_update&) {}};
-    });
-    cleanup.push_back(w);
-    return w;
   }
 
   std::shared_ptr<names> watched = std::make_shared<names>();
@@ -178,9 +169,10 @@ TEST_F(inspector_test, an_invalid_ticker_is_a_bad_argument) {
   EXPECT_EQ(text_of(err), "\"not a ticker\" is not a ticker");
   send(ticker_atom::value, secret, std::string{"$$$"});
   EXPECT_EQ(fetch_error(), admin_ec::bad_argument);
-  send(watch_atom::value, secret, names{"AAPL", "a b"}, watcher());
+  send(watch_atom::value, secret, names{"AAPL", "a b"},
+       spawn_idle_subscriber());
   EXPECT_EQ(fetch_error(), admin_ec::bad_argument);
-  send(watch_atom::value, secret, names{"AAPL"}, caf::actor{});
+  send(watch_atom::value, secret, names{"AAPL"}, subscriber{});
   EXPECT_EQ(fetch_error(), admin_ec::bad_argument);
   EXPECT_TRUE(watched->empty()) << "a refused watch subscribed";
 }
@@ -250,7 +242,7 @@ TEST_F(inspector_test, kill_ends_the_session_and_an_unknown_id_is_an_error) {
 }
 
 TEST_F(inspector_test, watch_subscribes_the_watcher_to_each_ticker) {
-  auto w = watcher();
+  auto w = spawn_idle_subscriber();
   send(watch_atom::value, secret, names{"msft", "AAPL", "aapl"}, w);
   auto got = fetch<names>();
   std::sort(got.begin(), got.end());
@@ -262,7 +254,8 @@ TEST_F(inspector_test, watch_subscribes_the_watcher_to_each_ticker) {
 
 TEST_F(inspector_test, watch_beyond_the_ticker_cap_fails_as_a_whole) {
   start({"AAPL", "MSFT", "IBM"});
-  send(watch_atom::value, secret, names{"AAPL", "GOOG", "NVDA"}, watcher());
+  send(watch_atom::value, secret, names{"AAPL", "GOOG", "NVDA"},
+       spawn_idle_subscriber());
   auto err = fetch_error();
   EXPECT_EQ(code_of(err), ec::ticker_limit) << sys.render(err);
   EXPECT_FALSE(has_message()) << "answered more than once";

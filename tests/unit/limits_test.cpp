@@ -128,11 +128,11 @@ TEST_F(limits_test, sessions_per_client_are_capped_and_counted_down) {
 }
 
 TEST_F(limits_test, the_directory_refuses_tickers_beyond_the_cap) {
-  auto get = [&](const std::string& t) -> caf::expected<caf::actor> {
-    self->send(directory, get_atom::value, t, caf::actor{});
+  auto get = [&](const std::string& t) -> caf::expected<publisher> {
+    self->send(directory, get_atom::value, t, publisher{});
     run();
-    caf::expected<caf::actor> result{caf::actor{}};
-    self->receive([&](const caf::actor& b) { result = b; },
+    caf::expected<publisher> result{publisher{}};
+    self->receive([&](const publisher& b) { result = b; },
                   [&](const caf::error& e) { result = e; },
                   caf::after(std::chrono::seconds(0)) >> [] { FAIL(); });
     return result;

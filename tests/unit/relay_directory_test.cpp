@@ -37,11 +37,11 @@ public:
   }
 
   /// The directory's answer to `(get_atom, ticker, dead_hint)`.
-  caf::expected<caf::actor> get(const std::string& ticker,
-                                caf::actor dead_hint = {}) {
+  caf::expected<publisher> get(const std::string& ticker,
+                               const publisher& dead_hint = {}) {
     self->send(dir, get_atom::value, ticker, dead_hint);
     run();
-    return fetch_expected<caf::actor>();
+    return fetch_expected<publisher>();
   }
 
   /// A ticker whose owner is hub `i`.

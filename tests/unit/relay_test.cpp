@@ -41,7 +41,7 @@ public:
 
   /// Subscribes `who` at the relay as a session does; returns the reply.
   std::vector<price_update> subscribe(caf::scoped_actor& who) {
-    who->send(relay, subscribe_atom::value, caf::actor_cast<caf::actor>(who));
+    who->send(relay, subscribe_atom::value, as_subscriber(who));
     run();
     std::vector<price_update> result;
     bool got = false;
@@ -124,8 +124,7 @@ TEST_F(relay_test, a_session_that_unsubscribes_gets_no_more_updates) {
   start();
   subscribe(self);
   subscribe(other);
-  other->send(relay, unsubscribe_atom::value,
-              caf::actor_cast<caf::actor>(other));
+  other->send(relay, unsubscribe_atom::value, as_subscriber(other));
   run();
   hub_tick(1);
   EXPECT_EQ(received(self).size(), 1u);
@@ -139,9 +138,7 @@ TEST_F(relay_test, a_session_that_unsubscribes_gets_no_more_updates) {
 TEST_F(relay_test, a_session_that_ends_is_forgotten) {
   start();
   subscribe(self);
-  auto session = sys.spawn([](caf::event_based_actor*) -> caf::behavior {
-    return {[](const price_update&) {}};
-  });
+  auto session = spawn_idle_subscriber();
   self->send(relay, subscribe_atom::value, session);
   run();
   fetch<std::vector<price_update>>();
@@ -156,7 +153,7 @@ TEST_F(relay_test,
   start();
   self->monitor(relay);
   subscribe(self);
-  self->send(relay, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  self->send(relay, unsubscribe_atom::value, as_subscriber(self));
   run();
   advance(ncfg.linger_ms - 1);
   EXPECT_FALSE(took_down(relay));
@@ -172,7 +169,7 @@ TEST_F(relay_test, a_session_within_the_linger_keeps_it) {
   start();
   self->monitor(relay);
   subscribe(self);
-  self->send(relay, unsubscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  self->send(relay, unsubscribe_atom::value, as_subscriber(self));
   run();
   advance(ncfg.linger_ms / 2);
   subscribe(other);
@@ -193,7 +190,7 @@ TEST_F(relay_test, a_snapshot_waits_for_the_hubs_last_price) {
   start();
   // The session asks while the relay's subscription at the hub is on its
   // way: the answer waits for it and carries the hub's last price.
-  self->send(relay, subscribe_atom::value, caf::actor_cast<caf::actor>(self));
+  self->send(relay, subscribe_atom::value, as_subscriber(self));
   run();
   EXPECT_FALSE(has_message());
   self->send(hub->broadcasters[ticker], ok_atom::value);

@@ -268,7 +268,7 @@ TEST_F(session_test, attached_session_ignores_attach_timeout) {
   auto s = start({"AAPL"}, {});
   auto sink = std::make_shared<fake_sink>();
   request_ok(s, attach_atom::value, stream_sink_ptr{sink});
-  EXPECT_EQ(sink->bound, s);
+  EXPECT_EQ(sink->bound.address(), s.address());
   advance(ncfg.attach_timeout_ms * 2);
   EXPECT_FALSE(down_reason(s));
 }
@@ -376,22 +376,24 @@ TEST_F(session_test, conflates_updates_of_a_publisher_that_sends_each_one) {
   // A cluster relay takes the inbox variant of subscribe like the plain one
   // and sends a message per tick; the session conflates those itself, in
   // the same inbox.
-  auto subscribed = std::make_shared<caf::actor>();
+  auto subscribed = std::make_shared<inbox_sink_actor>();
   auto relay =
     sys.spawn([subscribed](caf::event_based_actor*) -> caf::behavior {
       return {
-        [subscribed](subscribe_atom, const caf::actor& who,
+        [subscribed](subscribe_atom, const inbox_sink_actor& who,
                      const session_inbox_ptr&, uint32_t) {
           *subscribed = who;
           return std::vector<price_update>{};
         },
-        [](unsubscribe_atom, const caf::actor&) {},
+        [](unsubscribe_atom, const subscriber&) {},
       };
     });
+  // `relay` stands in for a relay: it answers subscribe and unsubscribe
+  // only.
   auto dir = sys.spawn([relay](caf::event_based_actor*) -> caf::behavior {
     return {
-      [relay](get_atom, const std::string&, const caf::actor&) {
-        return relay;
+      [relay](get_atom, const std::string&, const publisher&) {
+        return caf::actor_cast<publisher>(relay);
       },
     };
   });

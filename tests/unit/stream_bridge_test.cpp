@@ -105,12 +105,13 @@ public:
   /// Spawns the session stand-in, binds the bridge to it and monitors it.
   void bind() {
     auto rec = said;
-    session = sys.spawn([rec](caf::event_based_actor*) -> caf::behavior {
-      return {
-        [rec](write_done_atom, bool ok) { rec->write_done.push_back(ok); },
-        [rec](stream_end_atom) { ++rec->stream_end; },
-      };
-    });
+    session = sys.spawn(
+      [rec](stream_owner_actor::pointer) -> stream_owner_actor::behavior_type {
+        return {
+          [rec](write_done_atom, bool ok) { rec->write_done.push_back(ok); },
+          [rec](stream_end_atom) { ++rec->stream_end; },
+        };
+      });
     cleanup.push_back(session);
     self->monitor(session);
     ASSERT_TRUE(bridge->bind(session));
@@ -180,7 +181,7 @@ public:
   session_inbox_ptr inbox = std::make_shared<session_inbox>();
   std::map<std::string, uint32_t> slots;
   std::shared_ptr<heard> said = std::make_shared<heard>();
-  caf::actor session;
+  stream_owner_actor session;
 
 private:
   stream_bridge::settings cfg_{};

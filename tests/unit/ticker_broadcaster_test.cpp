@@ -12,16 +12,17 @@ using received = std::vector<price_update>;
 class broadcaster_test : public actor_fixture {
 public:
   /// A subscriber that records every update it gets.
-  caf::actor spawn_recorder(std::shared_ptr<received> log) {
-    auto r = sys.spawn([log](caf::event_based_actor*) -> caf::behavior {
-      return {[log](const price_update& u) { log->push_back(u); }};
-    });
+  subscriber spawn_recorder(std::shared_ptr<received> log) {
+    auto r = sys.spawn(
+      [log](update_sink_actor::pointer) -> update_sink_actor::behavior_type {
+        return {[log](const price_update& u) { log->push_back(u); }};
+      });
     cleanup.push_back(r);
     return r;
   }
 
   std::vector<price_update> subscribe(const ticker_broadcaster_actor& b,
-                                      const caf::actor& who) {
+                                      const subscriber& who) {
     self->send(b, subscribe_atom::value, who);
     run();
     return fetch<std::vector<price_update>>();
@@ -72,12 +73,13 @@ TEST_F(broadcaster_test, fans_out_one_tick_to_every_subscriber_with_seq) {
 TEST_F(broadcaster_test, a_conflating_subscriber_gets_one_wake_per_take) {
   auto b = spawn_ticker_broadcaster(sys, "AAPL", ncfg, m);
   auto wakes = std::make_shared<int>(0);
-  auto r = sys.spawn([wakes](caf::event_based_actor*) -> caf::behavior {
-    return {
-      [wakes](wake_atom) { ++*wakes; },
-      [](const price_update&) { ADD_FAILURE() << "got a plain update"; },
-    };
-  });
+  auto r = sys.spawn(
+    [wakes](inbox_sink_actor::pointer) -> inbox_sink_actor::behavior_type {
+      return {
+        [wakes](wake_atom) { ++*wakes; },
+        [](const price_update&) { ADD_FAILURE() << "got a plain update"; },
+      };
+    });
   cleanup.push_back(r);
   auto inbox = std::make_shared<session_inbox>();
   auto slot = inbox->open("AAPL");
@@ -97,7 +99,7 @@ TEST_F(broadcaster_test, a_conflating_subscriber_gets_one_wake_per_take) {
   EXPECT_EQ(taken[0].replaced, 99u);
   publish(b, 101.0, 1, 101);
   EXPECT_EQ(*wakes, 2) << "taken to empty: the next tick wakes again";
-  self->send(b, unsubscribe_atom::value, r);
+  self->send(b, unsubscribe_atom::value, subscriber{r});
   run();
   publish(b, 102.0, 1, 102);
   taken.clear();

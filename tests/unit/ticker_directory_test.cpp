@@ -54,11 +54,11 @@ public:
   }
 
   /// The directory's answer to `(get_atom, ticker, dead_hint)`.
-  caf::expected<caf::actor> get(const std::string& ticker,
-                                caf::actor dead_hint = {}) {
+  caf::expected<publisher> get(const std::string& ticker,
+                               const publisher& dead_hint = {}) {
     self->send(directory, get_atom::value, ticker, dead_hint);
     run();
-    return fetch_expected<caf::actor>();
+    return fetch_expected<publisher>();
   }
 
   /// Sends the broadcaster of `ticker` a tick at `price` through the
@@ -69,7 +69,7 @@ public:
   }
 
   /// Ends `b` as if it had crashed.
-  void kill(const caf::actor& b) {
+  void kill(const publisher& b) {
     self->send_exit(b, caf::exit_reason::kill);
     run();
   }
