@@ -30,7 +30,7 @@ struct options {
   bool deliver_all = false;
   double ramp_per_sec = 0;
   /// Sessions started and not yet established at once (0: no limit).
-  uint64_t max_starting = 2000;
+  uint64_t max_starting = 0;
   double establish_timeout = 60;
   pid_t server_pid = 0;
   /// The admin endpoint; an empty host: none.

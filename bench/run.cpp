@@ -137,10 +137,10 @@ int run(const options& opts) {
   // Starter threads issue the starts, each every `starters`-th session (so
   // each its own channels and queues, with its own malloc arena): from one
   // thread, issuing 50,000 starts took 21.4 s of a 24.9 s establishment
-  // (docs/benchmarks.md, "Starts from four threads").
-  // --max-starting: at most that many started and not yet established (or
-  // ended), like a client pool that waits for its connections; the limit
-  // holds until the establish timeout.
+  // (docs/benchmarks.md, "Starts admitted as they are answered").
+  // --max-starting (default: no limit): at most that many started and not
+  // yet established (or ended), like a client pool that waits for its
+  // connections; the limit holds until the establish timeout.
   auto starters = std::min<uint64_t>(starter_threads, opts.sessions);
   auto est_deadline = ramp_start
                       + static_cast<int64_t>(opts.establish_timeout * 1e9);

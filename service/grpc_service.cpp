@@ -131,9 +131,10 @@ void with_session(caf::actor_system& sys,
           fail_call(ctx, reactor, true));
 }
 
-/// How many calls of each streaming method each queue keeps requested: a
-/// burst of new streams waits in gRPC until a request takes it.
-constexpr int requests_per_queue = 8;
+/// How many calls of each streaming method each queue keeps requested, and
+/// so how many of their starts may be in flight (start_slot): a burst of
+/// new streams waits in gRPC until a request takes it.
+constexpr int requests_per_queue = 32;
 
 /// How a streaming method is requested and served.
 template <class Request>
@@ -148,9 +149,9 @@ struct stream_method<v1::StreamPriceUpdatesRequest> {
     svc.RequestStreamPriceUpdates(ctx, req, writer, cq, cq, tag);
   }
   static void serve(market_monitor_service& svc,
-                    const v1::StreamPriceUpdatesRequest& req,
-                    stream_call& call) {
-    svc.stream_price_updates(req, call);
+                    const v1::StreamPriceUpdatesRequest& req, stream_call& call,
+                    start_slot_ptr slot) {
+    svc.stream_price_updates(req, call, std::move(slot));
   }
 };
 
@@ -163,13 +164,15 @@ struct stream_method<v1::SubscribeRequest> {
     svc.RequestSubscribe(ctx, req, writer, cq, cq, tag);
   }
   static void serve(market_monitor_service& svc,
-                    const v1::SubscribeRequest& req, stream_call& call) {
-    svc.subscribe(req, call);
+                    const v1::SubscribeRequest& req, stream_call& call,
+                    start_slot_ptr slot) {
+    svc.subscribe(req, call, std::move(slot));
   }
 };
 
-/// A call of one streaming method: once it arrives, it requests its
-/// successor on the same queue and hands itself to the service.
+/// A call of one streaming method: once it arrives, it hands itself to the
+/// service with a start slot that requests its successor on the same queue
+/// when the start is answered or refused.
 template <class Request>
 class method_call final : public stream_call {
 public:
@@ -187,8 +190,14 @@ public:
 
 protected:
   bool arrived(bool) override {
-    (new method_call(svc_, cq_, cfg_))->request();
-    stream_method<Request>::serve(svc_, req_, *this);
+    auto next = [&svc = svc_, &cq = cq_, cfg = cfg_,
+                 admission = svc_.admission()] {
+      std::lock_guard<std::mutex> guard{admission->mtx};
+      if (admission->open)
+        (new method_call(svc, cq, cfg))->request();
+    };
+    stream_method<Request>::serve(svc_, req_, *this,
+                                  std::make_shared<start_slot>(next));
     // Serving copied what it needs: the request's strings need not live as
     // long as the stream (docs/benchmarks.md, "Memory per session").
     Request{}.Swap(&req_);
@@ -300,7 +309,8 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
 }
 
 void market_monitor_service::stream_price_updates(
-  const v1::StreamPriceUpdatesRequest& req, stream_call& call) {
+  const v1::StreamPriceUpdatesRequest& req, stream_call& call,
+  start_slot_ptr slot) {
   auto bridge = call.bridge();
   auto auth = auth_.check(call.context());
   if (!auth.status.ok()) {
@@ -318,12 +328,27 @@ void market_monitor_service::stream_price_updates(
   ask(sys, node_.registry(), timeout, find_atom_v, req.session_id(),
       auth.who.identity)
     .then(
-      [&sys, timeout, bridge](const session_actor& session) {
+      [&sys, timeout, bridge, slot](const session_actor& session) {
         ask(sys, session, timeout, attach_atom_v, stream_sink_ptr{bridge})
-          .then([bridge] { bridge->attached(); },
-                [bridge](caf::error& err) { bridge->finish(to_status(err)); });
+          .then(
+            [bridge, slot] {
+              slot->release();
+              bridge->attached();
+            },
+            [bridge, slot](caf::error& err) {
+              slot->release();
+              bridge->finish(to_status(err));
+            });
       },
-      [bridge](caf::error& err) { bridge->finish(node_status(err)); });
+      [bridge, slot](caf::error& err) {
+        slot->release();
+        bridge->finish(node_status(err));
+      });
+}
+
+void market_monitor_service::stop_admission() {
+  std::lock_guard<std::mutex> guard{admission_->mtx};
+  admission_->open = false;
 }
 
 grpc::ServerUnaryReactor* market_monitor_service::UpdateSubscription(
@@ -395,7 +420,7 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
 }
 
 void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
-                                       stream_call& call) {
+                                       stream_call& call, start_slot_ptr slot) {
   auto bridge = call.bridge();
   auto auth = auth_.check(call.context());
   if (!auth.status.ok()) {
@@ -425,13 +450,17 @@ void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
       std::move(tickers), opts, auth.who.identity, std::move(client),
       stream_sink_ptr{bridge})
     .then(
-      [bridge, peer, identity](const std::string& id,
-                               const std::vector<std::string>& subscribed) {
+      [bridge, peer, identity, slot](
+        const std::string& id, const std::vector<std::string>& subscribed) {
+        slot->release();
         if (!peer.empty())
           log_start(id, peer, identity, subscribed.size(), "Subscribe");
         bridge->attached();
       },
-      [bridge](caf::error& err) { bridge->finish(node_status(err)); });
+      [bridge, slot](caf::error& err) {
+        slot->release();
+        bridge->finish(node_status(err));
+      });
 }
 
 grpc::ServerUnaryReactor*
@@ -604,6 +633,7 @@ void grpc_front::shutdown(std::chrono::system_clock::time_point deadline) {
   // the calls' last events meanwhile. Then the queues drain.
   server_->Shutdown(deadline);
   server_->Wait();
+  service_->stop_admission();
   queues_->stop();
   server_.reset();
   queues_.reset();

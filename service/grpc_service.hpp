@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <grpcpp/server.h>
@@ -41,6 +44,42 @@ using market_monitor_base =
 /// The MarketMonitor service: checks each request, turns it into messages to
 /// the node's actors and their replies or errors into responses and status.
 /// Reactions never block: actors are asked through short-lived actors.
+/// A streaming call's place among the starts in flight. Released once its
+/// start is answered or refused (at most once; at the latest when the last
+/// copy goes), it lets the next call of its method on its queue in: so at
+/// most a fixed number of starts wait for the actors, and a burst of new
+/// streams waits in gRPC instead of in mailboxes, where a start waits at
+/// most 10 s (docs/benchmarks.md, "Starts admitted as they are answered").
+class start_slot {
+public:
+  explicit start_slot(std::function<void()> next) : next_(std::move(next)) {
+    // nop
+  }
+  ~start_slot() {
+    release();
+  }
+  start_slot(const start_slot&) = delete;
+  start_slot& operator=(const start_slot&) = delete;
+
+  void release() {
+    if (!released_.exchange(true))
+      next_();
+  }
+
+private:
+  std::function<void()> next_;
+  std::atomic<bool> released_{false};
+};
+
+using start_slot_ptr = std::shared_ptr<start_slot>;
+
+/// Whether streaming calls may still be requested: closed before the
+/// completion queues shut down, after which no request may reach them.
+struct call_admission {
+  std::mutex mtx;
+  bool open = true;
+};
+
 class market_monitor_service final : public market_monitor_base {
 public:
   market_monitor_service(caf::actor_system& sys, node& n, flush_clock& clock,
@@ -78,10 +117,18 @@ public:
 
   void
   stream_price_updates(const marketmonitor::v1::StreamPriceUpdatesRequest& req,
-                       stream_call& call);
+                       stream_call& call, start_slot_ptr slot);
 
   void subscribe(const marketmonitor::v1::SubscribeRequest& req,
-                 stream_call& call);
+                 stream_call& call, start_slot_ptr slot);
+
+  /// Shared with every start slot: see `call_admission`.
+  const std::shared_ptr<call_admission>& admission() const {
+    return admission_;
+  }
+
+  /// No streaming call is requested any more (before the queues stop).
+  void stop_admission();
 
 private:
   /// --start-rate: RESOURCE_EXHAUSTED once `client` used up its bucket.
@@ -94,6 +141,8 @@ private:
   std::unique_ptr<rate_limiter> limiter_;
   /// --ticker-allowlist (null: none).
   std::unique_ptr<ticker_patterns> allowlist_;
+  std::shared_ptr<call_admission> admission_ =
+    std::make_shared<call_admission>();
 };
 
 /// The node's gRPC front: the MarketMonitor service, the health service and
