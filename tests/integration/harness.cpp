@@ -15,6 +15,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <regex>
 #include <sstream>
@@ -429,6 +431,31 @@ void server_process::drain_stdout() {
 void server_process::send_signal(int sig) {
   if (pid_ > 0)
     ::kill(pid_, sig);
+}
+
+bool server_process::wait_stopped(milliseconds timeout) {
+  if (pid_ <= 0)
+    return false;
+  auto task_dir = "/proc/" + std::to_string(pid_) + "/task";
+  return wait_until(
+    [&] {
+      std::error_code err;
+      size_t threads = 0;
+      for (const auto& entry :
+           std::filesystem::directory_iterator{task_dir, err}) {
+        std::ifstream in{entry.path() / "stat"};
+        std::string line;
+        std::getline(in, line);
+        // "TID (COMM) STATE ...": COMM may hold spaces and parentheses.
+        auto close = line.rfind(')');
+        if (close == std::string::npos || close + 2 >= line.size()
+            || line[close + 2] != 'T')
+          return false;
+        ++threads;
+      }
+      return !err && threads > 0;
+    },
+    timeout);
 }
 
 std::optional<int> server_process::wait_exit(milliseconds timeout) {

@@ -161,6 +161,11 @@ public:
   /// Sends `sig` to the server.
   void send_signal(int sig);
 
+  /// Waits until every thread of the server is stopped (after SIGSTOP: the
+  /// signal takes effect when each thread next leaves the kernel, which on
+  /// a loaded machine can be after the next tick arrived).
+  bool wait_stopped(milliseconds timeout = milliseconds{5000});
+
   /// Waits for the server to exit on its own; returns the raw waitpid
   /// status, or nothing if it still runs after `timeout`.
   std::optional<int> wait_exit(milliseconds timeout);
