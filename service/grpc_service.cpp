@@ -150,8 +150,8 @@ struct stream_method<v1::StreamPriceUpdatesRequest> {
   }
   static void serve(market_monitor_service& svc,
                     const v1::StreamPriceUpdatesRequest& req, stream_call& call,
-                    start_slot_ptr slot) {
-    svc.stream_price_updates(req, call, std::move(slot));
+                    const start_slot_ptr& slot) {
+    svc.stream_price_updates(req, call, slot);
   }
 };
 
@@ -165,8 +165,8 @@ struct stream_method<v1::SubscribeRequest> {
   }
   static void serve(market_monitor_service& svc,
                     const v1::SubscribeRequest& req, stream_call& call,
-                    start_slot_ptr slot) {
-    svc.subscribe(req, call, std::move(slot));
+                    const start_slot_ptr& slot) {
+    svc.subscribe(req, call, slot);
   }
 };
 
@@ -310,7 +310,7 @@ grpc::ServerUnaryReactor* market_monitor_service::StartPriceMonitoring(
 
 void market_monitor_service::stream_price_updates(
   const v1::StreamPriceUpdatesRequest& req, stream_call& call,
-  start_slot_ptr slot) {
+  const start_slot_ptr& slot) {
   auto bridge = call.bridge();
   auto auth = auth_.check(call.context());
   if (!auth.status.ok()) {
@@ -420,7 +420,8 @@ grpc::ServerUnaryReactor* market_monitor_service::StopPriceMonitoring(
 }
 
 void market_monitor_service::subscribe(const v1::SubscribeRequest& req,
-                                       stream_call& call, start_slot_ptr slot) {
+                                       stream_call& call,
+                                       const start_slot_ptr& slot) {
   auto bridge = call.bridge();
   auto auth = auth_.check(call.context());
   if (!auth.status.ok()) {

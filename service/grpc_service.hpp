@@ -117,10 +117,10 @@ public:
 
   void
   stream_price_updates(const marketmonitor::v1::StreamPriceUpdatesRequest& req,
-                       stream_call& call, start_slot_ptr slot);
+                       stream_call& call, const start_slot_ptr& slot);
 
   void subscribe(const marketmonitor::v1::SubscribeRequest& req,
-                 stream_call& call, start_slot_ptr slot);
+                 stream_call& call, const start_slot_ptr& slot);
 
   /// Shared with every start slot: see `call_admission`.
   const std::shared_ptr<call_admission>& admission() const {
