@@ -41,9 +41,6 @@ using market_monitor_base =
                 WithCallbackMethod_GetLastPrices<
                   marketmonitor::v1::MarketMonitor::Service>>>>>>;
 
-/// The MarketMonitor service: checks each request, turns it into messages to
-/// the node's actors and their replies or errors into responses and status.
-/// Reactions never block: actors are asked through short-lived actors.
 /// A streaming call's place among the starts in flight. Released once its
 /// start is answered or refused (at most once; at the latest when the last
 /// copy goes), it lets the next call of its method on its queue in: so at
@@ -80,6 +77,9 @@ struct call_admission {
   bool open = true;
 };
 
+/// The MarketMonitor service: checks each request, turns it into messages to
+/// the node's actors and their replies or errors into responses and status.
+/// Reactions never block: actors are asked through short-lived actors.
 class market_monitor_service final : public market_monitor_base {
 public:
   market_monitor_service(caf::actor_system& sys, node& n, flush_clock& clock,
