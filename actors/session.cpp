@@ -9,6 +9,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include "actors/errors.hpp"
+#include "actors/flat_map.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/lazy_deque.hpp"
 #include "actors/messages.hpp"
@@ -39,8 +40,8 @@ struct session_state {
     /// CONFLATE: its slot in `inbox`.
     uint32_t slot = 0;
   };
-  /// Subscribed tickers.
-  std::map<std::string, ticker_sub> tickers;
+  /// Subscribed tickers, in order.
+  flat_map<std::string, ticker_sub> tickers;
   /// Subscriptions on their way; start/update replies wait for zero.
   size_t subscribing = 0;
   /// Requests waiting for `subscribing` to reach zero.
@@ -193,6 +194,8 @@ void write_next(session_ptr self) {
                            std::make_move_iterator(st.snapshot.begin() + n));
       st.snapshot.erase(st.snapshot.begin(), st.snapshot.begin() + n);
       st.snapshot_pending = !st.snapshot.empty();
+      if (!st.snapshot_pending)
+        std::vector<price_update>{}.swap(st.snapshot); // its storage too
     }
     while (!st.replay.empty() && batch.updates.size() < limit) {
       batch.updates.emplace_back(std::move(st.replay.front()));
@@ -446,6 +449,7 @@ void add_tickers(session_ptr self, const std::vector<std::string>& xs) {
   auto& st = self->state;
   if (st.inbox)
     st.inbox->reserve(xs.size());
+  st.tickers.reserve(st.tickers.size() + xs.size());
   for (auto& t : xs) {
     if (auto [i, added] = st.tickers.try_emplace(t); added) {
       if (st.inbox)

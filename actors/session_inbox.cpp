@@ -1,6 +1,7 @@
 #include "actors/session_inbox.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace mm {
 
@@ -15,7 +16,7 @@ uint32_t session_inbox::open(const std::string& ticker) {
     slots_.emplace_back();
   }
   auto& s = slots_[n];
-  s.ticker = ticker;
+  s.ticker = std::hash<std::string>{}(ticker);
   s.open = true;
   return n;
 }
@@ -41,10 +42,11 @@ void session_inbox::close(uint32_t n) {
 bool session_inbox::put(uint32_t n, const caf::message& update,
                         std::chrono::steady_clock::time_point now) {
   const auto& u = update.get_as<price_update>(0);
+  auto ticker = std::hash<std::string>{}(u.ticker);
   std::shared_ptr<inbox_pump> pump;
   {
     std::lock_guard<std::mutex> guard{mtx_};
-    if (n >= slots_.size() || !slots_[n].open || slots_[n].ticker != u.ticker)
+    if (n >= slots_.size() || !slots_[n].open || slots_[n].ticker != ticker)
       return false;
     auto& s = slots_[n];
     if (s.update.empty()) {

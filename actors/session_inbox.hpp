@@ -38,8 +38,9 @@ public:
 /// most one wake-up, and its pending updates at most one per ticker.
 ///
 /// Slots are numbered by the session, one per subscribed ticker; a slot
-/// knows its ticker, so a late put of a ticker that was removed (or whose
-/// slot now serves another ticker) is ignored. All members lock; the lock
+/// knows its ticker (by a 64-bit hash of it, not a copy of the string), so
+/// a late put of a ticker that was removed (or whose slot now serves
+/// another ticker) is ignored. All members lock; the lock
 /// is held for a few instructions by a broadcaster or the session.
 class session_inbox {
 public:
@@ -114,7 +115,8 @@ private:
   void unlist(uint32_t n);
 
   struct slot {
-    std::string ticker;
+    /// std::hash of the slot's ticker.
+    size_t ticker = 0;
     caf::message update;
     uint32_t replaced = 0;
     bool gap = false;

@@ -59,16 +59,17 @@ private:
   time_point last_tick_at_;
 };
 
-/// What `describe` of a publisher shows of its own state: `Self` is a
-/// stateful actor whose state has `ticker`, `subscribers` (a container),
+/// What `describe` of a publisher with `subscribers` subscribers shows of
+/// its own state: `Self` is a stateful actor whose state has `ticker`,
 /// `seq`, `epoch`, `history` (a pointer to an update_history), `last` and
 /// `rate`, as the ticker_broadcaster's and the relay's have.
 template <class Self>
-ticker_info describe_publisher(Self* self, bool upstream_connected) {
+ticker_info describe_publisher(Self* self, bool upstream_connected,
+                               size_t subscribers) {
   auto& st = self->state;
   ticker_info x;
   x.ticker = st.ticker;
-  x.subscribers = st.subscribers.size();
+  x.subscribers = subscribers;
   x.seq = st.seq;
   x.epoch = st.epoch;
   x.upstream_connected = upstream_connected;

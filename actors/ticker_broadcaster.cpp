@@ -1,7 +1,8 @@
 #include "actors/ticker_broadcaster.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <memory>
-#include <unordered_map>
 #include <utility>
 
 #include <caf/actor_system.hpp>
@@ -53,10 +54,9 @@ struct broadcaster_state {
   std::unique_ptr<update_history> history;
   /// A prune timer is on its way.
   bool prune_armed = false;
-  /// Subscribers by address: down_msg names the address only.
-  std::unordered_map<caf::actor_addr, subscriber> subscribers;
-  /// How each subscriber gets a tick: the same set as `subscribers`, as a
-  /// vector because every tick walks it.
+  /// How each subscriber gets a tick. Every tick walks it; it is sorted by
+  /// the subscriber's control block, so a subscriber (or a down_msg's
+  /// address) is found by binary search, without a map beside it.
   struct target {
     subscriber hdl;
     /// Local CONFLATE sessions: the session to wake, and the slot of this
@@ -121,11 +121,11 @@ verdict broadcaster_state::screen(broadcaster_actor* self, const inbound& in) {
 
 ticker_info describe(broadcaster_actor* self) {
   auto& st = self->state;
-  auto x = describe_publisher(self, st.upstream_connected);
-  for (auto& kvp : st.subscribers) {
-    if (kvp.second.node() != self->node()) {
+  auto x = describe_publisher(self, st.upstream_connected, st.fanout.size());
+  for (auto& t : st.fanout) {
+    if (t.hdl.node() != self->node()) {
       ++x.remote_subscribers;
-      ++x.remote_by_node[to_string(kvp.second.node())];
+      ++x.remote_by_node[to_string(t.hdl.node())];
     }
   }
   return x;
@@ -140,35 +140,43 @@ void count_remote(broadcaster_actor* self, metrics* m, const subscriber& who,
   metrics::add(m->relays, n);
 }
 
+/// The key `fanout` is sorted by.
+const caf::actor_control_block* key_of(const subscriber& x) {
+  return caf::actor_cast<caf::actor_control_block*>(x);
+}
+
+/// Where `who` is in `fanout`, or where it would go.
+std::vector<broadcaster_state::target>::iterator
+position_of(broadcaster_state& st, const caf::actor_control_block* who) {
+  return std::lower_bound(st.fanout.begin(), st.fanout.end(), who,
+                          [](const broadcaster_state::target& x,
+                             const caf::actor_control_block* y) {
+                            return std::less<>{}(key_of(x.hdl), y);
+                          });
+}
+
+/// The fanout entry of `who`, or end().
+std::vector<broadcaster_state::target>::iterator
+find_target(broadcaster_state& st, const caf::actor_control_block* who) {
+  auto i = position_of(st, who);
+  if (i != st.fanout.end() && key_of(i->hdl) != who)
+    return st.fanout.end();
+  return i;
+}
+
 /// Adds `who` (or updates how it gets ticks: through `inbox`, waking
 /// `woken`, if not null); false if it was known.
 bool add_target(broadcaster_state& st, const subscriber& who,
                 const inbox_sink_actor& woken, session_inbox_ptr inbox,
                 uint32_t slot) {
-  auto added = st.subscribers.emplace(who.address(), who).second;
-  if (!added) {
+  auto i = position_of(st, key_of(who));
+  if (i != st.fanout.end() && i->hdl == who) {
     // One fanout entry per subscriber: update it and stop.
-    for (auto& x : st.fanout) {
-      if (x.hdl == who) {
-        x = {who, woken, std::move(inbox), slot};
-        break;
-      }
-    }
+    *i = {who, woken, std::move(inbox), slot};
     return false;
   }
-  st.fanout.push_back({who, woken, std::move(inbox), slot});
+  st.fanout.insert(i, {who, woken, std::move(inbox), slot});
   return true;
-}
-
-void drop_target(broadcaster_state& st, const caf::actor_addr& who) {
-  auto& xs = st.fanout;
-  for (size_t i = 0; i < xs.size(); ++i) {
-    if (xs[i].hdl.address() == who) {
-      xs[i] = std::move(xs.back());
-      xs.pop_back();
-      return;
-    }
-  }
 }
 
 ticker_health health_of(broadcaster_actor* self) {
@@ -198,14 +206,14 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
   self->state.history = std::make_unique<update_history>(
     cfg->history_size, std::chrono::milliseconds{cfg->history_ttl_ms}, m);
   self->set_down_handler([=](const caf::down_msg& dm) {
-    auto& subs = self->state.subscribers;
-    auto i = subs.find(dm.source);
-    if (i == subs.end())
+    auto& st = self->state;
+    auto i = find_target(st,
+                         caf::actor_cast<caf::actor_control_block*>(dm.source));
+    if (i == st.fanout.end())
       return;
-    count_remote(self, m, i->second, -1);
-    subs.erase(i);
-    drop_target(self->state, dm.source);
-    if (subs.empty())
+    count_remote(self, m, i->hdl, -1);
+    st.fanout.erase(i);
+    if (st.fanout.empty())
       arm_linger(self, *cfg);
   });
   auto subscribe = [=](const subscriber& who, const inbox_sink_actor& woken,
@@ -283,14 +291,13 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
     },
     [=](unsubscribe_atom, const subscriber& who) {
       auto& st = self->state;
-      auto i = st.subscribers.find(who.address());
-      if (i == st.subscribers.end())
+      auto i = find_target(st, key_of(who));
+      if (i == st.fanout.end())
         return;
-      count_remote(self, m, i->second, -1);
-      st.subscribers.erase(i);
-      drop_target(st, who.address());
+      count_remote(self, m, i->hdl, -1);
+      st.fanout.erase(i);
       self->demonitor(who.address());
-      if (st.subscribers.empty())
+      if (st.fanout.empty())
         arm_linger(self, *cfg);
     },
     [=](last_atom) { return last_of(self->state.last); },
@@ -298,14 +305,14 @@ broadcaster_impl::behavior_type ticker_broadcaster(broadcaster_actor* self,
     // --- from the inspector and tests ---
     [=](stats_atom) -> caf::result<uint64_t, uint64_t> {
       auto& st = self->state;
-      return {static_cast<uint64_t>(st.subscribers.size()), st.seq};
+      return {static_cast<uint64_t>(st.fanout.size()), st.seq};
     },
     [=](describe_atom) { return describe(self); },
     // --- own timers ---
     [=](prune_atom) { prune_history(self); },
     [=](linger_atom, uint64_t gen) {
       auto& st = self->state;
-      if (gen == st.linger_generation && st.subscribers.empty())
+      if (gen == st.linger_generation && st.fanout.empty())
         self->quit();
     },
   };

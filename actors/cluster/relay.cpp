@@ -387,7 +387,8 @@ relay_impl::behavior_type relay(relay_actor* self, std::string ticker,
       return {static_cast<uint64_t>(st.subscribers.size()), st.seq};
     },
     [=](describe_atom) {
-      return describe_publisher(self, static_cast<bool>(self->state.upstream));
+      return describe_publisher(self, static_cast<bool>(self->state.upstream),
+                                self->state.subscribers.size());
     },
     // --- own timers ---
     [=](prune_atom) { prune_history(self); },
