@@ -10,7 +10,6 @@
 #include <string>
 #include <thread>
 
-#include <malloc.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -29,6 +28,7 @@
 #include "app/options/server_flags.hpp"
 #include "logging/log.hpp"
 #include "service/grpc_service.hpp"
+#include "service/heap_trim.hpp"
 #include "service/metrics_endpoint.hpp"
 
 namespace {
@@ -57,19 +57,6 @@ void watch_shutdown(sigset_t signals, std::chrono::milliseconds bound) {
                                 + std::to_string(bound.count())
                                 + " ms, exiting");
   _exit(1);
-}
-
-/// Calls malloc_trim every `interval`. glibc keeps memory freed by ended
-/// sessions in its per-thread arenas (up to 8 per core) instead of returning
-/// it; after a churn of 100,000 sessions a quiet node measured 38.7 MiB RSS
-/// of which 1.5 MiB were in use, and the RSS left depended on which threads
-/// happened to free what. Trimming keeps RSS close to live memory, so that
-/// a leak shows and an operator's graph stays flat.
-void trim_heap(std::chrono::milliseconds interval) {
-  for (;;) {
-    std::this_thread::sleep_for(interval);
-    malloc_trim(0);
-  }
 }
 
 /// Publishes the node's inspector on --admin-listen; returns the bound
@@ -215,7 +202,7 @@ int main(int argc, char** argv) {
               << " admin=" << *admin << std::endl;
   }
   if (cfg.malloc_trim_interval_ms > 0)
-    std::thread{trim_heap,
+    std::thread{mm::trim_heap_every,
                 std::chrono::milliseconds{cfg.malloc_trim_interval_ms}}
       .detach();
   int sig = 0;

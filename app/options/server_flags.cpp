@@ -339,8 +339,9 @@ void declare_server_flags(command_line& cl, server_config& cfg) {
   number("--shutdown-timeout-ms", cfg.shutdown_timeout_ms, 1,
          "streams end and the process exits within this on SIGTERM");
   number("--malloc-trim-interval-ms", cfg.malloc_trim_interval_ms, 0,
-         "hands heap memory freed by ended sessions back to the OS\n"
-         "this often (0: never)");
+         "this often, hands heap memory freed by ended sessions back\n"
+         "to the OS if RSS exceeds the heap in use by 8 MiB and a\n"
+         "quarter (0: never)");
   number("--actor-threads", cfg.actor_threads, 0,
          "actor scheduler threads (0: one per core)");
   // Limits per client (docs/security.md).
