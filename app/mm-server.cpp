@@ -61,10 +61,10 @@ void watch_shutdown(sigset_t signals, std::chrono::milliseconds bound) {
 
 /// Calls malloc_trim every `interval`. glibc keeps memory freed by ended
 /// sessions in its per-thread arenas (up to 8 per core) instead of returning
-/// it; after a churn of 100,000 sessions a quiet node measured 38.7 MiB RSS
-/// of which 1.5 MiB were in use, and the RSS left depended on which threads
-/// happened to free what. Trimming keeps RSS close to live memory, so that
-/// a leak shows and an operator's graph stays flat.
+/// it, and the RSS left depended on which threads happened to free what.
+/// Trimming keeps RSS close to live memory, so that a leak shows and an
+/// operator's graph stays flat (measured: docs/guarantees.md, "Memory after
+/// churn").
 void trim_heap(std::chrono::milliseconds interval) {
   for (;;) {
     std::this_thread::sleep_for(interval);
