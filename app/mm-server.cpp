@@ -122,18 +122,6 @@ caf::expected<std::string> publish_cluster(caf::actor_system& sys,
 int main(int argc, char** argv) {
   mm::server_config cfg;
   mm::disable_mutex_deadlock_detection();
-  // A secret on the command line is visible to every user (ps); the flag
-  // is taken from MM_ADMIN_SECRET or the --config file only.
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--admin-secret" || arg.rfind("--admin-secret=", 0) == 0) {
-      std::cerr << "mm-server: --admin-secret: a secret on the command line "
-                   "is visible in ps; use --admin-secret-file F (or "
-                   "MM_ADMIN_SECRET, or admin-secret in --config)"
-                << std::endl;
-      return mm::bad_flags_status;
-    }
-  }
   mm::command_line flags{"mm-server", mm::server_description};
   mm::declare_server_flags(flags, cfg);
   if (auto status = flags.parse(argc, argv))
