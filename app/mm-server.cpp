@@ -148,14 +148,16 @@ int main(int argc, char** argv) {
   auto is_hub = cfg.role == mm::node_role::hub;
   mm::grpc_front front{sys, node, cfg};
   if (!is_hub) {
-    // Unreadable or mismatched TLS files and bad token keys are bad flags.
+    // Unreadable or mismatched TLS files and bad token keys are bad flags:
+    // one line in the options layer's form, and exit 2. What fails once
+    // the flags are good is logged (exit 1).
     if (auto what = front.configure_security(); !what.empty()) {
       std::cerr << "mm-server: " << what << std::endl;
       node.shutdown();
       return 2;
     }
     if (auto what = front.start(); !what.empty()) {
-      std::cerr << "mm-server: " << what << std::endl;
+      mm::log::error("mm-server", what);
       node.shutdown();
       return 1;
     }
@@ -174,7 +176,7 @@ int main(int argc, char** argv) {
   mm::metrics_endpoint metrics_http{sys, node};
   if (!cfg.metrics_listen.empty()) {
     if (auto what = metrics_http.start(); !what.empty()) {
-      std::cerr << "mm-server: " << what << std::endl;
+      mm::log::error("mm-server", what);
       node.shutdown();
       if (!is_hub)
         front.shutdown(std::chrono::system_clock::now());
