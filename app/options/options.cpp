@@ -243,7 +243,8 @@ CLI::Option* command_line::bind_environment(CLI::Option* opt) {
   return opt->envname(environment_name(opt->get_name()));
 }
 
-CLI::Option* command_line::secret(CLI::Option* opt, std::string instead) {
+CLI::Option* command_line::secret(CLI::Option* opt,
+                                  const std::string& instead) {
   auto flag = opt->get_name();
   auto key = flag.substr(flag.find_first_not_of('-'));
   secrets_.emplace_back(flag, flag

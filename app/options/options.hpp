@@ -109,7 +109,7 @@ public:
   /// value: there it is a bad flag whose message points to `instead` (e.g.
   /// `--admin-secret-file F`), its environment variable and its `--config`
   /// key, which still set it.
-  CLI::Option* secret(CLI::Option* opt, std::string instead);
+  CLI::Option* secret(CLI::Option* opt, const std::string& instead);
 
   /// Runs `fn` after every flag is set; it calls bad_flag on a conflict.
   void check(std::function<void()> fn);
