@@ -21,10 +21,10 @@
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/host_port.hpp"
 #include "actors/node.hpp"
 #include "actors/node_config.hpp"
 #include "app/absl_mode.hpp"
-#include "app/options/host_port.hpp"
 #include "app/options/log_flags.hpp"
 #include "app/options/server_flags.hpp"
 #include "logging/log.hpp"

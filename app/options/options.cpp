@@ -12,7 +12,7 @@
 #include <string_view>
 #include <utility>
 
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 
 namespace mm {
 

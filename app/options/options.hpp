@@ -45,7 +45,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 
 namespace mm {
 

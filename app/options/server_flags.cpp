@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "actors/cluster_secret.hpp"
+#include "actors/host_port.hpp"
 #include "actors/ticker_patterns.hpp"
-#include "app/options/host_port.hpp"
 #include "app/options/log_flags.hpp"
 
 namespace mm {

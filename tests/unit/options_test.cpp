@@ -3,8 +3,8 @@
 // HOST:PORT parsing. mm-server's, mm-bench's and mm-ceiling's real flag
 // declarations are parsed.
 
+#include "actors/host_port.hpp"
 #include "app/options/bench_flags.hpp"
-#include "app/options/host_port.hpp"
 #include "app/options/options.hpp"
 #include "app/options/server_flags.hpp"
 
