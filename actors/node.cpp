@@ -71,33 +71,33 @@ void configure(caf::actor_system_config& cfg, const node_config& node) {
   }
 }
 
+namespace {
+
+/// What CAF's render shows for an error of one of our categories:
+/// `PREFIX::code`, then the error's text in parentheses if it has one.
+/// CAF 0.17.6's add_error_category<T> does not compile, hence a renderer.
+template <class Enum>
+caf::actor_system_config::error_renderer renderer(const char* prefix) {
+  return [prefix](uint8_t code, caf::atom_value, const caf::message& ctx) {
+    std::string result = prefix;
+    result += to_string(static_cast<Enum>(code));
+    if (!ctx.empty() && ctx.match_element<std::string>(0)) {
+      result += " (";
+      result += ctx.get_as<std::string>(0);
+      result += ")";
+    }
+    return result;
+  };
+}
+
+} // namespace
+
 void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::marketmonitor>();
   cfg.add_message_types<caf::id_block::marketmonitor_handles>();
-  // CAF 0.17.6's add_error_category<T> does not compile; pass a renderer.
-  cfg.add_error_category(caf::atom("mm"), [](uint8_t code, caf::atom_value,
-                                             const caf::message& ctx) {
-    std::string result = "mm::";
-    result += to_string(static_cast<ec>(code));
-    if (!ctx.empty() && ctx.match_element<std::string>(0)) {
-      result += " (";
-      result += ctx.get_as<std::string>(0);
-      result += ")";
-    }
-    return result;
-  });
-  cfg.add_error_category(caf::atom("mm_admin"), [](uint8_t code,
-                                                   caf::atom_value,
-                                                   const caf::message& ctx) {
-    std::string result = "mm_admin::";
-    result += to_string(static_cast<admin_ec>(code));
-    if (!ctx.empty() && ctx.match_element<std::string>(0)) {
-      result += " (";
-      result += ctx.get_as<std::string>(0);
-      result += ")";
-    }
-    return result;
-  });
+  cfg.add_error_category(caf::atom("mm"), renderer<ec>("mm::"));
+  cfg.add_error_category(caf::atom("mm_admin"),
+                         renderer<admin_ec>("mm_admin::"));
 }
 
 node::node(caf::actor_system& sys, node_config cfg)

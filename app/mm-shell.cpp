@@ -177,11 +177,13 @@ void declare_flags(mm::command_line& cl, options& opts, uint32_t& timeout_ms) {
                 "JSON object per tick, one per line)");
   // Declared before --secret-file, whose callback then wins over the
   // environment's secret.
-  cl.add("--secret", opts.secret,
-         "the node's admin secret: from MM_ADMIN_SECRET or `secret` in\n"
-         "--config only (on the command line ps shows it: refused)")
-    ->type_name("S")
-    ->envname("MM_ADMIN_SECRET");
+  cl.secret(cl.add("--secret", opts.secret,
+                   "the node's admin secret: from MM_ADMIN_SECRET or "
+                   "`secret` in\n--config only (on the command line ps "
+                   "shows it: refused)")
+              ->envname("MM_ADMIN_SECRET"),
+            "--secret-file F")
+    ->type_name("S");
   cl.bind_environment(
     app
       .add_option_function<std::string>(
@@ -216,18 +218,6 @@ void declare_flags(mm::command_line& cl, options& opts, uint32_t& timeout_ms) {
 } // namespace
 
 int main(int argc, char** argv) {
-  // A secret on the command line is visible to every user (ps), as for
-  // mm-server's --admin-secret: only the environment or --config give it.
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg == "--secret" || arg.rfind("--secret=", 0) == 0) {
-      std::cerr << "mm-shell: --secret: a secret on the command line is "
-                   "visible in ps; use --secret-file F (or MM_ADMIN_SECRET, "
-                   "or secret in --config)"
-                << std::endl;
-      return mm::bad_flags_status;
-    }
-  }
   options opts;
   auto timeout_ms = static_cast<uint32_t>(opts.timeout.count());
   mm::command_line flags{"mm-shell", description};

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 
 namespace mm::bench {
 

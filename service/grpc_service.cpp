@@ -14,6 +14,7 @@
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/host_port.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/node.hpp"
@@ -615,8 +616,10 @@ std::string grpc_front::start() {
   service_->serve_streams(*queues_, std::chrono::milliseconds{
                                       grpc_.keepalive_timeout_ms});
   queues_->start(clock_.get());
-  auto host = cfg.grpc_listen.substr(0, cfg.grpc_listen.rfind(':'));
-  address_ = host + ":" + std::to_string(port);
+  // --grpc-listen checked the address (app/options/server_flags.cpp).
+  auto at = host_port::parse(cfg.grpc_listen).value_or(host_port{});
+  at.port = static_cast<uint16_t>(port);
+  address_ = at.to_string();
   if (auto* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(v1::MarketMonitor::service_full_name(), true);
     health_ = std::make_unique<health_watch>(health, node_.stats(), cfg);

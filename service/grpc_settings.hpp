@@ -11,7 +11,7 @@ namespace mm {
 
 struct grpc_settings {
   /// Our keepalive pings find a client that vanished without closing TCP
-  /// within time + timeout (architecture.md rule 4).
+  /// within time + timeout (docs/architecture.md rule 4).
   uint32_t keepalive_time_ms = 10000;
   uint32_t keepalive_timeout_ms = 10000;
   /// Clients may ping this often without being told to calm down (gRPC's

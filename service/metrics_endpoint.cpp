@@ -6,6 +6,7 @@
 #include <caf/actor_system.hpp>
 
 #include "actors/health.hpp"
+#include "actors/host_port.hpp"
 #include "actors/node.hpp"
 #include "service/process_stats.hpp"
 #include "service/prometheus_text.hpp"
@@ -30,14 +31,10 @@ metrics_endpoint::~metrics_endpoint() {
 
 std::string metrics_endpoint::start() {
   const auto& listen = node_.config().metrics_listen;
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos)
-    return "cannot serve metrics on " + listen + ": expected HOST:PORT";
-  auto host = listen.substr(0, colon);
-  auto bind_host = host;
-  if (bind_host.size() > 2 && bind_host.front() == '[')
-    bind_host = bind_host.substr(1, bind_host.size() - 2);
-  auto port = std::stoi(listen.substr(colon + 1));
+  std::string why;
+  auto at = host_port::parse(listen, 0, &why);
+  if (!at)
+    return "cannot serve metrics on " + listen + ": " + why;
   server_ = std::make_unique<httplib::Server>();
   // Scrapes are rare and cheap: two workers, not one per core.
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -62,14 +59,16 @@ std::string metrics_endpoint::start() {
       res.set_content("NOT_SERVING: " + health.why + "\n", "text/plain");
     }
   });
-  int bound = port == 0 ? server_->bind_to_any_port(bind_host)
-                        : (server_->bind_to_port(bind_host, port) ? port : -1);
+  int bound = at->port == 0
+                ? server_->bind_to_any_port(at->host)
+                : (server_->bind_to_port(at->host, at->port) ? at->port : -1);
   if (bound <= 0) {
     server_.reset();
     return "cannot serve metrics on " + listen
            + " (address in use or not valid?)";
   }
-  address_ = host + ":" + std::to_string(bound);
+  at->port = static_cast<uint16_t>(bound);
+  address_ = at->to_string();
   thread_ = std::thread{[srv = server_.get()] { srv->listen_after_bind(); }};
   // A stop() before the loop runs would be missed: wait until it does.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};

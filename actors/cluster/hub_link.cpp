@@ -227,7 +227,8 @@ link_impl::behavior_type hub_link(link_actor* self, std::string address,
                        retry_atom::value);
   });
   self->set_exit_handler([=](const caf::exit_msg& msg) {
-    // Rule 7: the hub's directory outlives us; leave no monitor behind.
+    // docs/architecture.md rule 7: the hub's directory outlives us; leave
+    // no monitor behind.
     if (self->state.dir) {
       self->demonitor(self->state.dir.address());
       self->state.stats->count_hub_link(-1);

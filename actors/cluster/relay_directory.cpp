@@ -18,6 +18,7 @@
 #include "actors/cluster/support.hpp"
 #include "actors/errors.hpp"
 #include "actors/gather.hpp"
+#include "actors/host_port.hpp"
 #include "actors/inspection.hpp"
 #include "actors/messages.hpp"
 #include "actors/metrics.hpp"
@@ -56,15 +57,6 @@ struct relay_directory_state {
   /// Per relay's ticker: the index of the link it subscribes through.
   std::unordered_map<std::string, size_t> routes;
 };
-
-std::pair<std::string, uint16_t> split_host_port(const std::string& x) {
-  auto pos = x.rfind(':');
-  auto host = x.substr(0, pos);
-  if (host.size() > 2 && host.front() == '[')
-    host = host.substr(1, host.size() - 2);
-  auto port = static_cast<uint16_t>(std::stoul(x.substr(pos + 1)));
-  return {host, port};
-}
 
 /// Failover (docs/cluster.md): `hub` is lost (`up` false) or back; every
 /// relay whose route changes with it moves to its new hub. Routes depend on
@@ -107,9 +99,10 @@ relay_directory(directory_self* self, const node_config* cfg, metrics* m,
   st.links = std::move(test_links); // tests bring their own
   st.alive.assign(cfg->hubs.size(), true);
   for (auto& hub : st.links.empty() ? cfg->hubs : std::vector<std::string>{}) {
-    auto [host, port] = split_host_port(hub);
+    // --hub checked every address (app/options/server_flags.cpp).
+    auto at = host_port::parse(hub, 1).value_or(host_port{});
     st.links.push_back(
-      spawn_hub_link(self, hub, host, port,
+      spawn_hub_link(self, hub, at.host, at.port,
                      caf::actor_cast<relay_directory_actor>(self), via, cfg,
                      m));
   }

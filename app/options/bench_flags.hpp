@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 #include "app/options/options.hpp"
 #include "bench/options.hpp"
 

@@ -9,9 +9,10 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <string_view>
 #include <utility>
 
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 
 namespace mm {
 
@@ -242,12 +243,34 @@ CLI::Option* command_line::bind_environment(CLI::Option* opt) {
   return opt->envname(environment_name(opt->get_name()));
 }
 
+CLI::Option* command_line::secret(CLI::Option* opt,
+                                  const std::string& instead) {
+  auto flag = opt->get_name();
+  auto key = flag.substr(flag.find_first_not_of('-'));
+  secrets_.emplace_back(flag, flag
+                                + ": a secret on the command line is visible "
+                                  "in ps; use "
+                                + instead + " (or " + opt->get_envname()
+                                + ", or " + key + " in --config)");
+  return opt;
+}
+
 void command_line::check(std::function<void()> fn) {
   checks_.push_back(std::move(fn));
 }
 
 std::optional<int> command_line::parse(int argc, const char* const* argv,
                                        std::ostream& out, std::ostream& err) {
+  // Before CLI11 parses anything, so that no error message repeats the
+  // value.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg{argv[i]};
+    for (const auto& [flag, what] : secrets_)
+      if (arg == flag || arg.substr(0, flag.size() + 1) == flag + "=") {
+        err << name_ << ": " << what << std::endl;
+        return bad_flags_status;
+      }
+  }
   try {
     app_.parse(argc, argv);
     for (auto& fn : checks_)

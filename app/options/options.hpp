@@ -19,6 +19,8 @@
 //     ->check(mm::whole_number(1))->type_name("N");
 //   cl.add_address("--redis", opts.redis, 1, "Redis server"); // host_port
 //   cl.add_switch("--json", opts.json, "prints JSON");
+//   cl.secret(cl.add("--token", opts.token, "..."),  // env/--config only
+//             "--token-file F");
 //   cl.check([&] {                       // checks across flags, after all
 //     if (opts.a > opts.b)
 //       mm::bad_flag("--a: " + ... + " is above --b");
@@ -38,11 +40,12 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 
 namespace mm {
 
@@ -102,6 +105,12 @@ public:
   /// Gives `opt` its `MM_*` environment variable.
   CLI::Option* bind_environment(CLI::Option* opt);
 
+  /// Refuses `opt` on the command line, where `ps` shows every user its
+  /// value: there it is a bad flag whose message points to `instead` (e.g.
+  /// `--admin-secret-file F`), its environment variable and its `--config`
+  /// key, which still set it.
+  CLI::Option* secret(CLI::Option* opt, const std::string& instead);
+
   /// Runs `fn` after every flag is set; it calls bad_flag on a conflict.
   void check(std::function<void()> fn);
 
@@ -121,6 +130,8 @@ private:
   std::string name_;
   CLI::App app_;
   std::vector<std::function<void()>> checks_;
+  /// Per flag refused on the command line: the flag, and what to say.
+  std::vector<std::pair<std::string, std::string>> secrets_;
 };
 
 } // namespace mm

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "actors/cluster_secret.hpp"
+#include "actors/host_port.hpp"
 #include "actors/ticker_patterns.hpp"
-#include "app/options/host_port.hpp"
 #include "app/options/log_flags.hpp"
 
 namespace mm {
@@ -277,10 +277,11 @@ void declare_server_flags(command_line& cl, server_config& cfg) {
   cl.add_switch("--admin-tls", cfg.admin_tls,
                 "the admin endpoint takes TLS only, with the certificates\n"
                 "of --cluster-cert/-key/-ca (mm-shell: --tls-cert/-key/-ca)");
-  cl.add("--admin-secret", cfg.admin_secret,
-         "secret every mm-shell request must carry; only as\n"
-         "MM_ADMIN_SECRET or admin-secret in --config (refused on the\n"
-         "command line, where ps shows it)")
+  cl.secret(cl.add("--admin-secret", cfg.admin_secret,
+                   "secret every mm-shell request must carry; only as\n"
+                   "MM_ADMIN_SECRET or admin-secret in --config (refused on "
+                   "the\ncommand line, where ps shows it)"),
+            "--admin-secret-file F")
     ->type_name("S")
     ->check(CLI::Validator{[](std::string& val) -> std::string {
                              if (val.empty())

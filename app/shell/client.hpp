@@ -14,8 +14,8 @@
 #include <caf/error.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/host_port.hpp"
 #include "actors/interfaces.hpp"
-#include "app/options/host_port.hpp"
 
 namespace caf {
 class actor_system;

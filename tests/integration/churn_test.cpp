@@ -264,10 +264,10 @@ TEST(churn, sessions_ending_every_way_leave_the_node_idle) {
     EXPECT_EQ(x->code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   stop_feed();
 
-  // Rule 5: idle within keepalive + attach timeout + linger (+ margin for a
-  // loaded 2-core machine, and for a sanitized build's slowness: the bound
-  // is set by timers, the margin by how fast the node gets through the work
-  // they start).
+  // docs/architecture.md rule 5: idle within keepalive + attach timeout +
+  // linger (+ margin for a loaded 2-core machine, and for a sanitized build's
+  // slowness: the bound is set by timers, the margin by how fast the node gets
+  // through the work they start).
   auto bound = milliseconds{keepalive_time_ms + keepalive_timeout_ms
                             + attach_timeout_ms + linger_ms};
   auto margin = scaled_wait(milliseconds{5000});

@@ -666,8 +666,8 @@ TEST(cluster, every_node_is_idle_after_the_clients_leave) {
       EXPECT_TRUE(streams[i]->wait_count(tickers[i % 4], 1));
     // Leaving scope cancels every stream.
   }
-  // Rule 5 on every node: relays linger out on the edges, then the hub's
-  // broadcasters, then the Redis subscriptions.
+  // docs/architecture.md rule 5 on every node: relays linger out on the
+  // edges, then the hub's broadcasters, then the Redis subscriptions.
   for (size_t i = 0; i < nodes.size(); ++i) {
     admin_client admin{nodes[i]->admin_address()};
     node_stats last;

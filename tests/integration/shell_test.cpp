@@ -671,5 +671,52 @@ TEST(shell_secret, a_secret_on_the_command_line_is_refused) {
   }
 }
 
+// The flags of the two binaries whose flags are declared in their mains
+// (mm-server's, mm-bench's and mm-ceiling's have unit tests): the options
+// layer's bad-value exit, environment and precedence reach them.
+
+TEST(shell_flags, bad_values_exit_2_and_the_command_line_beats_the_env) {
+  auto bad = run({MM_SHELL_BIN, "--timeout-ms", "0", "-c", "stats"});
+  EXPECT_EQ(WEXITSTATUS(bad.status), 2);
+  EXPECT_NE(bad.err.find("mm-shell: --timeout-ms: "), std::string::npos)
+    << bad.err;
+  auto env = run({MM_SHELL_BIN, "-c", "stats"}, {"MM_CONNECT=nowhere"});
+  EXPECT_EQ(WEXITSTATUS(env.status), 2);
+  EXPECT_NE(env.err.find("mm-shell: --connect: expected HOST:PORT"),
+            std::string::npos)
+    << env.err;
+  // The command line wins: the environment's bad value is never read, and
+  // the shell gets as far as connecting (to a port nobody listens on).
+  auto port = std::to_string(pick_free_port());
+  auto line =
+    run({MM_SHELL_BIN, "--connect", "127.0.0.1:" + port, "-c", "stats"},
+        {"MM_CONNECT=nowhere"});
+  EXPECT_EQ(WEXITSTATUS(line.status), 1) << line.err;
+  EXPECT_NE(line.err.find("cannot reach node at 127.0.0.1:" + port),
+            std::string::npos)
+    << line.err;
+  auto help = run({MM_SHELL_BIN, "--help"});
+  EXPECT_TRUE(help.ok()) << help.err;
+  EXPECT_NE(help.out.find("MM_CONNECT"), std::string::npos) << help.out;
+}
+
+TEST(feed_flags, bad_values_exit_2_and_the_command_line_beats_the_env) {
+  auto bad = run({MM_FEED_BIN, "--rate", "0"});
+  EXPECT_EQ(WEXITSTATUS(bad.status), 2);
+  EXPECT_EQ(bad.err, "mm-feed: --rate: expected a number above 0 and at "
+                     "most 10000000, got \"0\"\n");
+  auto env = run({MM_FEED_BIN}, {"MM_RATE=abc"});
+  EXPECT_EQ(WEXITSTATUS(env.status), 2);
+  EXPECT_NE(env.err.find("mm-feed: --rate: "), std::string::npos) << env.err;
+  // With --rate on the command line MM_RATE is not read: mm-feed goes on to
+  // Redis, which is not there (exit 1).
+  auto port = std::to_string(pick_free_port());
+  auto line = run({MM_FEED_BIN, "--rate", "5", "--redis", "127.0.0.1:" + port,
+                   "--seconds", "1"},
+                  {"MM_RATE=abc"});
+  EXPECT_EQ(WEXITSTATUS(line.status), 1) << line.err;
+  EXPECT_NE(line.err.find("cannot reach Redis"), std::string::npos) << line.err;
+}
+
 } // namespace
 } // namespace mm::test

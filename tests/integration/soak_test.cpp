@@ -553,7 +553,8 @@ TEST_F(soak, memory_flat_over_100k_churned_sessions) {
             created);
   EXPECT_EQ(at_end.actors_running, at_first.actors_running);
   expect_keepers_alive();
-  // Rule 7: RSS after is within 10 % of RSS after the first 10,000.
+  // docs/architecture.md rule 7: RSS after is within 10 % of RSS after
+  // the first 10,000.
   EXPECT_LE(rss_end * 100, rss_first * 110)
     << "RSS grew from " << mib(rss_first) << " MiB to " << mib(rss_end)
     << " MiB";

@@ -2,7 +2,7 @@
 // messages that cross nodes with a typed handle in them serialize and come
 // back as the same types (what CAF's networking does with them), so a
 // handle type missing from add_message_types fails here, not only between
-// two processes.
+// two processes. Also the error categories add_message_types registers.
 
 #include <string>
 #include <vector>
@@ -11,6 +11,8 @@
 #include <caf/binary_serializer.hpp>
 #include <caf/make_message.hpp>
 
+#include "actors/errors.hpp"
+#include "actors/inspection.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
 #include "actors/ticker_broadcaster.hpp"
@@ -65,6 +67,16 @@ TEST_F(messages_test, a_lookup_and_its_answer_with_a_publisher_serialize) {
   copy = round_trip(caf::make_message(b));
   ASSERT_TRUE(copy.match_elements<publisher>());
   EXPECT_EQ(copy.get_as<publisher>(0), b);
+}
+
+TEST_F(messages_test, errors_of_both_categories_render_with_code_and_text) {
+  EXPECT_EQ(sys.render(caf::make_error(ec::unknown_session, "no such id")),
+            "mm::unknown_session (no such id)");
+  EXPECT_EQ(sys.render(caf::make_error(ec::killed)), "mm::killed");
+  EXPECT_EQ(sys.render(caf::make_error(admin_ec::unknown_ticker, "NVDA")),
+            "mm_admin::unknown_ticker (NVDA)");
+  EXPECT_EQ(sys.render(caf::make_error(admin_ec::secret_rejected)),
+            "mm_admin::secret_rejected");
 }
 
 } // namespace

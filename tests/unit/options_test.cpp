@@ -3,8 +3,8 @@
 // HOST:PORT parsing. mm-server's, mm-bench's and mm-ceiling's real flag
 // declarations are parsed.
 
+#include "actors/host_port.hpp"
 #include "app/options/bench_flags.hpp"
-#include "app/options/host_port.hpp"
 #include "app/options/options.hpp"
 #include "app/options/server_flags.hpp"
 
@@ -384,6 +384,28 @@ TEST(options, decimals_and_addresses_of_other_binaries) {
   EXPECT_EQ(run({"--rate", "inf"}, err), 2);
   EXPECT_EQ(run({"--redis", "localhost:0"}, err), 2);
   EXPECT_TRUE(contains(err, "--redis: expected HOST:PORT")) << err;
+}
+
+TEST(options, a_secret_is_refused_on_the_command_line_only) {
+  auto on_line = [](std::vector<std::string> args) {
+    auto r = parse(std::move(args));
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_EQ(r.err, "mm-server: --admin-secret: a secret on the command "
+                     "line is visible in ps; use --admin-secret-file F (or "
+                     "MM_ADMIN_SECRET, or admin-secret in --config)\n");
+  };
+  on_line({"--admin-secret", "s3cret"});
+  on_line({"--admin-secret=s3cret"});
+  on_line({"--help", "--admin-secret=s3cret"});
+  // A value that merely starts like the flag is no flag.
+  EXPECT_EQ(parse({"--admin-secret-file", "/nonexistent"}).status, 2);
+  EXPECT_EQ(
+    parse({"--admin-secret-file", "/nonexistent"}).err.find("visible in ps"),
+    std::string::npos);
+  config_file file{"admin-secret = from-file\n"};
+  EXPECT_EQ(parse({"--config", file.path()}).cfg.admin_secret, "from-file");
+  scoped_env secret{"MM_ADMIN_SECRET", "from-env"};
+  EXPECT_EQ(parse({"--config", file.path()}).cfg.admin_secret, "from-env");
 }
 
 // --- the config file --------------------------------------------------------

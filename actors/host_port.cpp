@@ -1,4 +1,4 @@
-#include "app/options/host_port.hpp"
+#include "actors/host_port.hpp"
 
 namespace mm {
 
