@@ -67,7 +67,6 @@ struct session_state {
   /// (0: unlimited), and whether a timer for the next due update is armed.
   std::chrono::nanoseconds min_interval{0};
   bool due_timer = false;
-  uint64_t batch_seq = 0;
 
   /// CONFLATE: the newest update per ticker, in order of first arrival,
   /// filled by the broadcasters themselves (null in ALL mode).
@@ -89,12 +88,12 @@ struct session_state {
   bool recovery_pending = false;
   lazy_deque<price_update> replay;
 
+  /// The batches the session wrote itself (their batch_seq, and for the
+  /// inspector, what they held and when the last went), on the actor clock.
+  batch_counts written;
   /// For the inspector: what this session did, and when.
-  uint64_t delivered = 0;
-  uint64_t conflated = 0;
   caf::actor_clock::time_point created;
   caf::actor_clock::time_point last_update;
-  caf::actor_clock::time_point last_write;
   bool had_update = false;
   bool had_write = false;
 
@@ -165,7 +164,7 @@ bool start_pump(session_state& st) {
   if (!st.inbox || st.snapshot_pending || st.recovery_pending
       || !st.replay.empty() || st.min_interval.count() > 0)
     return false;
-  st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.batch_seq,
+  st.pumping = st.sink->pump(st.inbox, st.opts.max_batch, st.written.batch_seq,
                              st.opts.flush_interval_ms);
   return st.pumping;
 }
@@ -220,12 +219,11 @@ void write_next(session_ptr self) {
     }
     batch.updates.reserve(st.taken.size());
     for (auto& x : st.taken) {
-      batch.updates.emplace_back(x.update.get_as<price_update>(0));
-      batch.updates.back().conflated = x.replaced;
-      batch.updates.back().gap |= x.gap;
+      auto& u = batch.updates.emplace_back(x.value());
+      u.conflated = x.replaced;
+      u.gap = x.written_gap();
     }
     st.taken.clear();
-    st.conflated += replaced;
     if (batch.updates.empty())
       return;
   } else if (!st.queue.empty()) {
@@ -236,10 +234,9 @@ void write_next(session_ptr self) {
   } else {
     return;
   }
-  batch.batch_seq = ++st.batch_seq;
+  batch.batch_seq = st.written.add_batch(batch.updates.size(), replaced,
+                                         self->clock().now());
   st.write_in_flight = true;
-  st.delivered += batch.updates.size();
-  st.last_write = self->clock().now();
   st.had_write = true;
   st.m->count_batch(batch.updates, replaced,
                     [](const price_update& x) { return x.ts; });
@@ -512,17 +509,17 @@ session_info describe(session_ptr self) {
   if (st.sink)
     x.peer = st.sink->peer();
   x.write_in_flight = st.write_in_flight;
-  x.delivered = st.delivered;
-  x.conflated = st.conflated;
+  x.delivered = st.written.delivered;
+  x.conflated = st.written.conflated;
   x.pending = (st.inbox ? st.inbox->size() : 0) + st.queue.size()
               + st.snapshot.size();
-  x.batches = st.batch_seq;
+  x.batches = st.written.batch_seq;
   x.age_ms = ms_since(self, st.created);
   x.created_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                    st.created.time_since_epoch())
                    .count();
   x.last_update_ms = st.had_update ? ms_since(self, st.last_update) : -1;
-  x.last_write_ms = st.had_write ? ms_since(self, st.last_write) : -1;
+  x.last_write_ms = st.had_write ? ms_since(self, st.written.last_write) : -1;
   if (st.pumping) {
     // Add what the sink wrote on its own; it keeps the steady clock.
     auto since = [](std::chrono::steady_clock::time_point t) {

@@ -53,6 +53,19 @@ public:
     /// One of the updates it replaced had `gap` set: the writer sets it on
     /// this one, so that conflation never hides a gap.
     bool gap = false;
+
+    /// The update. It is written with `conflated` = `replaced` and with
+    /// `gap` = written_gap(): the session's batches and the stream bridge's
+    /// pump both write entries so.
+    const price_update& value() const {
+      return update.get_as<price_update>(0);
+    }
+
+    /// Whether the written update has `gap`: it or one it replaced followed
+    /// lost ticks.
+    bool written_gap() const {
+      return gap || value().gap;
+    }
   };
 
   /// Opens a slot for `ticker` and returns its number.

@@ -17,16 +17,32 @@ namespace mm {
 
 class session_inbox;
 
-/// What a pumping sink wrote on its own (see `stream_sink::pump`).
-struct pump_stats {
+/// What one writer of a session's batches counted: the session itself, or
+/// its sink once it pumps. Both count through add_batch, so that batch_seq,
+/// delivered and conflated mean the same whichever wrote.
+struct batch_counts {
   uint64_t delivered = 0;
   /// Replacements of the updates it wrote (their `conflated` fields).
   uint64_t conflated = 0;
   /// The batch_seq of its last batch.
   uint64_t batch_seq = 0;
-  bool write_in_flight = false;
   /// When it started its last write (meaningless while `delivered` is 0).
   std::chrono::steady_clock::time_point last_write;
+
+  /// Counts a batch of `n` updates, written at `now`, that had replaced
+  /// `replaced` older ones; returns the batch's batch_seq.
+  uint64_t add_batch(size_t n, uint64_t replaced,
+                     std::chrono::steady_clock::time_point now) {
+    delivered += n;
+    conflated += replaced;
+    last_write = now;
+    return ++batch_seq;
+  }
+};
+
+/// What a pumping sink wrote on its own (see `stream_sink::pump`).
+struct pump_stats : batch_counts {
+  bool write_in_flight = false;
 };
 
 /// One client stream as its session sees it: the small bridge between a

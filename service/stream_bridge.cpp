@@ -156,12 +156,9 @@ bool stream_bridge::take_locked() {
     return false;
   writing_ = true;
   write_claimed_locked();
-  ++stats_.batch_seq;
-  stats_.delivered += taken_.size();
-  stats_.conflated += replaced;
-  stats_.last_write = std::chrono::steady_clock::now();
+  stats_.add_batch(taken_.size(), replaced, std::chrono::steady_clock::now());
   cfg_.stats->count_batch(taken_, replaced, [](const session_inbox::entry& x) {
-    return x.update.get_as<price_update>(0).ts;
+    return x.value().ts;
   });
   return true;
 }
@@ -173,10 +170,9 @@ void stream_bridge::write_taken(stream_ops* call, uint64_t seq) {
   updates->Reserve(static_cast<int>(taken_.size()));
   for (auto& x : taken_) {
     auto* y = updates->Add();
-    to_proto(x.update.get_as<price_update>(0), *y);
+    to_proto(x.value(), *y);
     y->set_conflated(x.replaced);
-    if (x.gap)
-      y->set_gap(true);
+    y->set_gap(x.written_gap());
   }
   // Drop our references to the shared payloads before the write.
   taken_.clear();
