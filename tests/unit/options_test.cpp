@@ -5,6 +5,7 @@
 
 #include "actors/host_port.hpp"
 #include "app/options/bench_flags.hpp"
+#include "app/options/feed_flags.hpp"
 #include "app/options/options.hpp"
 #include "app/options/server_flags.hpp"
 
@@ -21,6 +22,18 @@
 #include <gtest/gtest.h>
 
 namespace {
+
+/// Parses `argv` (without the program name) as `program` would; returns the
+/// exit status parse asks for, or -1 to go on, and what it wrote to stderr.
+int parse_as(mm::command_line& cl, const char* program,
+             std::vector<const char*> argv, std::string& err) {
+  argv.insert(argv.begin(), program);
+  std::ostringstream out;
+  std::ostringstream errs;
+  auto status = cl.parse(static_cast<int>(argv.size()), argv.data(), out, errs);
+  err = errs.str();
+  return status ? *status : -1;
+}
 
 /// What one parse of a binary's flags gave.
 template <class Settings>
@@ -365,13 +378,7 @@ TEST(options, decimals_and_addresses_of_other_binaries) {
     cl.add("--rate", rate, "ticks per second")
       ->check(mm::decimal(0, 1e7, true));
     cl.add_address("--redis", redis, 1, "Redis");
-    argv.insert(argv.begin(), "mm-feed");
-    std::ostringstream out;
-    std::ostringstream errs;
-    auto status = cl.parse(static_cast<int>(argv.size()), argv.data(), out,
-                           errs);
-    err = errs.str();
-    return status ? *status : -1;
+    return parse_as(cl, "mm-feed", std::move(argv), err);
   };
   std::string err;
   EXPECT_EQ(run({"--rate", "0.5", "--redis", "[::1]:6380"}, err), -1) << err;
@@ -384,6 +391,37 @@ TEST(options, decimals_and_addresses_of_other_binaries) {
   EXPECT_EQ(run({"--rate", "inf"}, err), 2);
   EXPECT_EQ(run({"--redis", "localhost:0"}, err), 2);
   EXPECT_TRUE(contains(err, "--redis: expected HOST:PORT")) << err;
+}
+
+TEST(feed_flags, a_ticker_list_is_normalised_and_checked) {
+  auto run = [](std::vector<const char*> argv,
+                mm::feed::simulator_options& opts, std::string& err) {
+    mm::command_line cl{"mm-feed", mm::feed_description};
+    mm::declare_feed_flags(cl, opts);
+    return parse_as(cl, "mm-feed", std::move(argv), err);
+  };
+  std::string err;
+  mm::feed::simulator_options opts;
+  EXPECT_EQ(run({"--ticker-list", " aapl,MSFT ,aapl,brk.b"}, opts, err), -1)
+    << err;
+  EXPECT_EQ(opts.ticker_list,
+            (std::vector<std::string>{"AAPL", "MSFT", "BRK.B"}));
+  EXPECT_EQ(mm::feed::ticker_names(opts), opts.ticker_list);
+  mm::feed::simulator_options fresh;
+  EXPECT_EQ(run({"--ticker-list", "AAPL,,MSFT"}, fresh, err), 2);
+  EXPECT_TRUE(contains(err, "--ticker-list has an empty ticker name")) << err;
+  EXPECT_EQ(run({"--ticker-list", "A\tB"}, fresh, err), 2);
+  EXPECT_TRUE(contains(err, "contains whitespace or control characters"))
+    << err;
+  EXPECT_EQ(run({"--tickers", "3", "--ticker-list", "AAPL"}, fresh, err), 2);
+  EXPECT_TRUE(contains(err, "either --tickers or --ticker-list")) << err;
+  mm::feed::simulator_options some;
+  EXPECT_EQ(run({"--tickers", "32"}, some, err), -1) << err;
+  auto names = mm::feed::ticker_names(some);
+  ASSERT_EQ(names.size(), 32u);
+  EXPECT_EQ(names.front(), "AAPL");
+  EXPECT_EQ(names[30], "TCK0001");
+  EXPECT_EQ(names[31], "TCK0002");
 }
 
 TEST(options, a_secret_is_refused_on_the_command_line_only) {
