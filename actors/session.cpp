@@ -485,8 +485,8 @@ bool attach(session_ptr self, const stream_sink_ptr& sink) {
     return false;
   }
   st.sink = sink;
-  // Rule 2: whatever ends the session finishes its stream with the status
-  // that fits the exit reason.
+  // docs/architecture.md rule 2: whatever ends the session finishes its stream
+  // with the status that fits the exit reason.
   self->attach_functor(
     [sink](const caf::error& reason) { sink->finish(reason); });
   schedule_flush(self);

@@ -99,14 +99,13 @@ public:
 
   /// Moves the next ticker (round robin, so every ticker gets rate / N) one
   /// step and renders its payload into `buf`; returns the channel.
-  const std::string& next(char (&buf)[max_tick_payload],
-                          size_t& len) {
+  const std::string& next(char (&buf)[max_tick_payload], size_t& len) {
     auto& x = instruments_[next_];
     next_ = (next_ + 1) % instruments_.size();
     // Geometric random walk: stays positive, moves about 0.05% per tick.
     x.price = std::max(0.01, x.price * std::exp(0.0005 * step_(rng_)));
     len = write_tick_payload(buf, std::round(x.price * 100) / 100,
-                                       volume_(rng_), clock_ns(CLOCK_REALTIME));
+                             volume_(rng_), clock_ns(CLOCK_REALTIME));
     return x.channel;
   }
 
@@ -132,7 +131,8 @@ redis_settings settings_of(const simulator_options& opts) {
 
 class simulation {
 public:
-  simulation(const simulator_options& opts, uint64_t seed) : opts_(opts), market_(opts, seed) {
+  simulation(const simulator_options& opts, uint64_t seed)
+    : opts_(opts), market_(opts, seed) {
     // nop
   }
 

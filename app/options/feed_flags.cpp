@@ -15,7 +15,6 @@ On exit it prints one line: "published N ticks in S s". Exit status 2 on
 bad flags, 1 when Redis cannot be reached at start; a Redis that goes away
 later is reconnected to.)";
 
-
 bool parse_ticker_list(const std::string& str, std::vector<std::string>& out,
                        std::string& err) {
   out.clear();
@@ -46,7 +45,6 @@ bool parse_ticker_list(const std::string& str, std::vector<std::string>& out,
   }
   return true;
 }
-
 
 void declare_feed_flags(command_line& cl, feed::simulator_options& opts) {
   cl.add_address("--redis", opts.redis, 1, "Redis to publish to");
@@ -108,6 +106,5 @@ void declare_feed_flags(command_line& cl, feed::simulator_options& opts) {
   });
   mm::declare_log_flags(cl, opts.log_level, opts.log_format, "Logging");
 }
-
 
 } // namespace mm
