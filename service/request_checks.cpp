@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
 #include "actors/node_config.hpp"
 #include "actors/session_options.hpp"
 #include "actors/ticker_patterns.hpp"
@@ -20,8 +23,10 @@ using raw_tickers = google::protobuf::RepeatedPtrField<std::string>;
 /// Normalizes `raw` into `out`.
 grpc::Status normalize(const raw_tickers& raw, std::vector<std::string>& out) {
   std::vector<std::string> xs{raw.begin(), raw.end()};
-  if (auto what = normalize_tickers(xs, out); !what.empty())
-    return {StatusCode::INVALID_ARGUMENT, what};
+  auto normalized = normalize_tickers(xs);
+  if (!normalized)
+    return {StatusCode::INVALID_ARGUMENT, text_of(normalized.error())};
+  out = std::move(*normalized);
   return grpc::Status::OK;
 }
 
