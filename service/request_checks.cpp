@@ -54,9 +54,9 @@ grpc::Status check_options(const v1::SessionOptions& in, const node_config& cfg,
   out.snapshot = in.snapshot();
   out.max_batch = in.max_batch();
   out.max_frequency_hz = in.max_frequency_hz();
-  auto what = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
-  if (!what.empty())
-    return {StatusCode::INVALID_ARGUMENT, what};
+  auto err = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
+  if (err)
+    return {StatusCode::INVALID_ARGUMENT, text_of(err)};
   return grpc::Status::OK;
 }
 
