@@ -361,9 +361,11 @@ inspector_impl::behavior_type inspector(inspector_ptr self,
         const subscriber& who) -> caf::result<std::vector<std::string>> {
       if (!secret_ok(self, secret))
         return rejected<std::vector<std::string>>(self);
-      std::vector<std::string> tickers;
-      if (auto what = normalize_tickers(raw, tickers); !what.empty())
-        return caf::make_error(admin_ec::bad_argument, what);
+      auto normalized = normalize_tickers(raw);
+      if (!normalized)
+        return caf::make_error(admin_ec::bad_argument,
+                               text_of(normalized.error()));
+      auto tickers = std::move(*normalized);
       if (!who)
         return caf::make_error(admin_ec::bad_argument, "no subscriber given");
       auto acc = gather<std::string>::start(self, tickers.size());

@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include <caf/fwd.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "actors/price_update.hpp"
@@ -38,9 +39,10 @@ struct session_options {
 };
 
 /// Replaces zeros in `opts` by the server defaults of `cfg` and checks the
-/// rest; returns an empty string when valid, or what is wrong, in words.
-std::string resolve_options(session_options& opts, uint32_t raw_mode,
-                            const node_config& cfg);
+/// rest; fails with `ec::bad_option` and what is wrong, in words (see
+/// `text_of`).
+caf::error resolve_options(session_options& opts, uint32_t raw_mode,
+                           const node_config& cfg);
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, session_options& x) {

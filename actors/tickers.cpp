@@ -2,6 +2,11 @@
 
 #include <algorithm>
 
+#include <caf/expected.hpp>
+#include <caf/make_message.hpp>
+
+#include "actors/errors.hpp"
+
 namespace mm {
 
 namespace {
@@ -39,23 +44,25 @@ std::string normalize_ticker(std::string_view raw) {
   return result;
 }
 
-std::string normalize_tickers(const std::vector<std::string>& raw,
-                              std::vector<std::string>& out) {
-  out.clear();
+caf::expected<std::vector<std::string>>
+normalize_tickers(const std::vector<std::string>& raw) {
+  std::vector<std::string> out;
   out.reserve(raw.size());
   for (const auto& x : raw) {
     auto t = normalize_ticker(x);
     if (t.empty()) {
       std::string shown = x.size() > 40 ? x.substr(0, 40) + "..." : x;
-      return "malformed ticker \"" + shown
-             + "\": a ticker is 1 to 16 characters of A-Z, 0-9, '.' and '-',"
-               " starting with a letter or digit";
+      return caf::make_error(
+        ec::bad_ticker,
+        "malformed ticker \"" + shown
+          + "\": a ticker is 1 to 16 characters of A-Z, 0-9, '.' and '-',"
+            " starting with a letter or digit");
     }
     out.emplace_back(std::move(t));
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
-  return {};
+  return out;
 }
 
 } // namespace mm

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
 #include "actors/node_config.hpp"
 #include "actors/session_options.hpp"
 #include "actors/ticker_patterns.hpp"
@@ -20,8 +23,10 @@ using raw_tickers = google::protobuf::RepeatedPtrField<std::string>;
 /// Normalizes `raw` into `out`.
 grpc::Status normalize(const raw_tickers& raw, std::vector<std::string>& out) {
   std::vector<std::string> xs{raw.begin(), raw.end()};
-  if (auto what = normalize_tickers(xs, out); !what.empty())
-    return {StatusCode::INVALID_ARGUMENT, what};
+  auto normalized = normalize_tickers(xs);
+  if (!normalized)
+    return {StatusCode::INVALID_ARGUMENT, text_of(normalized.error())};
+  out = std::move(*normalized);
   return grpc::Status::OK;
 }
 
@@ -49,9 +54,9 @@ grpc::Status check_options(const v1::SessionOptions& in, const node_config& cfg,
   out.snapshot = in.snapshot();
   out.max_batch = in.max_batch();
   out.max_frequency_hz = in.max_frequency_hz();
-  auto what = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
-  if (!what.empty())
-    return {StatusCode::INVALID_ARGUMENT, what};
+  auto err = resolve_options(out, static_cast<uint32_t>(in.mode()), cfg);
+  if (err)
+    return {StatusCode::INVALID_ARGUMENT, text_of(err)};
   return grpc::Status::OK;
 }
 

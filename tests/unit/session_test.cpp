@@ -575,8 +575,11 @@ TEST(session_options, max_frequency_needs_conflate) {
   node_config cfg;
   session_options opts;
   opts.max_frequency_hz = 5;
-  EXPECT_EQ(resolve_options(opts, 0, cfg), "");
-  auto what = resolve_options(opts, 1, cfg);
+  auto err = resolve_options(opts, 0, cfg);
+  EXPECT_FALSE(err) << text_of(err);
+  err = resolve_options(opts, 1, cfg);
+  EXPECT_EQ(code_of(err), ec::bad_option);
+  auto what = text_of(err);
   EXPECT_NE(what.find("max_frequency_hz"), std::string::npos) << what;
   EXPECT_NE(what.find("DELIVERY_MODE_ALL"), std::string::npos) << what;
 }

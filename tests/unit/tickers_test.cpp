@@ -6,6 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
+
 using testing::ElementsAre;
 using testing::HasSubstr;
 
@@ -38,35 +42,41 @@ TEST(normalize_ticker, refuses_malformed) {
   EXPECT_EQ(mm::normalize_ticker(std::string_view("AA\0PL", 5)), "");
 }
 
-TEST(normalize_tickers, sorts_and_folds_duplicates) {
-  std::vector<std::string> out;
-  EXPECT_EQ(
-    mm::normalize_tickers({"msft", " aapl", "AAPL", "MSFT ", "goog"}, out), "");
-  EXPECT_THAT(out, ElementsAre("AAPL", "GOOG", "MSFT"));
+/// The text of the error of `x`, or "" if `x` holds a value.
+std::string why_of(const caf::expected<std::vector<std::string>>& x) {
+  return x ? std::string{} : mm::text_of(x.error());
 }
 
-TEST(normalize_tickers, replaces_previous_content) {
-  std::vector<std::string> out{"OLD", "ZZZ"};
-  EXPECT_EQ(mm::normalize_tickers({"ibm"}, out), "");
-  EXPECT_THAT(out, ElementsAre("IBM"));
-  EXPECT_EQ(mm::normalize_tickers({}, out), "");
-  EXPECT_TRUE(out.empty());
+TEST(normalize_tickers, sorts_and_folds_duplicates) {
+  auto out = mm::normalize_tickers({"msft", " aapl", "AAPL", "MSFT ", "goog"});
+  ASSERT_TRUE(out) << why_of(out);
+  EXPECT_THAT(*out, ElementsAre("AAPL", "GOOG", "MSFT"));
+}
+
+TEST(normalize_tickers, empty_input_gives_empty_list) {
+  auto out = mm::normalize_tickers({"ibm"});
+  ASSERT_TRUE(out) << why_of(out);
+  EXPECT_THAT(*out, ElementsAre("IBM"));
+  out = mm::normalize_tickers({});
+  ASSERT_TRUE(out) << why_of(out);
+  EXPECT_TRUE(out->empty());
 }
 
 TEST(normalize_tickers, error_names_the_ticker) {
-  std::vector<std::string> out;
-  auto why = mm::normalize_tickers({"AAPL", "bad ticker!", "MSFT"}, out);
+  auto out = mm::normalize_tickers({"AAPL", "bad ticker!", "MSFT"});
+  ASSERT_FALSE(out);
+  EXPECT_EQ(mm::code_of(out.error()), mm::ec::bad_ticker);
+  auto why = why_of(out);
   EXPECT_THAT(why, HasSubstr("\"bad ticker!\""));
   EXPECT_THAT(why, HasSubstr("16"));
-  why = mm::normalize_tickers({".hidden"}, out);
+  why = why_of(mm::normalize_tickers({".hidden"}));
   EXPECT_THAT(why, HasSubstr("\".hidden\""));
-  why = mm::normalize_tickers({""}, out);
+  why = why_of(mm::normalize_tickers({""}));
   EXPECT_THAT(why, HasSubstr("\"\""));
 }
 
 TEST(normalize_tickers, error_shortens_very_long_tickers) {
-  std::vector<std::string> out;
-  auto why = mm::normalize_tickers({std::string(500, 'Q')}, out);
+  auto why = why_of(mm::normalize_tickers({std::string(500, 'Q')}));
   EXPECT_THAT(why, HasSubstr(std::string(40, 'Q') + "..."));
   EXPECT_THAT(why, testing::Not(HasSubstr(std::string(41, 'Q'))));
 }
