@@ -95,7 +95,6 @@ struct session_state {
   caf::actor_clock::time_point created;
   caf::actor_clock::time_point last_update;
   bool had_update = false;
-  bool had_write = false;
 
   std::vector<std::string> ticker_list() const {
     std::vector<std::string> result;
@@ -237,7 +236,6 @@ void write_next(session_ptr self) {
   batch.batch_seq = st.written.add_batch(batch.updates.size(), replaced,
                                          self->clock().now());
   st.write_in_flight = true;
-  st.had_write = true;
   st.m->count_batch(batch.updates, replaced,
                     [](const price_update& x) { return x.ts; });
   st.sink->write(std::move(batch));
@@ -519,7 +517,8 @@ session_info describe(session_ptr self) {
                    st.created.time_since_epoch())
                    .count();
   x.last_update_ms = st.had_update ? ms_since(self, st.last_update) : -1;
-  x.last_write_ms = st.had_write ? ms_since(self, st.written.last_write) : -1;
+  x.last_write_ms =
+    st.written.batch_seq > 0 ? ms_since(self, st.written.last_write) : -1;
   if (st.pumping) {
     // Add what the sink wrote on its own; it keeps the steady clock.
     auto since = [](std::chrono::steady_clock::time_point t) {

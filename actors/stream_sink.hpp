@@ -26,7 +26,7 @@ struct batch_counts {
   uint64_t conflated = 0;
   /// The batch_seq of its last batch.
   uint64_t batch_seq = 0;
-  /// When it started its last write (meaningless while `delivered` is 0).
+  /// When it started its last write (meaningless before its first batch).
   std::chrono::steady_clock::time_point last_write;
 
   /// Counts a batch of `n` updates, written at `now`, that had replaced
