@@ -4,7 +4,9 @@
 #include <string>
 
 #include <caf/error.hpp>
-#include <caf/message.hpp>
+// CAF_ERROR_CODE_ENUM's error_factory calls make_message: without this,
+// make_error(ec::..., "text") does not compile (tests/unit/errors_test.cpp).
+#include <caf/make_message.hpp>
 
 namespace mm {
 
