@@ -7,7 +7,10 @@
 #include <utility>
 #include <vector>
 
+#include <caf/error.hpp>
+
 #include "actors/cluster_secret.hpp"
+#include "actors/errors.hpp"
 #include "actors/host_port.hpp"
 #include "actors/ticker_patterns.hpp"
 #include "app/options/log_flags.hpp"
@@ -79,8 +82,8 @@ void read_allowlist(const std::string& path, std::vector<std::string>& out) {
   std::string text{std::istreambuf_iterator<char>{in},
                    std::istreambuf_iterator<char>{}};
   ticker_patterns xs;
-  if (auto what = xs.parse(text); !what.empty())
-    bad_flag("--ticker-allowlist: \"" + path + "\" " + what);
+  if (auto err = xs.parse(text))
+    bad_flag("--ticker-allowlist: \"" + path + "\" " + text_of(err));
   if (xs.empty())
     bad_flag("--ticker-allowlist: \"" + path
              + "\" lists no ticker (one exact ticker or prefix* per line)");
