@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <caf/expected.hpp>
 
 #include "actors/cluster_secret.hpp"
 #include "actors/errors.hpp"
@@ -465,10 +466,10 @@ void declare_server_flags(command_line& cl, server_config& cfg) {
       .add_option_function<std::string>(
         "--cluster-secret-file",
         [&cfg](const std::string& val) {
-          std::string error;
-          cfg.cluster_secret = cluster_secret::read_secret_file(val, error);
-          if (cfg.cluster_secret.empty())
-            bad_flag("--cluster-secret-file: " + error);
+          auto secret = cluster_secret::read_secret_file(val);
+          if (!secret)
+            bad_flag("--cluster-secret-file: " + text_of(secret.error()));
+          cfg.cluster_secret = std::move(*secret);
         },
         "a shared secret (the whole file but a trailing newline, at\n"
         "least 32 bytes; every node of the cluster needs the same):\n"
