@@ -20,6 +20,11 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
+
 namespace mm::cluster_secret {
 
 namespace {
@@ -114,33 +119,35 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+caf::error handshake_failed(std::string why) {
+  return caf::make_error(ec::handshake_failed, std::move(why));
+}
+
 } // namespace
 
-std::string read_secret_file(const std::string& path, std::string& error) {
+caf::expected<std::string> read_secret_file(const std::string& path) {
+  auto unreadable = [&path] {
+    return caf::make_error(ec::bad_config, "cannot read \"" + path + "\"");
+  };
   std::ifstream in{path, std::ios::binary};
-  if (!in) {
-    error = "cannot read \"" + path + "\"";
-    return {};
-  }
+  if (!in)
+    return unreadable();
   std::string text{std::istreambuf_iterator<char>{in},
                    std::istreambuf_iterator<char>{}};
-  if (in.bad()) {
-    error = "cannot read \"" + path + "\"";
-    return {};
-  }
+  if (in.bad())
+    return unreadable();
   if (!text.empty() && text.back() == '\n') {
     text.pop_back();
     if (!text.empty() && text.back() == '\r')
       text.pop_back();
   }
-  if (text.size() < min_secret_size) {
-    error = "\"" + path + "\" holds " + std::to_string(text.size())
-            + " bytes; the secret needs at least "
-            + std::to_string(min_secret_size)
-            + " (make one with: openssl rand -hex 32 > FILE)";
-    return {};
-  }
-  error.clear();
+  if (text.size() < min_secret_size)
+    return caf::make_error(ec::bad_config,
+                           "\"" + path + "\" holds "
+                             + std::to_string(text.size())
+                             + " bytes; the secret needs at least "
+                             + std::to_string(min_secret_size)
+                             + " (make one with: openssl rand -hex 32 > FILE)");
   return text;
 }
 
@@ -227,73 +234,85 @@ server_challenge::status server_challenge::advance(int fd) {
 
 // -- blocking sides -----------------------------------------------------------
 
-std::string run_client(int fd, std::string_view secret,
-                       clock_type::time_point deadline) {
+caf::error run_client(int fd, std::string_view secret,
+                      clock_type::time_point deadline) {
   std::array<unsigned char, magic.size() + nonce_size> hello;
   size_t got = 0;
   switch (read_exact(fd, hello.data(), hello.size(), got, deadline)) {
     case io_result::ok: break;
     case io_result::closed:
-      return got == 0 ? "the hub closed the connection before its challenge "
-                        "(it refuses us, or has no --cluster-secret-file)"
-                      : "the hub closed the connection in the middle of its "
-                        "challenge";
+      return handshake_failed(
+        got == 0 ? "the hub closed the connection before its challenge "
+                   "(it refuses us, or has no --cluster-secret-file)"
+                 : "the hub closed the connection in the middle of its "
+                   "challenge");
     case io_result::timeout:
-      return got == 0 ? "no challenge from the hub in time (is it a hub "
-                        "with --cluster-secret-file?)"
-                      : "the hub's challenge did not arrive in full in time";
+      return handshake_failed(
+        got == 0 ? "no challenge from the hub in time (is it a hub "
+                   "with --cluster-secret-file?)"
+                 : "the hub's challenge did not arrive in full in time");
     case io_result::failed:
-      return "cannot read the hub's challenge: " + errno_text(errno);
+      return handshake_failed("cannot read the hub's challenge: "
+                              + errno_text(errno));
   }
   if (!std::equal(magic.begin(), magic.end(), hello.begin()))
-    return "the hub did not send the cluster-secret challenge (does it run "
-           "with --cluster-secret-file?)";
+    return handshake_failed(
+      "the hub did not send the cluster-secret challenge (does it run "
+      "with --cluster-secret-file?)");
   const auto* nonce_s = hello.data() + magic.size();
   std::array<unsigned char, nonce_size + mac_size> answer;
   if (RAND_bytes(answer.data(), nonce_size) != 1)
-    return "no random bytes for our nonce (RAND_bytes failed)";
+    return handshake_failed(
+      "no random bytes for our nonce (RAND_bytes failed)");
   const auto* nonce_c = answer.data();
   auto ours = proof_of(secret, "client", nonce_s, nonce_c);
   std::copy(ours.begin(), ours.end(), answer.begin() + nonce_size);
   switch (write_all(fd, answer.data(), answer.size(), deadline)) {
     case io_result::ok: break;
     case io_result::closed:
-      return "the hub closed the connection before our answer";
-    case io_result::timeout: return "cannot send our answer in time";
+      return handshake_failed(
+        "the hub closed the connection before our answer");
+    case io_result::timeout:
+      return handshake_failed("cannot send our answer in time");
     case io_result::failed:
-      return "cannot send our answer: " + errno_text(errno);
+      return handshake_failed("cannot send our answer: " + errno_text(errno));
   }
   mac theirs;
   switch (read_exact(fd, theirs.data(), theirs.size(), got, deadline)) {
     case io_result::ok: break;
     case io_result::closed:
-      return "the hub refused our secret: it closed the connection after "
-             "our proof (is its --cluster-secret-file the same?)";
-    case io_result::timeout: return "no proof from the hub in time";
+      return handshake_failed(
+        "the hub refused our secret: it closed the connection after "
+        "our proof (is its --cluster-secret-file the same?)");
+    case io_result::timeout:
+      return handshake_failed("no proof from the hub in time");
     case io_result::failed:
-      return "cannot read the hub's proof: " + errno_text(errno);
+      return handshake_failed("cannot read the hub's proof: "
+                              + errno_text(errno));
   }
   auto expected = proof_of(secret, "server", nonce_c, nonce_s);
   if (!same(expected.data(), theirs.data()))
-    return "the hub's proof is wrong: it does not know our secret (is its "
-           "--cluster-secret-file the same?)";
-  return {};
+    return handshake_failed(
+      "the hub's proof is wrong: it does not know our secret (is its "
+      "--cluster-secret-file the same?)");
+  return caf::none;
 }
 
-std::string run_server(int fd, std::string_view secret,
-                       clock_type::time_point deadline) {
+caf::error run_server(int fd, std::string_view secret,
+                      clock_type::time_point deadline) {
   server_challenge ch{secret};
   for (;;) {
     switch (ch.advance(fd)) {
-      case server_challenge::status::done: return {};
-      case server_challenge::status::failed: return ch.error();
+      case server_challenge::status::done: return caf::none;
+      case server_challenge::status::failed:
+        return handshake_failed(ch.error());
       case server_challenge::status::again: break;
     }
     auto r = wait_for(fd, ch.wanted(), deadline);
     if (r == io_result::timeout)
-      return "it did not complete the challenge in time";
+      return handshake_failed("it did not complete the challenge in time");
     if (r == io_result::failed)
-      return "poll failed: " + errno_text(errno);
+      return handshake_failed("poll failed: " + errno_text(errno));
   }
 }
 

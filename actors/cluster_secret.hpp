@@ -2,8 +2,9 @@
 
 // The cluster shared secret (--cluster-secret-file, docs/security.md): both
 // ends of a cluster link prove that they know the secret with an HMAC
-// challenge before any BASP byte is exchanged. No CAF here: the protocol on
-// a plain socket, and the thread that runs its server side for a hub.
+// challenge before any BASP byte is exchanged. No actors here: the protocol
+// on a plain socket, and the thread that runs its server side for a hub
+// (errors are caf::error with an `ec`, actors/errors.hpp).
 //
 // Protocol (mutual, replay-safe: each side's proof covers a fresh nonce of
 // the other side):
@@ -25,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include <caf/fwd.hpp>
+
 namespace mm::cluster_secret {
 
 /// The shortest secret accepted (bytes, after the trailing newline is
@@ -40,9 +43,9 @@ constexpr size_t mac_size = 32;
 using clock_type = std::chrono::steady_clock;
 
 /// Reads a secret file: the whole file but one trailing newline ("\n" or
-/// "\r\n"). Returns an empty string and sets `error` when the file cannot
-/// be read or holds fewer than `min_secret_size` bytes.
-std::string read_secret_file(const std::string& path, std::string& error);
+/// "\r\n"). Fails with `ec::bad_config` and what is wrong (see `text_of`)
+/// when the file cannot be read or holds fewer than `min_secret_size` bytes.
+caf::expected<std::string> read_secret_file(const std::string& path);
 
 /// The hub's side of one challenge on a non-blocking socket, one step at a
 /// time: call `advance` whenever the socket is ready for `wanted()`.
@@ -87,16 +90,16 @@ private:
 /// The edge's side on a connected socket (blocking or not): answers the
 /// hub's challenge and checks the hub's proof, waiting until `deadline` at
 /// most. Reads exactly the challenge's bytes, never what follows (BASP).
-/// Returns an empty string on success, else why it failed, in words for
-/// the log ("the hub refused our secret ...").
-std::string run_client(int fd, std::string_view secret,
-                       clock_type::time_point deadline);
+/// Fails with `ec::handshake_failed` and why, in words for the log ("the
+/// hub refused our secret ...", see `text_of`).
+caf::error run_client(int fd, std::string_view secret,
+                      clock_type::time_point deadline);
 
 /// Runs `server_challenge` to its end on `fd`, waiting until `deadline` at
-/// most (tests, and any caller that may block). Returns an empty string on
-/// success, else why it failed.
-std::string run_server(int fd, std::string_view secret,
-                       clock_type::time_point deadline);
+/// most (tests, and any caller that may block). Fails with
+/// `ec::handshake_failed` and why.
+caf::error run_server(int fd, std::string_view secret,
+                      clock_type::time_point deadline);
 
 /// Connects to `host`:`port` (name lookup, then each address in turn),
 /// waiting until `deadline` at most. Returns a connected non-blocking

@@ -24,6 +24,8 @@ const char* to_string(ec x) {
     case ec::killed: return "killed";
     case ec::deadline_exceeded: return "deadline_exceeded";
     case ec::token_expired: return "token_expired";
+    case ec::bad_config: return "bad_config";
+    case ec::handshake_failed: return "handshake_failed";
   }
   return "unknown";
 }

@@ -4,7 +4,9 @@
 #include <string>
 
 #include <caf/error.hpp>
-#include <caf/message.hpp>
+// CAF_ERROR_CODE_ENUM's error_factory calls make_message: without this,
+// make_error(ec::..., "text") does not compile (tests/unit/errors_test.cpp).
+#include <caf/make_message.hpp>
 
 namespace mm {
 
@@ -50,6 +52,12 @@ enum class ec : uint8_t {
   deadline_exceeded,
   /// The token that opened the stream expired (UNAUTHENTICATED).
   token_expired,
+  // startup and reload (never a session's end, never sent to a client):
+  /// A setting cannot be used: a TLS, token key or secret file that cannot
+  /// be read or does not check out, a port that cannot be bound.
+  bad_config,
+  /// A cluster link's secret challenge failed (actors/cluster_secret.hpp).
+  handshake_failed,
 };
 
 /// Returns the name of `x`, as used in `sessions_ended_total`.

@@ -15,6 +15,7 @@
 #include <caf/sec.hpp>
 
 #include "actors/cluster_secret.hpp"
+#include "actors/errors.hpp"
 #include "logging/log.hpp"
 
 namespace mm {
@@ -154,10 +155,11 @@ protected:
     auto fd = cluster_secret::connect_tcp(host, port, deadline, why);
     if (fd < 0)
       return caf::make_error(caf::sec::cannot_connect_to_node, why);
-    why = cluster_secret::run_client(fd, secret_, deadline);
-    if (!why.empty()) {
+    if (auto err = cluster_secret::run_client(fd, secret_, deadline)) {
       ::close(fd);
-      return caf::make_error(caf::sec::cannot_connect_to_node, why);
+      // CAF's connect fails with sec::cannot_connect_to_node; the text says
+      // why.
+      return caf::make_error(caf::sec::cannot_connect_to_node, text_of(err));
     }
     return mpx().new_scribe(fd);
   }

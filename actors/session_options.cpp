@@ -1,7 +1,6 @@
 #include "actors/session_options.hpp"
 
 #include <caf/error.hpp>
-#include <caf/make_message.hpp>
 
 #include "actors/errors.hpp"
 #include "actors/node_config.hpp"

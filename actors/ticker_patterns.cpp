@@ -1,5 +1,8 @@
 #include "actors/ticker_patterns.hpp"
 
+#include <caf/error.hpp>
+
+#include "actors/errors.hpp"
 #include "actors/tickers.hpp"
 
 namespace mm {
@@ -25,39 +28,45 @@ std::string shown(std::string_view x) {
   return x.size() > 40 ? std::string{x.substr(0, 40)} + "..." : std::string{x};
 }
 
+caf::error bad(std::string what) {
+  return caf::make_error(ec::bad_ticker, std::move(what));
+}
+
 } // namespace
 
-std::string ticker_patterns::add(std::string_view pattern) {
+caf::error ticker_patterns::add(std::string_view pattern) {
   auto x = trim(pattern);
   if (x.empty())
-    return "empty pattern";
+    return bad("empty pattern");
   if (x.back() == '*') {
     auto prefix = x.substr(0, x.size() - 1);
     if (prefix.empty()) {
       prefixes_.emplace();
-      return {};
+      return caf::none;
     }
     // A prefix is the start of a ticker: the ticker grammar, up to the
     // longest ticker.
     auto norm = normalize_ticker(prefix);
     if (norm.empty() || norm.size() != prefix.size()
         || norm.find('*') != std::string::npos)
-      return "malformed prefix \"" + shown(x)
-             + "\": a prefix is the start of a ticker (A-Z, 0-9, '.' and "
-               "'-', starting with a letter or digit) followed by one '*'";
+      return bad("malformed prefix \"" + shown(x)
+                 + "\": a prefix is the start of a ticker (A-Z, 0-9, '.' "
+                   "and '-', starting with a letter or digit) followed by "
+                   "one '*'");
     prefixes_.emplace(std::move(norm));
-    return {};
+    return caf::none;
   }
   auto norm = normalize_ticker(x);
   if (norm.empty())
-    return "malformed ticker \"" + shown(x)
-           + "\": a ticker is 1 to 16 characters of A-Z, 0-9, '.' and '-', "
-             "starting with a letter or digit (a prefix ends in '*')";
+    return bad("malformed ticker \"" + shown(x)
+               + "\": a ticker is 1 to 16 characters of A-Z, 0-9, '.' and "
+                 "'-', starting with a letter or digit (a prefix ends in "
+                 "'*')");
   exact_.emplace(std::move(norm));
-  return {};
+  return caf::none;
 }
 
-std::string ticker_patterns::parse(std::string_view text) {
+caf::error ticker_patterns::parse(std::string_view text) {
   size_t line = 0;
   while (!text.empty()) {
     ++line;
@@ -69,10 +78,10 @@ std::string ticker_patterns::parse(std::string_view text) {
     x = trim(x);
     if (x.empty())
       continue;
-    if (auto what = add(x); !what.empty())
-      return "line " + std::to_string(line) + ": " + what;
+    if (auto err = add(x))
+      return bad("line " + std::to_string(line) + ": " + text_of(err));
   }
-  return {};
+  return caf::none;
 }
 
 bool ticker_patterns::matches(std::string_view ticker) const {

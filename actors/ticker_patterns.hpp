@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/fwd.hpp>
+
 namespace mm {
 
 /// A set of ticker patterns: exact tickers ("AAPL") and prefixes ending in
@@ -12,14 +14,14 @@ namespace mm {
 /// Patterns are normalized like tickers (trimmed, upper-cased).
 class ticker_patterns {
 public:
-  /// Adds one pattern. Returns an empty string on success, otherwise what is
-  /// wrong with it, in words.
-  std::string add(std::string_view pattern);
+  /// Adds one pattern. Fails with `ec::bad_ticker` and what is wrong with
+  /// it, in words (see `text_of`).
+  caf::error add(std::string_view pattern);
 
   /// Adds the patterns of `text`: one per line; blank lines and everything
-  /// from a `#` on are ignored. Returns an empty string on success,
-  /// otherwise "line N: ..." for the first bad line.
-  std::string parse(std::string_view text);
+  /// from a `#` on are ignored. Fails with `ec::bad_ticker` and
+  /// "line N: ..." for the first bad line.
+  caf::error parse(std::string_view text);
 
   /// Whether `ticker` (normalized) matches a pattern.
   bool matches(std::string_view ticker) const;

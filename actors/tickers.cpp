@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include <caf/expected.hpp>
-#include <caf/make_message.hpp>
 
 #include "actors/errors.hpp"
 

@@ -15,11 +15,13 @@
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+#include <caf/error.hpp>
 #include <caf/io/middleman.hpp>
 #include <caf/io/middleman_actor.hpp>
 #include <caf/openssl/publish.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include "actors/errors.hpp"
 #include "actors/host_port.hpp"
 #include "actors/node.hpp"
 #include "actors/node_config.hpp"
@@ -138,13 +140,13 @@ int main(int argc, char** argv) {
     // Unreadable or mismatched TLS files and bad token keys are bad flags:
     // one line in the options layer's form, and exit 2. What fails once
     // the flags are good is logged (exit 1).
-    if (auto what = front.configure_security(); !what.empty()) {
-      std::cerr << "mm-server: " << what << std::endl;
+    if (auto err = front.configure_security()) {
+      std::cerr << "mm-server: " << mm::text_of(err) << std::endl;
       node.shutdown();
       return 2;
     }
-    if (auto what = front.start(); !what.empty()) {
-      mm::log::error("mm-server", what);
+    if (auto err = front.start()) {
+      mm::log::error("mm-server", mm::text_of(err));
       node.shutdown();
       return 1;
     }
@@ -162,8 +164,8 @@ int main(int argc, char** argv) {
   // Up before the ready line, so that a scrape right after it finds it.
   mm::metrics_endpoint metrics_http{sys, node};
   if (!cfg.metrics_listen.empty()) {
-    if (auto what = metrics_http.start(); !what.empty()) {
-      mm::log::error("mm-server", what);
+    if (auto err = metrics_http.start()) {
+      mm::log::error("mm-server", mm::text_of(err));
       node.shutdown();
       if (!is_hub)
         front.shutdown(std::chrono::system_clock::now());
@@ -205,8 +207,9 @@ int main(int argc, char** argv) {
       mm::log::info("mm-server", "SIGHUP: a hub has no gRPC credentials");
       continue;
     }
-    if (auto what = front.reload_security(); !what.empty())
-      mm::log::error("mm-server", "SIGHUP: kept the old credentials: " + what);
+    if (auto err = front.reload_security())
+      mm::log::error("mm-server",
+                     "SIGHUP: kept the old credentials: " + mm::text_of(err));
     else
       mm::log::info("mm-server", "SIGHUP: reread the TLS files and token key");
   }

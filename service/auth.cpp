@@ -4,6 +4,10 @@
 #include <grpcpp/security/auth_context.h>
 #include <grpcpp/server_context.h>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
 #include "actors/node_config.hpp"
 
 namespace mm {
@@ -34,24 +38,26 @@ grpc::Status call_auth::allows(const std::vector<std::string>& names) const {
   return grpc::Status::OK;
 }
 
-std::string authenticator::configure(const node_config& cfg) {
+caf::error authenticator::configure(const node_config& cfg) {
   mtls_ = !cfg.tls_client_ca.empty();
   jwt_ = cfg.auth == "jwt";
   key_file_ = cfg.jwt_key_file;
   if (!jwt_)
-    return {};
+    return caf::none;
   return reload();
 }
 
-std::string authenticator::reload() {
+caf::error authenticator::reload() {
   if (!jwt_)
-    return {};
-  auto key = std::make_shared<token_key>();
-  if (auto what = load_token_key(key_file_, *key); !what.empty())
-    return "--jwt-key-file: " + what;
+    return caf::none;
+  auto key = load_token_key(key_file_);
+  if (!key)
+    return caf::make_error(ec::bad_config,
+                           "--jwt-key-file: " + text_of(key.error()));
+  auto shared = std::make_shared<const token_key>(std::move(*key));
   std::lock_guard<std::mutex> guard{mtx_};
-  key_ = std::move(key);
-  return {};
+  key_ = std::move(shared);
+  return caf::none;
 }
 
 call_auth authenticator::check(const grpc::ServerContextBase& ctx) const {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/fwd.hpp>
 #include <grpcpp/support/status.h>
 
 #include "service/caller.hpp"
@@ -50,12 +51,12 @@ struct call_auth {
 class authenticator {
 public:
   /// Takes the settings of `cfg` and loads the key of --jwt-key-file.
-  /// Returns what is wrong, or an empty string.
-  std::string configure(const node_config& cfg);
+  /// Fails with `ec::bad_config` and what is wrong (see `text_of`).
+  caf::error configure(const node_config& cfg);
 
   /// Rereads --jwt-key-file (SIGHUP); a bad file keeps the old key.
-  /// Returns what is wrong, or an empty string.
-  std::string reload();
+  /// Fails with `ec::bad_config` and what is wrong.
+  caf::error reload();
 
   /// Authenticates the call of `ctx`.
   call_auth check(const grpc::ServerContextBase& ctx) const;

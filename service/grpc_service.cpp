@@ -14,6 +14,7 @@
 #include <caf/error.hpp>
 #include <caf/sec.hpp>
 
+#include "actors/errors.hpp"
 #include "actors/host_port.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/messages.hpp"
@@ -522,33 +523,36 @@ grpc_front::~grpc_front() {
     shutdown(std::chrono::system_clock::now());
 }
 
-std::string grpc_front::configure_security() {
+caf::error grpc_front::configure_security() {
   const auto& cfg = node_.config();
-  if (auto what = auth_->configure(cfg); !what.empty())
-    return what;
+  if (auto err = auth_->configure(cfg))
+    return err;
   if (!cfg.tls_cert.empty())
-    if (auto what = tls_->start(cfg); !what.empty())
-      return what;
-  return {};
+    return tls_->start(cfg);
+  return caf::none;
 }
 
-std::string grpc_front::reload_security() {
+caf::error grpc_front::reload_security() {
   const auto& cfg = node_.config();
   std::string result;
-  auto add = [&result](const std::string& what) {
-    if (what.empty())
+  auto failed = false;
+  auto add = [&](const caf::error& err) {
+    if (!err)
       return;
-    if (!result.empty())
+    if (failed)
       result += "; ";
-    result += what;
+    failed = true;
+    result += text_of(err);
   };
   add(auth_->reload());
   if (!cfg.tls_cert.empty())
     add(tls_->reload());
-  return result;
+  if (!failed)
+    return caf::none;
+  return caf::make_error(ec::bad_config, std::move(result));
 }
 
-std::string grpc_front::start() {
+caf::error grpc_front::start() {
   const auto& cfg = node_.config();
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -610,8 +614,9 @@ std::string grpc_front::start() {
   if (!server_ || port == 0) {
     server_.reset();
     queues_.reset();
-    return "cannot serve gRPC on " + cfg.grpc_listen
-           + " (address in use or not valid?)";
+    return caf::make_error(ec::bad_config,
+                           "cannot serve gRPC on " + cfg.grpc_listen
+                             + " (address in use or not valid?)");
   }
   service_->serve_streams(*queues_, std::chrono::milliseconds{
                                       grpc_.keepalive_timeout_ms});
@@ -624,7 +629,7 @@ std::string grpc_front::start() {
     health->SetServingStatus(v1::MarketMonitor::service_full_name(), true);
     health_ = std::make_unique<health_watch>(health, node_.stats(), cfg);
   }
-  return {};
+  return caf::none;
 }
 
 void grpc_front::shutdown(std::chrono::system_clock::time_point deadline) {

@@ -157,18 +157,19 @@ public:
   grpc_front& operator=(const grpc_front&) = delete;
 
   /// Loads what the security flags name (TLS files, the token key) and
-  /// checks it; call before `start`. Returns an empty string on success,
-  /// otherwise what is wrong (a bad flag: mm-server exits 2).
-  std::string configure_security();
+  /// checks it; call before `start`. Fails with `ec::bad_config` and what
+  /// is wrong (see `text_of`; a bad flag: mm-server exits 2).
+  caf::error configure_security();
 
-  /// Serves on the node's `grpc_listen` address. Returns an empty string on
-  /// success, otherwise what went wrong.
-  std::string start();
+  /// Serves on the node's `grpc_listen` address. Fails with
+  /// `ec::bad_config` and what went wrong (the address cannot be bound).
+  caf::error start();
 
   /// Rereads the TLS files and the token key (SIGHUP). What fails to load
-  /// keeps its old version; returns what went wrong, or an empty string.
-  /// Open connections and streams are not touched.
-  std::string reload_security();
+  /// keeps its old version; fails with `ec::bad_config` and what went wrong
+  /// (both, joined by "; ", if both failed). Open connections and streams
+  /// are not touched.
+  caf::error reload_security();
 
   /// The address actually bound (with port 0, the port the system picked).
   const std::string& address() const {

@@ -4,7 +4,9 @@
 
 #include <caf/actor_registry.hpp>
 #include <caf/actor_system.hpp>
+#include <caf/error.hpp>
 
+#include "actors/errors.hpp"
 #include "actors/health.hpp"
 #include "actors/host_port.hpp"
 #include "actors/node.hpp"
@@ -29,12 +31,13 @@ metrics_endpoint::~metrics_endpoint() {
   stop();
 }
 
-std::string metrics_endpoint::start() {
+caf::error metrics_endpoint::start() {
   const auto& listen = node_.config().metrics_listen;
   std::string why;
   auto at = host_port::parse(listen, 0, &why);
   if (!at)
-    return "cannot serve metrics on " + listen + ": " + why;
+    return caf::make_error(ec::bad_config,
+                           "cannot serve metrics on " + listen + ": " + why);
   server_ = std::make_unique<httplib::Server>();
   // Scrapes are rare and cheap: two workers, not one per core.
   server_->new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -64,8 +67,9 @@ std::string metrics_endpoint::start() {
                 : (server_->bind_to_port(at->host, at->port) ? at->port : -1);
   if (bound <= 0) {
     server_.reset();
-    return "cannot serve metrics on " + listen
-           + " (address in use or not valid?)";
+    return caf::make_error(ec::bad_config,
+                           "cannot serve metrics on " + listen
+                             + " (address in use or not valid?)");
   }
   at->port = static_cast<uint16_t>(bound);
   address_ = at->to_string();
@@ -74,7 +78,7 @@ std::string metrics_endpoint::start() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
   while (!server_->is_running() && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds{1});
-  return {};
+  return caf::none;
 }
 
 void metrics_endpoint::stop() {

@@ -25,9 +25,9 @@ public:
   metrics_endpoint(const metrics_endpoint&) = delete;
   metrics_endpoint& operator=(const metrics_endpoint&) = delete;
 
-  /// Serves on the node's `metrics_listen`. Returns an empty string on
-  /// success, otherwise what went wrong.
-  std::string start();
+  /// Serves on the node's `metrics_listen`. Fails with `ec::bad_config`
+  /// and what went wrong (see `text_of`).
+  caf::error start();
 
   /// The address actually bound (with port 0, the port the system picked).
   const std::string& address() const {

@@ -71,6 +71,10 @@ grpc::Status domain_status(ec code, const caf::error& err) {
                          "the call's deadline passed");
     case ec::token_expired:
       return make_status(StatusCode::UNAUTHENTICATED, err, "token expired");
+    case ec::bad_config:
+    case ec::handshake_failed:
+      // Startup, reload and cluster links: no client call ends with these.
+      break;
   }
   return make_status(StatusCode::INTERNAL, err, "internal error");
 }

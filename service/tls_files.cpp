@@ -15,6 +15,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
 #include "actors/node_config.hpp"
 
 namespace mm {
@@ -68,42 +72,48 @@ std::string path_of(int fd) {
   return "/proc/self/fd/" + std::to_string(fd);
 }
 
+caf::error bad_config(std::string what) {
+  return caf::make_error(ec::bad_config, std::move(what));
+}
+
 } // namespace
 
-std::string read_tls_files(const node_config& cfg, tls_material& out) {
+caf::expected<tls_material> read_tls_files(const node_config& cfg) {
+  tls_material out;
   if (!read_file(cfg.tls_cert, out.cert_chain))
-    return "--tls-cert: cannot read \"" + cfg.tls_cert + "\"";
+    return bad_config("--tls-cert: cannot read \"" + cfg.tls_cert + "\"");
   if (!read_file(cfg.tls_key, out.key))
-    return "--tls-key: cannot read \"" + cfg.tls_key + "\"";
+    return bad_config("--tls-key: cannot read \"" + cfg.tls_key + "\"");
   auto cert = first_certificate(out.cert_chain);
   if (!cert)
-    return "--tls-cert: \"" + cfg.tls_cert + "\" holds no PEM certificate";
+    return bad_config("--tls-cert: \"" + cfg.tls_cert
+                      + "\" holds no PEM certificate");
   auto bio = bio_of(out.key);
   pkey_ptr key{PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr),
                EVP_PKEY_free};
   if (!key) {
     ERR_clear_error();
-    return "--tls-key: \"" + cfg.tls_key
-           + "\" holds no PEM private key (or it is encrypted)";
+    return bad_config("--tls-key: \"" + cfg.tls_key
+                      + "\" holds no PEM private key (or it is encrypted)");
   }
   if (X509_check_private_key(cert.get(), key.get()) != 1) {
     ERR_clear_error();
-    return "--tls-key: \"" + cfg.tls_key
-           + "\" is not the private key of the certificate in \"" + cfg.tls_cert
-           + "\"";
+    return bad_config("--tls-key: \"" + cfg.tls_key
+                      + "\" is not the private key of the certificate in \""
+                      + cfg.tls_cert + "\"");
   }
-  out.client_ca.clear();
   if (!cfg.tls_client_ca.empty()) {
     if (!read_file(cfg.tls_client_ca, out.client_ca))
-      return "--tls-client-ca: cannot read \"" + cfg.tls_client_ca + "\"";
+      return bad_config("--tls-client-ca: cannot read \"" + cfg.tls_client_ca
+                        + "\"");
     if (!first_certificate(out.client_ca)) {
       ERR_clear_error();
-      return "--tls-client-ca: \"" + cfg.tls_client_ca
-             + "\" holds no PEM certificate";
+      return bad_config("--tls-client-ca: \"" + cfg.tls_client_ca
+                        + "\" holds no PEM certificate");
     }
   }
   ERR_clear_error();
-  return {};
+  return out;
 }
 
 struct tls_credentials::impl {
@@ -117,27 +127,28 @@ struct tls_credentials::impl {
   std::shared_ptr<grpc::ServerCredentials> creds;
 
   /// Puts `text` into the in-memory file `fd` (a new one if -1).
-  std::string install(int& fd, const std::string& text) {
+  caf::error install(int& fd, const std::string& text) {
     auto fresh = memory_file(text);
     if (fresh < 0)
-      return "cannot create an in-memory file for the TLS material";
+      return bad_config("cannot create an in-memory file for the TLS material");
     if (fd < 0) {
       fd = fresh;
-      return {};
+      return caf::none;
     }
     // Atomic: a reader opens either the old file or the new one.
     auto ok = ::dup2(fresh, fd) >= 0;
     ::close(fresh);
-    return ok ? std::string{} : "cannot swap the TLS material";
+    if (!ok)
+      return bad_config("cannot swap the TLS material");
+    return caf::none;
   }
 
-  std::string install_all(const tls_material& m) {
-    if (auto what = install(identity_fd, m.key + "\n" + m.cert_chain);
-        !what.empty())
-      return what;
+  caf::error install_all(const tls_material& m) {
+    if (auto err = install(identity_fd, m.key + "\n" + m.cert_chain))
+      return err;
     if (!m.client_ca.empty())
       return install(ca_fd, m.client_ca);
-    return {};
+    return caf::none;
   }
 };
 
@@ -154,14 +165,14 @@ tls_credentials::~tls_credentials() {
     ::close(impl_->ca_fd);
 }
 
-std::string tls_credentials::start(const node_config& cfg) {
+caf::error tls_credentials::start(const node_config& cfg) {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   impl_->cfg = &cfg;
-  tls_material m;
-  if (auto what = read_tls_files(cfg, m); !what.empty())
-    return what;
-  if (auto what = impl_->install_all(m); !what.empty())
-    return what;
+  auto m = read_tls_files(cfg);
+  if (!m)
+    return std::move(m.error());
+  if (auto err = impl_->install_all(*m))
+    return err;
   auto identity = path_of(impl_->identity_fd);
   auto mtls = !cfg.tls_client_ca.empty();
   impl_->provider =
@@ -179,22 +190,22 @@ std::string tls_credentials::start(const node_config& cfg) {
   }
   impl_->creds = grpc::experimental::TlsServerCredentials(opts);
   if (!impl_->creds)
-    return "cannot build the TLS credentials of the gRPC port";
-  return {};
+    return bad_config("cannot build the TLS credentials of the gRPC port");
+  return caf::none;
 }
 
 std::shared_ptr<grpc::ServerCredentials> tls_credentials::credentials() const {
   return impl_->creds;
 }
 
-std::string tls_credentials::reload() {
+caf::error tls_credentials::reload() {
   std::lock_guard<std::mutex> guard{impl_->mtx};
   if (impl_->cfg == nullptr || !impl_->creds)
-    return {};
-  tls_material m;
-  if (auto what = read_tls_files(*impl_->cfg, m); !what.empty())
-    return what;
-  return impl_->install_all(m);
+    return caf::none;
+  auto m = read_tls_files(*impl_->cfg);
+  if (!m)
+    return std::move(m.error());
+  return impl_->install_all(*m);
 }
 
 } // namespace mm

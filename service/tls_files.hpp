@@ -3,6 +3,8 @@
 #include <memory>
 #include <string>
 
+#include <caf/fwd.hpp>
+
 namespace grpc {
 class ServerCredentials;
 } // namespace grpc
@@ -18,11 +20,11 @@ struct tls_material {
   std::string client_ca;
 };
 
-/// Reads the TLS files of `cfg` into `out` and checks them: the chain and
-/// the CA parse as certificates, the key as a private key, and the key is
-/// the certificate's. Returns what is wrong (naming the flag), or an empty
-/// string.
-std::string read_tls_files(const node_config& cfg, tls_material& out);
+/// Reads the TLS files of `cfg` and checks them: the chain and the CA parse
+/// as certificates, the key as a private key, and the key is the
+/// certificate's. Fails with `ec::bad_config` and what is wrong, naming the
+/// flag (see `text_of`).
+caf::expected<tls_material> read_tls_files(const node_config& cfg);
 
 /// The gRPC port's TLS credentials, reloadable without dropping a
 /// connection: gRPC's FileWatcherCertificateProvider watches in-memory
@@ -38,15 +40,16 @@ public:
   tls_credentials& operator=(const tls_credentials&) = delete;
 
   /// Reads and checks the files of `cfg` and builds the credentials.
-  /// Returns what is wrong, or an empty string.
-  std::string start(const node_config& cfg);
+  /// Fails with `ec::bad_config` and what is wrong.
+  caf::error start(const node_config& cfg);
 
   /// The server credentials (after a successful `start`).
   std::shared_ptr<grpc::ServerCredentials> credentials() const;
 
   /// Rereads the files; if they check out, they take the place of the old
-  /// ones. Returns what is wrong (the old ones stay), or an empty string.
-  std::string reload();
+  /// ones. Fails with `ec::bad_config` and what is wrong (the old ones
+  /// stay).
+  caf::error reload();
 
 private:
   struct impl;

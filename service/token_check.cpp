@@ -12,6 +12,11 @@
 #include <openssl/pem.h>
 #include <simdjson.h>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
+
 namespace mm {
 
 namespace {
@@ -169,19 +174,23 @@ const char* to_string(token_alg x) {
   }
 }
 
-std::string parse_token_key(const std::string& text, token_key& out) {
+caf::expected<token_key> parse_token_key(const std::string& text) {
+  auto bad = [](std::string what) {
+    return caf::make_error(ec::bad_config, std::move(what));
+  };
+  token_key out;
   if (text.find("-----BEGIN") != std::string::npos) {
     std::unique_ptr<BIO, decltype(&BIO_free)> bio{
       BIO_new_mem_buf(text.data(), static_cast<int>(text.size())), BIO_free};
     std::unique_ptr<EVP_PKEY, pkey_deleter> pkey{
       PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)};
     if (!pkey)
-      return "not a PEM public key (give the public half: "
-             "openssl pkey -in KEY -pubout)";
+      return bad("not a PEM public key (give the public half: "
+                 "openssl pkey -in KEY -pubout)");
     switch (EVP_PKEY_get_base_id(pkey.get())) {
       case EVP_PKEY_RSA:
         if (EVP_PKEY_get_bits(pkey.get()) < 2048)
-          return "the RSA key has fewer than 2048 bits";
+          return bad("the RSA key has fewer than 2048 bits");
         out.alg = token_alg::rs256;
         break;
       case EVP_PKEY_EC: {
@@ -189,14 +198,14 @@ std::string parse_token_key(const std::string& text, token_key& out) {
         size_t len = 0;
         if (EVP_PKEY_get_group_name(pkey.get(), group, sizeof(group), &len) != 1
             || std::string{group} != "prime256v1")
-          return "the EC key is not on the P-256 curve (ES256)";
+          return bad("the EC key is not on the P-256 curve (ES256)");
         out.alg = token_alg::es256;
         break;
       }
-      default: return "the public key is neither RSA nor EC";
+      default: return bad("the public key is neither RSA nor EC");
     }
     out.material = text;
-    return {};
+    return out;
   }
   auto secret = text;
   if (!secret.empty() && secret.back() == '\n')
@@ -204,23 +213,25 @@ std::string parse_token_key(const std::string& text, token_key& out) {
   if (!secret.empty() && secret.back() == '\r')
     secret.pop_back();
   if (secret.size() < min_secret_size)
-    return "a shared secret (HS256) needs at least "
-           + std::to_string(min_secret_size) + " bytes, this one has "
-           + std::to_string(secret.size());
+    return bad("a shared secret (HS256) needs at least "
+               + std::to_string(min_secret_size) + " bytes, this one has "
+               + std::to_string(secret.size()));
   out.alg = token_alg::hs256;
   out.material = std::move(secret);
-  return {};
+  return out;
 }
 
-std::string load_token_key(const std::string& path, token_key& out) {
+caf::expected<token_key> load_token_key(const std::string& path) {
   std::ifstream in{path, std::ios::binary};
   if (!in)
-    return "cannot read \"" + path + "\"";
+    return caf::make_error(ec::bad_config, "cannot read \"" + path + "\"");
   std::string text{std::istreambuf_iterator<char>{in},
                    std::istreambuf_iterator<char>{}};
-  if (auto what = parse_token_key(text, out); !what.empty())
-    return "\"" + path + "\": " + what;
-  return {};
+  auto key = parse_token_key(text);
+  if (!key)
+    return caf::make_error(ec::bad_config,
+                           "\"" + path + "\": " + text_of(key.error()));
+  return key;
 }
 
 token_verdict check_token(std::string_view token, const token_key& key,

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <vector>
 
+#include <caf/fwd.hpp>
+
 namespace mm {
 
 /// The one algorithm a node accepts, fixed by the type of its key: a token
@@ -24,11 +26,13 @@ struct token_key {
 
 /// Reads `text` as a key: a PEM public key (RSA: RS256; EC on P-256: ES256),
 /// else a shared secret of at least 32 bytes (HS256; one trailing newline is
-/// not part of it). Returns what is wrong, or an empty string.
-std::string parse_token_key(const std::string& text, token_key& out);
+/// not part of it). Fails with `ec::bad_config` and what is wrong (see
+/// `text_of`).
+caf::expected<token_key> parse_token_key(const std::string& text);
 
-/// Reads the key file `path` (see `parse_token_key`).
-std::string load_token_key(const std::string& path, token_key& out);
+/// Reads the key file `path` (see `parse_token_key`); the error's text
+/// names the file.
+caf::expected<token_key> load_token_key(const std::string& path);
 
 /// Why a call's credentials were refused (all UNAUTHENTICATED).
 enum class token_error {

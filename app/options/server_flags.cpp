@@ -7,7 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
 #include "actors/cluster_secret.hpp"
+#include "actors/errors.hpp"
 #include "actors/host_port.hpp"
 #include "actors/ticker_patterns.hpp"
 #include "app/options/log_flags.hpp"
@@ -79,8 +83,8 @@ void read_allowlist(const std::string& path, std::vector<std::string>& out) {
   std::string text{std::istreambuf_iterator<char>{in},
                    std::istreambuf_iterator<char>{}};
   ticker_patterns xs;
-  if (auto what = xs.parse(text); !what.empty())
-    bad_flag("--ticker-allowlist: \"" + path + "\" " + what);
+  if (auto err = xs.parse(text))
+    bad_flag("--ticker-allowlist: \"" + path + "\" " + text_of(err));
   if (xs.empty())
     bad_flag("--ticker-allowlist: \"" + path
              + "\" lists no ticker (one exact ticker or prefix* per line)");
@@ -462,10 +466,10 @@ void declare_server_flags(command_line& cl, server_config& cfg) {
       .add_option_function<std::string>(
         "--cluster-secret-file",
         [&cfg](const std::string& val) {
-          std::string error;
-          cfg.cluster_secret = cluster_secret::read_secret_file(val, error);
-          if (cfg.cluster_secret.empty())
-            bad_flag("--cluster-secret-file: " + error);
+          auto secret = cluster_secret::read_secret_file(val);
+          if (!secret)
+            bad_flag("--cluster-secret-file: " + text_of(secret.error()));
+          cfg.cluster_secret = std::move(*secret);
         },
         "a shared secret (the whole file but a trailing newline, at\n"
         "least 32 bytes; every node of the cluster needs the same):\n"

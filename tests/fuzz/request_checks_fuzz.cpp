@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/error.hpp>
+
 #include "actors/node_config.hpp"
 #include "actors/session_options.hpp"
 #include "actors/ticker_patterns.hpp"

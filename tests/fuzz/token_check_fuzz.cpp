@@ -17,6 +17,8 @@
 
 #include <jwt.h>
 
+#include <caf/expected.hpp>
+
 #include "service/token_check.hpp"
 
 namespace {
@@ -34,9 +36,9 @@ void check(bool ok, const char* what) {
 
 const mm::token_key& key() {
   static mm::token_key k = [] {
-    mm::token_key x;
-    check(mm::parse_token_key(secret, x).empty(), "the key loads");
-    return x;
+    auto x = mm::parse_token_key(secret);
+    check(static_cast<bool>(x), "the key loads");
+    return *x;
   }();
   return k;
 }

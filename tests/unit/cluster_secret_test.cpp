@@ -24,6 +24,11 @@
 
 #include <gtest/gtest.h>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
+
 namespace {
 
 namespace cs = mm::cluster_secret;
@@ -34,6 +39,16 @@ const std::string secret_b(40, 'b');
 
 cs::clock_type::time_point in(milliseconds t) {
   return cs::clock_type::now() + t;
+}
+
+/// What `err` of run_client or run_server says, after checking that it is
+/// ec::handshake_failed; an empty string when there is no error.
+std::string why_of(const caf::error& err) {
+  if (!err)
+    return {};
+  EXPECT_EQ(mm::code_of(err), mm::ec::handshake_failed) << mm::text_of(err);
+  auto text = mm::text_of(err);
+  return text.empty() ? "(an error without text)" : text;
 }
 
 /// A connected pair of stream sockets; closes what is still open.
@@ -65,7 +80,7 @@ struct pair {
 /// Runs the hub's side on another thread.
 std::future<std::string> serve(int fd, std::string secret, milliseconds t) {
   return std::async(std::launch::async, [fd, secret, t] {
-    return cs::run_server(fd, secret, in(t));
+    return why_of(cs::run_server(fd, secret, in(t)));
   });
 }
 
@@ -111,7 +126,8 @@ bool closed_within(int fd, milliseconds t) {
 TEST(cluster_secret, the_same_secret_passes_both_ways) {
   pair p;
   auto hub = serve(p.hub, secret_a, milliseconds{5000});
-  EXPECT_EQ(cs::run_client(p.edge, secret_a, in(milliseconds{5000})), "");
+  EXPECT_EQ(why_of(cs::run_client(p.edge, secret_a, in(milliseconds{5000}))),
+            "");
   EXPECT_EQ(hub.get(), "");
 }
 
@@ -119,12 +135,13 @@ TEST(cluster_secret, the_edge_reads_nothing_beyond_the_challenge) {
   // BASP starts right after the hub's proof, maybe in the same segment.
   pair p;
   auto hub = std::async(std::launch::async, [&] {
-    auto why = cs::run_server(p.hub, secret_a, in(milliseconds{5000}));
+    auto why = why_of(cs::run_server(p.hub, secret_a, in(milliseconds{5000})));
     std::string basp = "BASP";
     EXPECT_EQ(::write(p.hub, basp.data(), basp.size()), 4);
     return why;
   });
-  EXPECT_EQ(cs::run_client(p.edge, secret_a, in(milliseconds{5000})), "");
+  EXPECT_EQ(why_of(cs::run_client(p.edge, secret_a, in(milliseconds{5000}))),
+            "");
   EXPECT_EQ(hub.get(), "");
   EXPECT_EQ(read_some(p.edge, 4, milliseconds{5000}), "BASP");
 }
@@ -132,11 +149,11 @@ TEST(cluster_secret, the_edge_reads_nothing_beyond_the_challenge) {
 TEST(cluster_secret, an_edge_with_another_secret_is_refused) {
   pair p;
   auto hub = std::async(std::launch::async, [&] {
-    auto why = cs::run_server(p.hub, secret_a, in(milliseconds{5000}));
+    auto why = why_of(cs::run_server(p.hub, secret_a, in(milliseconds{5000})));
     p.close_hub(); // what the hub does with a peer that failed
     return why;
   });
-  auto edge = cs::run_client(p.edge, secret_b, in(milliseconds{5000}));
+  auto edge = why_of(cs::run_client(p.edge, secret_b, in(milliseconds{5000})));
   auto why = hub.get();
   EXPECT_NE(why.find("wrong secret"), std::string::npos) << why;
   EXPECT_NE(edge.find("the hub refused our secret"), std::string::npos) << edge;
@@ -158,7 +175,7 @@ TEST(cluster_secret, a_hub_that_does_not_know_the_secret_is_refused) {
     EXPECT_EQ(::write(p.hub, proof.data(), proof.size()),
               static_cast<ssize_t>(proof.size()));
   });
-  auto edge = cs::run_client(p.edge, secret_a, in(milliseconds{5000}));
+  auto edge = why_of(cs::run_client(p.edge, secret_a, in(milliseconds{5000})));
   fake.get();
   EXPECT_NE(edge.find("the hub's proof is wrong"), std::string::npos) << edge;
 }
@@ -168,7 +185,7 @@ TEST(cluster_secret, a_hub_without_the_challenge_is_named) {
   pair p;
   std::string basp(64, '\x01');
   ASSERT_EQ(::write(p.hub, basp.data(), basp.size()), 64);
-  auto edge = cs::run_client(p.edge, secret_a, in(milliseconds{5000}));
+  auto edge = why_of(cs::run_client(p.edge, secret_a, in(milliseconds{5000})));
   EXPECT_NE(edge.find("did not send the cluster-secret challenge"),
             std::string::npos)
     << edge;
@@ -203,7 +220,8 @@ TEST(cluster_secret, garbage_and_truncated_answers_are_refused) {
     pair p;
     ASSERT_EQ(::write(p.hub, "MMCS1abc", 8), 8);
     p.close_hub();
-    auto edge = cs::run_client(p.edge, secret_a, in(milliseconds{5000}));
+    auto edge =
+      why_of(cs::run_client(p.edge, secret_a, in(milliseconds{5000})));
     EXPECT_NE(edge.find("in the middle of its challenge"), std::string::npos)
       << edge;
   }
@@ -213,7 +231,7 @@ TEST(cluster_secret, stalled_peers_time_out) {
   {
     pair p;
     auto start = cs::clock_type::now();
-    auto why = cs::run_server(p.hub, secret_a, in(milliseconds{200}));
+    auto why = why_of(cs::run_server(p.hub, secret_a, in(milliseconds{200})));
     EXPECT_NE(why.find("did not complete the challenge in time"),
               std::string::npos)
       << why;
@@ -221,7 +239,7 @@ TEST(cluster_secret, stalled_peers_time_out) {
   }
   {
     pair p;
-    auto why = cs::run_client(p.edge, secret_a, in(milliseconds{200}));
+    auto why = why_of(cs::run_client(p.edge, secret_a, in(milliseconds{200})));
     EXPECT_NE(why.find("no challenge from the hub in time"), std::string::npos)
       << why;
   }
@@ -252,7 +270,8 @@ TEST(cluster_secret, the_server_thread_serves_one_peer_while_another_stalls) {
   good.hub = -1;
   auto stalled_future = stalled_done.get_future();
   auto good_future = good_done.get_future();
-  EXPECT_EQ(cs::run_client(good.edge, secret_a, in(milliseconds{5000})), "");
+  EXPECT_EQ(why_of(cs::run_client(good.edge, secret_a, in(milliseconds{5000}))),
+            "");
   ASSERT_EQ(good_future.wait_for(std::chrono::seconds(5)),
             std::future_status::ready);
   // The good peer did not wait for the stalled one's deadline.
@@ -333,7 +352,8 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bounds) {
             std::string::npos)
     << y.error;
   // Once the first is done, its host may start another.
-  EXPECT_EQ(cs::run_client(a.edge, secret_a, in(milliseconds{5000})), "");
+  EXPECT_EQ(why_of(cs::run_client(a.edge, secret_a, in(milliseconds{5000}))),
+            "");
   ASSERT_TRUE(closed_within(a.edge, milliseconds{5000}));
   pair c;
   std::promise<outcome> c_done;
@@ -342,7 +362,8 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bounds) {
                  c_done.set_value({fd, peer, error});
                });
   c.hub = -1;
-  EXPECT_EQ(cs::run_client(c.edge, secret_a, in(milliseconds{5000})), "");
+  EXPECT_EQ(why_of(cs::run_client(c.edge, secret_a, in(milliseconds{5000}))),
+            "");
   auto fc = c_done.get_future();
   ASSERT_EQ(fc.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   auto z = fc.get();
@@ -391,23 +412,28 @@ TEST(cluster_secret, the_secret_file_needs_32_bytes_and_loses_its_newline) {
     std::ofstream out{path, std::ios::binary | std::ios::trunc};
     out << text;
   };
-  std::string error;
+  /// The secret read from `path`, or "error: TEXT" (checked to be
+  /// ec::bad_config).
+  auto read = [&path] {
+    auto x = cs::read_secret_file(path);
+    if (x)
+      return *x;
+    EXPECT_EQ(mm::code_of(x.error()), mm::ec::bad_config);
+    return "error: " + mm::text_of(x.error());
+  };
   write_file(std::string(32, 'x') + "\n");
-  EXPECT_EQ(cs::read_secret_file(path, error), std::string(32, 'x'));
-  EXPECT_EQ(error, "");
+  EXPECT_EQ(read(), std::string(32, 'x'));
   write_file(std::string(32, 'x') + "\r\n");
-  EXPECT_EQ(cs::read_secret_file(path, error), std::string(32, 'x'));
+  EXPECT_EQ(read(), std::string(32, 'x'));
   // Only one trailing newline goes; inner bytes stay.
   write_file(std::string(16, 'x') + "\n" + std::string(16, 'y') + "\n\n");
-  EXPECT_EQ(cs::read_secret_file(path, error).size(), 34u);
+  EXPECT_EQ(read().size(), 34u);
   write_file(std::string(31, 'x') + "\n");
-  EXPECT_EQ(cs::read_secret_file(path, error), "");
-  EXPECT_NE(error.find("holds 31 bytes; the secret needs at least 32"),
-            std::string::npos)
-    << error;
+  EXPECT_EQ(read(), "error: \"" + std::string{path}
+                      + "\" holds 31 bytes; the secret needs at least 32 "
+                        "(make one with: openssl rand -hex 32 > FILE)");
   std::remove(path);
-  EXPECT_EQ(cs::read_secret_file(path, error), "");
-  EXPECT_EQ(error, "cannot read \"" + std::string{path} + "\"");
+  EXPECT_EQ(read(), "error: cannot read \"" + std::string{path} + "\"");
 }
 
 } // namespace

@@ -323,13 +323,13 @@ TEST(rate_limiter, forgets_idle_clients) {
 
 TEST(ticker_patterns, exact_names_and_prefixes) {
   ticker_patterns xs;
-  EXPECT_EQ(xs.parse("# our tickers\n"
-                     "AAPL\n"
-                     "  msft  # lower case is upper-cased\n"
-                     "\n"
-                     "FX.*\n"
-                     "BTC-*\r\n"),
-            "");
+  auto err = xs.parse("# our tickers\n"
+                      "AAPL\n"
+                      "  msft  # lower case is upper-cased\n"
+                      "\n"
+                      "FX.*\n"
+                      "BTC-*\r\n");
+  EXPECT_FALSE(err) << text_of(err);
   EXPECT_FALSE(xs.empty());
   EXPECT_TRUE(xs.matches("AAPL"));
   EXPECT_TRUE(xs.matches("MSFT"));
@@ -349,25 +349,48 @@ TEST(ticker_patterns, exact_names_and_prefixes) {
 
 TEST(ticker_patterns, a_lone_star_matches_everything) {
   ticker_patterns xs;
-  EXPECT_EQ(xs.add("*"), "");
+  auto err = xs.add("*");
+  EXPECT_FALSE(err) << text_of(err);
   EXPECT_TRUE(xs.matches("A"));
   EXPECT_TRUE(xs.matches("ZZZZZZZZZZZZZZZZ"));
 }
 
 TEST(ticker_patterns, bad_lines_are_named) {
   ticker_patterns xs;
-  auto what = xs.parse("AAPL\n\nBAD TICKER\n");
+  /// The text of `parse(text)`'s error (checked to be ec::bad_ticker), or "".
+  auto parse = [&xs](std::string_view text) {
+    auto err = xs.parse(text);
+    EXPECT_EQ(code_of(err), err ? ec::bad_ticker : ec::none) << text;
+    return text_of(err);
+  };
+  auto what = parse("AAPL\n\nBAD TICKER\n");
   EXPECT_EQ(what.rfind("line 3: malformed ticker \"BAD TICKER\"", 0), 0u)
     << what;
-  EXPECT_NE(xs.parse("A*B\n").find("line 1: malformed"), std::string::npos);
-  EXPECT_NE(xs.parse("**\n").find("line 1: malformed prefix"),
-            std::string::npos);
-  EXPECT_NE(xs.parse(".X*\n").find("malformed prefix"), std::string::npos);
-  EXPECT_NE(xs.parse("ABCDEFGHIJKLMNOPQ\n").find("malformed ticker"),
+  EXPECT_NE(parse("A*B\n").find("line 1: malformed"), std::string::npos);
+  EXPECT_NE(parse("**\n").find("line 1: malformed prefix"), std::string::npos);
+  EXPECT_NE(parse(".X*\n").find("malformed prefix"), std::string::npos);
+  EXPECT_NE(parse("ABCDEFGHIJKLMNOPQ\n").find("malformed ticker"),
             std::string::npos);
   ticker_patterns empty;
-  EXPECT_EQ(empty.parse("# nothing\n\n   \n"), "");
+  auto err = empty.parse("# nothing\n\n   \n");
+  EXPECT_FALSE(err) << text_of(err);
   EXPECT_TRUE(empty.empty());
+}
+
+TEST(ticker_patterns, add_names_what_is_wrong) {
+  ticker_patterns xs;
+  auto err = xs.add("   ");
+  EXPECT_EQ(code_of(err), ec::bad_ticker);
+  EXPECT_EQ(text_of(err), "empty pattern");
+  err = xs.add("fx.eur usd*");
+  EXPECT_EQ(code_of(err), ec::bad_ticker);
+  EXPECT_EQ(text_of(err).rfind("malformed prefix \"fx.eur usd*\"", 0), 0u)
+    << text_of(err);
+  err = xs.add("bad!");
+  EXPECT_EQ(code_of(err), ec::bad_ticker);
+  EXPECT_EQ(text_of(err).rfind("malformed ticker \"bad!\"", 0), 0u)
+    << text_of(err);
+  EXPECT_TRUE(xs.empty()) << "a bad pattern adds nothing";
 }
 
 } // namespace

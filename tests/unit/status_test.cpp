@@ -57,6 +57,9 @@ const row rows[] = {
   {ec::deadline_exceeded, StatusCode::DEADLINE_EXCEEDED,
    "the call's deadline passed"},
   {ec::token_expired, StatusCode::UNAUTHENTICATED, "token expired"},
+  // Startup, reload and cluster links: never a call's end, so the default.
+  {ec::bad_config, StatusCode::INTERNAL, "internal error"},
+  {ec::handshake_failed, StatusCode::INTERNAL, "internal error"},
 };
 
 } // namespace

@@ -9,8 +9,15 @@
 #include <memory>
 #include <string>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <jwt.h>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/errors.hpp"
 
 using namespace mm;
 
@@ -55,12 +62,23 @@ std::string claims(const std::string& sub, int64_t exp,
          + "}";
 }
 
+/// The text of `x`'s error (checked to be ec::bad_config), or "" if `x`
+/// holds a key.
+std::string why_of(const caf::expected<token_key>& x) {
+  if (x)
+    return {};
+  EXPECT_EQ(code_of(x.error()), ec::bad_config);
+  return text_of(x.error());
+}
+
 token_key hs_key() {
-  token_key key;
-  EXPECT_EQ(parse_token_key(secret + "\n", key), "");
-  EXPECT_EQ(key.alg, token_alg::hs256);
-  EXPECT_EQ(key.material, secret);
-  return key;
+  auto key = parse_token_key(secret + "\n");
+  EXPECT_EQ(why_of(key), "");
+  if (!key)
+    return {};
+  EXPECT_EQ(key->alg, token_alg::hs256);
+  EXPECT_EQ(key->material, secret);
+  return *key;
 }
 
 /// An RSA or EC key pair made with openssl into a temporary directory.
@@ -202,8 +220,9 @@ TEST(token_check, alg_none_is_refused) {
 
 TEST(token_check, rs256_and_the_key_confusion_attack) {
   key_pair rsa{"rsa"};
-  token_key key;
-  ASSERT_EQ(parse_token_key(rsa.public_pem, key), "");
+  auto parsed = parse_token_key(rsa.public_pem);
+  ASSERT_EQ(why_of(parsed), "");
+  auto key = *parsed;
   EXPECT_EQ(key.alg, token_alg::rs256);
   auto good = make_token(JWT_ALG_RS256, rsa.private_pem,
                          claims("svc", now + 60));
@@ -228,8 +247,9 @@ TEST(token_check, rs256_and_the_key_confusion_attack) {
 
 TEST(token_check, es256) {
   key_pair ec{"ec"};
-  token_key key;
-  ASSERT_EQ(parse_token_key(ec.public_pem, key), "");
+  auto parsed = parse_token_key(ec.public_pem);
+  ASSERT_EQ(why_of(parsed), "");
+  auto key = *parsed;
   EXPECT_EQ(key.alg, token_alg::es256);
   auto good = make_token(JWT_ALG_ES256, ec.private_pem,
                          claims("svc", now + 60));
@@ -242,18 +262,31 @@ TEST(token_check, es256) {
 }
 
 TEST(token_check, keys_that_are_refused) {
-  token_key key;
-  EXPECT_NE(parse_token_key("short\n", key), "");
-  EXPECT_NE(parse_token_key("-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC "
-                            "KEY-----\n",
-                            key),
-            "");
+  EXPECT_EQ(why_of(parse_token_key("short\n")),
+            "a shared secret (HS256) needs at least 32 bytes, this one has 5");
+  EXPECT_EQ(why_of(parse_token_key("-----BEGIN PUBLIC KEY-----\nxx\n-----END "
+                                   "PUBLIC KEY-----\n")),
+            "not a PEM public key (give the public half: openssl pkey -in KEY "
+            "-pubout)");
   key_pair rsa{"rsa"};
   // The private half is not what the server needs (or should hold).
-  EXPECT_NE(parse_token_key(rsa.private_pem, key).find("public"),
+  EXPECT_NE(why_of(parse_token_key(rsa.private_pem)).find("public"),
             std::string::npos);
-  EXPECT_NE(load_token_key("/nonexistent/key", key).find("cannot read"),
-            std::string::npos);
+  EXPECT_EQ(why_of(load_token_key("/nonexistent/key")),
+            "cannot read \"/nonexistent/key\"");
+}
+
+TEST(token_check, a_bad_key_file_is_named) {
+  char path[] = "/tmp/mm-token-key-XXXXXX";
+  int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "short\n", 6), 6);
+  ::close(fd);
+  EXPECT_EQ(why_of(load_token_key(path)),
+            "\"" + std::string{path}
+              + "\": a shared secret (HS256) needs at least 32 bytes, this "
+                "one has 5");
+  std::remove(path);
 }
 
 TEST(token_check, tickers_claim) {
