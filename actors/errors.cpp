@@ -26,6 +26,7 @@ const char* to_string(ec x) {
     case ec::token_expired: return "token_expired";
     case ec::bad_config: return "bad_config";
     case ec::handshake_failed: return "handshake_failed";
+    case ec::malformed_tick: return "malformed_tick";
   }
   return "unknown";
 }

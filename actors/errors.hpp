@@ -58,6 +58,9 @@ enum class ec : uint8_t {
   bad_config,
   /// A cluster link's secret challenge failed (actors/cluster_secret.hpp).
   handshake_failed,
+  /// A feed payload that is not a tick (actors/tick_parser.hpp): counted in
+  /// `ticks_malformed_total` and dropped, never a session's end.
+  malformed_tick,
 };
 
 /// Returns the name of `x`, as used in `sessions_ended_total`.

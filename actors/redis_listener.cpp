@@ -1,4 +1,5 @@
 #include "actors/redis_listener.hpp"
+#include "actors/errors.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -401,12 +402,12 @@ void on_message(listener_actor self, std::string_view channel,
     return; // Unsubscribed meanwhile: nobody wants it any more.
   auto ticker =
     channel.substr(std::min(channel.size(), st.cfg->redis_prefix.size()));
-  tick t;
-  std::string why;
-  if (!st.parser.parse(payload, ticker, unix_now_ns(), t, why)) {
+  auto t = st.parser.parse(payload, ticker, unix_now_ns());
+  if (!t) {
     metrics::add(st.stats->ticks_malformed_total);
     if (st.malformed_log.admit()) {
-      auto line = "malformed tick on " + st.channel_buf + ": " + why;
+      auto line = "malformed tick on " + st.channel_buf + ": "
+                  + text_of(t.error());
       if (auto held = st.malformed_log.take_held(); held > 0)
         line += " (" + std::to_string(held) + " more not shown)";
       log::warn("redis_listener", line, {{"ticker", std::string{ticker}}});
@@ -414,7 +415,7 @@ void on_message(listener_actor self, std::string_view channel,
     return;
   }
   metrics::add(st.stats->ticks_received_total);
-  self->send(i->second, t);
+  self->send(i->second, *t);
 }
 
 void unexpected_reply(listener_actor self, const std::string& what) {

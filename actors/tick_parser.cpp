@@ -8,6 +8,7 @@
 
 #include <simdjson.h>
 
+#include "actors/errors.hpp"
 #include "actors/tickers.hpp"
 
 namespace mm {
@@ -124,11 +125,12 @@ tick_parser::tick_parser() : impl_(std::make_unique<impl>()) {
 
 tick_parser::~tick_parser() = default;
 
-bool tick_parser::parse(std::string_view payload, std::string_view ticker,
-                        int64_t now_ns, tick& out, std::string& why) {
-  auto fail = [&why](auto&& reason) {
-    why = std::forward<decltype(reason)>(reason);
-    return false;
+caf::expected<tick> tick_parser::parse(std::string_view payload,
+                                       std::string_view ticker,
+                                       int64_t now_ns) {
+  auto fail = [](auto&& reason) -> caf::expected<tick> {
+    return caf::make_error(ec::malformed_tick,
+                           std::string{std::forward<decltype(reason)>(reason)});
   };
   if (payload.empty())
     return fail("payload is empty");
@@ -199,8 +201,7 @@ bool tick_parser::parse(std::string_view payload, std::string_view ticker,
   }
   if (!has_price)
     return fail("price is missing");
-  out = result;
-  return true;
+  return result;
 }
 
 } // namespace mm

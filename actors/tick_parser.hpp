@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include <caf/expected.hpp>
+
 #include "actors/price_update.hpp"
 
 namespace mm {
@@ -22,10 +24,10 @@ public:
   tick_parser(const tick_parser&) = delete;
   tick_parser& operator=(const tick_parser&) = delete;
 
-  /// Parses `payload` published on the channel of `ticker`. Returns true and
-  /// fills `out`, or returns false and says in `why` what was wrong.
-  bool parse(std::string_view payload, std::string_view ticker, int64_t now_ns,
-             tick& out, std::string& why);
+  /// Parses `payload` published on the channel of `ticker`. Returns the tick,
+  /// or `ec::malformed_tick` with what was wrong (`text_of`).
+  caf::expected<tick> parse(std::string_view payload, std::string_view ticker,
+                            int64_t now_ns);
 
 private:
   struct impl;

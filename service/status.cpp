@@ -73,6 +73,7 @@ grpc::Status domain_status(ec code, const caf::error& err) {
       return make_status(StatusCode::UNAUTHENTICATED, err, "token expired");
     case ec::bad_config:
     case ec::handshake_failed:
+    case ec::malformed_tick:
       // Startup, reload and cluster links: no client call ends with these.
       break;
   }

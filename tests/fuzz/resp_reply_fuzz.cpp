@@ -20,6 +20,7 @@
 #include <string_view>
 #include <vector>
 
+#include "actors/errors.hpp"
 #include "actors/price_update.hpp"
 #include "actors/resp_feed.hpp"
 #include "actors/tick_parser.hpp"
@@ -60,13 +61,11 @@ event consume(const pubsub_event& x, mm::tick_parser& parser) {
   check(x.count >= -1, "count is -1 or a real count");
   if (x.type == kind::message) {
     auto ticker = x.channel.substr(std::min(x.channel.size(), prefix.size()));
-    mm::tick t;
-    std::string why;
-    if (parser.parse(x.payload, ticker, 0, t, why)) {
-      check(std::isfinite(t.price) && t.price > 0, "price finite > 0");
-      check(t.volume >= 0 && t.ts >= 0, "volume, ts >= 0");
+    if (auto t = parser.parse(x.payload, ticker, 0)) {
+      check(std::isfinite(t->price) && t->price > 0, "price finite > 0");
+      check(t->volume >= 0 && t->ts >= 0, "volume, ts >= 0");
     } else {
-      check(!why.empty(), "a refused payload says why");
+      check(!mm::text_of(t.error()).empty(), "a refused payload says why");
     }
   } else if (x.type == kind::error || x.type == kind::unexpected) {
     check(x.type == kind::error || !x.text.empty(), "unexpected says what");

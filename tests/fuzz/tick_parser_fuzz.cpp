@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 
+#include "actors/errors.hpp"
 #include "actors/price_update.hpp"
 #include "actors/tick_parser.hpp"
 
@@ -41,27 +42,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view ticker{reinterpret_cast<const char*>(data + 1), ticker_len};
   std::string_view payload{reinterpret_cast<const char*>(data + 1 + ticker_len),
                            size - 1 - ticker_len};
-  mm::tick t;
-  std::string why;
-  auto ok = parser.parse(payload, ticker, now_ns, t, why);
-  if (ok) {
-    check(std::isfinite(t.price), "price is finite");
-    check(t.price > 0, "price > 0");
-    check(t.volume >= 0, "volume >= 0");
-    check(t.ts >= 0, "ts >= 0");
+  auto t = parser.parse(payload, ticker, now_ns);
+  if (t) {
+    check(std::isfinite(t->price), "price is finite");
+    check(t->price > 0, "price > 0");
+    check(t->volume >= 0, "volume >= 0");
+    check(t->ts >= 0, "ts >= 0");
   } else {
-    check(!why.empty(), "a refused payload says why");
+    check(mm::code_of(t.error()) == mm::ec::malformed_tick,
+          "a refused payload is malformed_tick");
+    check(!mm::text_of(t.error()).empty(), "a refused payload says why");
   }
-  mm::tick again;
-  std::string why_again;
-  auto ok_again = parser.parse(payload, ticker, now_ns, again, why_again);
-  check(ok == ok_again, "same verdict twice");
-  if (ok) {
-    check(t.price == again.price && t.volume == again.volume
-            && t.ts == again.ts,
+  auto again = parser.parse(payload, ticker, now_ns);
+  check(static_cast<bool>(t) == static_cast<bool>(again), "same verdict twice");
+  if (t && again) {
+    check(t->price == again->price && t->volume == again->volume
+            && t->ts == again->ts,
           "same tick twice");
-  } else {
-    check(why == why_again, "same reason twice");
+  } else if (!t && !again) {
+    check(mm::text_of(t.error()) == mm::text_of(again.error()),
+          "same reason twice");
   }
   return 0;
 }

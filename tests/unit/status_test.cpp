@@ -60,6 +60,7 @@ const row rows[] = {
   // Startup, reload and cluster links: never a call's end, so the default.
   {ec::bad_config, StatusCode::INTERNAL, "internal error"},
   {ec::handshake_failed, StatusCode::INTERNAL, "internal error"},
+  {ec::malformed_tick, StatusCode::INTERNAL, "internal error"},
 };
 
 } // namespace

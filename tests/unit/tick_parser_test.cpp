@@ -9,6 +9,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "actors/errors.hpp"
+
 using testing::AnyOf;
 using testing::Eq;
 using testing::HasSubstr;
@@ -21,25 +23,24 @@ class tick_parser_test : public testing::Test {
 protected:
   /// Parses `payload` on the channel of AAPL and expects it to be accepted.
   mm::tick accept(std::string_view payload, std::string_view ticker = "AAPL") {
-    mm::tick out;
-    std::string why;
-    EXPECT_TRUE(parser.parse(payload, ticker, now_ns, out, why))
-      << "payload: " << payload << "\nwhy: " << why;
-    return out;
+    auto out = parser.parse(payload, ticker, now_ns);
+    EXPECT_TRUE(out) << "payload: " << payload
+                     << "\nwhy: " << mm::text_of(out.error());
+    return out ? *out : mm::tick{};
   }
 
-  /// Parses `payload` on the channel of AAPL, expects it to be refused and
-  /// returns why; also checks that a refused tick leaves `out` alone.
+  /// Parses `payload` on the channel of AAPL, expects it to be refused
+  /// with ec::malformed_tick and returns why.
   std::string reject(std::string_view payload,
                      std::string_view ticker = "AAPL") {
-    mm::tick out{-1, -1, -1};
-    std::string why;
-    EXPECT_FALSE(parser.parse(payload, ticker, now_ns, out, why))
+    auto out = parser.parse(payload, ticker, now_ns);
+    EXPECT_FALSE(out) << "payload: " << payload;
+    if (out)
+      return {};
+    EXPECT_EQ(mm::code_of(out.error()), mm::ec::malformed_tick)
       << "payload: " << payload;
+    auto why = mm::text_of(out.error());
     EXPECT_FALSE(why.empty()) << "payload: " << payload;
-    EXPECT_EQ(out.price, -1);
-    EXPECT_EQ(out.volume, -1);
-    EXPECT_EQ(out.ts, -1);
     return why;
   }
 
@@ -311,15 +312,14 @@ TEST_F(tick_parser_test, random_mutations_never_crash) {
         default: payload.erase(pos, 1);
       }
     }
-    mm::tick out;
-    std::string why;
-    if (parser.parse(payload, "AAPL", now_ns, out, why)) {
+    if (auto out = parser.parse(payload, "AAPL", now_ns)) {
       ++accepted;
-      EXPECT_TRUE(std::isfinite(out.price) && out.price > 0) << payload;
-      EXPECT_GE(out.volume, 0) << payload;
-      EXPECT_GE(out.ts, 0) << payload;
+      EXPECT_TRUE(std::isfinite(out->price) && out->price > 0) << payload;
+      EXPECT_GE(out->volume, 0) << payload;
+      EXPECT_GE(out->ts, 0) << payload;
     } else {
-      EXPECT_FALSE(why.empty()) << payload;
+      EXPECT_EQ(mm::code_of(out.error()), mm::ec::malformed_tick) << payload;
+      EXPECT_FALSE(mm::text_of(out.error()).empty()) << payload;
     }
   }
   // Some mutations (e.g. in a digit) keep the payload valid.
@@ -332,10 +332,10 @@ TEST_F(tick_parser_test, random_bytes_never_crash) {
     std::string payload(rng() % 64, '\0');
     for (auto& c : payload)
       c = static_cast<char>(rng());
-    mm::tick out;
-    std::string why;
-    if (!parser.parse(payload, "AAPL", now_ns, out, why)) {
-      EXPECT_FALSE(why.empty());
+    auto out = parser.parse(payload, "AAPL", now_ns);
+    if (!out) {
+      EXPECT_EQ(mm::code_of(out.error()), mm::ec::malformed_tick);
+      EXPECT_FALSE(mm::text_of(out.error()).empty());
     }
   }
 }
