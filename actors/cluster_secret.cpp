@@ -22,6 +22,7 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/sec.hpp>
 
 #include "actors/errors.hpp"
 
@@ -316,8 +317,9 @@ caf::error run_server(int fd, std::string_view secret,
   }
 }
 
-int connect_tcp(const std::string& host, uint16_t port,
-                clock_type::time_point deadline, std::string& error) {
+caf::expected<int> connect_tcp(const std::string& host, uint16_t port,
+                               clock_type::time_point deadline) {
+  std::string error;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -325,8 +327,9 @@ int connect_tcp(const std::string& host, uint16_t port,
   auto port_str = std::to_string(port);
   if (auto rc = ::getaddrinfo(host.c_str(), port_str.c_str(), &hints, &res);
       rc != 0) {
-    error = "cannot resolve " + host + ": " + ::gai_strerror(rc);
-    return -1;
+    return caf::make_error(caf::sec::cannot_connect_to_node,
+                           "cannot resolve " + host + ": "
+                             + ::gai_strerror(rc));
   }
   error = "no address for " + host;
   int result = -1;
@@ -362,6 +365,8 @@ int connect_tcp(const std::string& host, uint16_t port,
     }
   }
   ::freeaddrinfo(res);
+  if (result < 0)
+    return caf::make_error(caf::sec::cannot_connect_to_node, std::move(error));
   return result;
 }
 
@@ -470,7 +475,7 @@ void server::add(int fd, done_fn done) {
     }
   }
   ::close(fd);
-  done(-1, peer, refused);
+  done(-1, peer, handshake_failed(std::move(refused)));
 }
 
 void server::run() {
@@ -523,14 +528,14 @@ void server::run() {
       }
       auto done = std::move(j.done);
       if (st == server_challenge::status::done) {
-        done(j.fd, j.peer, std::string{});
+        done(j.fd, j.peer, caf::error{});
       } else {
         ::close(j.fd);
         auto why = j.challenge.error();
         if (why.empty())
           why = "it did not complete the challenge within "
                 + std::to_string(timeout_.count()) + " ms";
-        done(-1, j.peer, why);
+        done(-1, j.peer, handshake_failed(std::move(why)));
       }
       j.fd = -1;
     }

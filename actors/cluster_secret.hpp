@@ -103,9 +103,10 @@ caf::error run_server(int fd, std::string_view secret,
 
 /// Connects to `host`:`port` (name lookup, then each address in turn),
 /// waiting until `deadline` at most. Returns a connected non-blocking
-/// socket with close-on-exec, or -1 with `error` set.
-int connect_tcp(const std::string& host, uint16_t port,
-                clock_type::time_point deadline, std::string& error);
+/// socket with close-on-exec, or fails with `caf::sec::cannot_connect_to_node`
+/// (CAF's code for a failed connect) and why (`text_of`).
+caf::expected<int> connect_tcp(const std::string& host, uint16_t port,
+                               clock_type::time_point deadline);
 
 /// "HOST:PORT" of the peer of `fd` ("[v6]:PORT" for IPv6), or "unknown".
 std::string peer_of(int fd);
@@ -118,10 +119,10 @@ std::string host_of(const std::string& peer);
 class server {
 public:
   /// Called on the server's thread when a challenge ends. On success
-  /// `error` is empty and the callee owns `fd`; on failure `fd` is -1
-  /// (already closed) and `error` says why.
-  using done_fn = std::function<void(int fd, const std::string& peer,
-                                     const std::string& error)>;
+  /// `err` is none and the callee owns `fd`; on failure `fd` is -1 (already
+  /// closed) and `err` is `ec::handshake_failed` with why (`text_of`).
+  using done_fn =
+    std::function<void(int fd, const std::string& peer, const caf::error& err)>;
 
   /// At most `max_pending` challenges run at once, at most `max_per_host`
   /// of them for peers of one address (so that one host that connects and

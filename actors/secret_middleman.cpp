@@ -90,9 +90,9 @@ public:
     caf::intrusive_ptr<secret_doorman> self{this};
     auto refusals = refusals_;
     challenges->add(fd, [self, refusals](int verified, const std::string& peer,
-                                         const std::string& why) {
+                                         const caf::error& err) {
       if (verified < 0) {
-        refusals->refused(peer, why);
+        refusals->refused(peer, text_of(err));
         return;
       }
       self->acceptor_.backend().post(
@@ -151,17 +151,16 @@ protected:
     // Blocks this (detached) actor, as CAF's own connect does, but never
     // longer than the timeout.
     auto deadline = cluster_secret::clock_type::now() + timeout_;
-    std::string why;
-    auto fd = cluster_secret::connect_tcp(host, port, deadline, why);
-    if (fd < 0)
-      return caf::make_error(caf::sec::cannot_connect_to_node, why);
-    if (auto err = cluster_secret::run_client(fd, secret_, deadline)) {
-      ::close(fd);
+    auto fd = cluster_secret::connect_tcp(host, port, deadline);
+    if (!fd)
+      return std::move(fd.error());
+    if (auto err = cluster_secret::run_client(*fd, secret_, deadline)) {
+      ::close(*fd);
       // CAF's connect fails with sec::cannot_connect_to_node; the text says
       // why.
       return caf::make_error(caf::sec::cannot_connect_to_node, text_of(err));
     }
-    return mpx().new_scribe(fd);
+    return mpx().new_scribe(*fd);
   }
 
   caf::expected<caf::io::doorman_ptr> open(uint16_t port, const char* addr,

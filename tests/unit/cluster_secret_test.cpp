@@ -26,6 +26,7 @@
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/sec.hpp>
 
 #include "actors/errors.hpp"
 
@@ -259,13 +260,13 @@ TEST(cluster_secret, the_server_thread_serves_one_peer_while_another_stalls) {
   std::promise<outcome> stalled_done;
   std::promise<outcome> good_done;
   srv.add(stall.hub,
-          [&](int fd, const std::string& peer, const std::string& error) {
-            stalled_done.set_value({fd, peer, error});
+          [&](int fd, const std::string& peer, const caf::error& err) {
+            stalled_done.set_value({fd, peer, why_of(err)});
           });
   stall.hub = -1; // the server owns it now
   srv.add(good.hub,
-          [&](int fd, const std::string& peer, const std::string& error) {
-            good_done.set_value({fd, peer, error});
+          [&](int fd, const std::string& peer, const caf::error& err) {
+            good_done.set_value({fd, peer, why_of(err)});
           });
   good.hub = -1;
   auto stalled_future = stalled_done.get_future();
@@ -304,15 +305,15 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bounds) {
   pair second;
   std::promise<outcome> second_done;
   std::atomic<bool> first_called{false};
-  srv.add(first.hub, [&](int fd, const std::string&, const std::string&) {
+  srv.add(first.hub, [&](int fd, const std::string&, const caf::error&) {
     first_called = true;
     if (fd >= 0)
       ::close(fd);
   });
   first.hub = -1;
   srv.add(second.hub,
-          [&](int fd, const std::string& peer, const std::string& error) {
-            second_done.set_value({fd, peer, error});
+          [&](int fd, const std::string& peer, const caf::error& err) {
+            second_done.set_value({fd, peer, why_of(err)});
           });
   second.hub = -1;
   auto f = second_done.get_future();
@@ -334,14 +335,14 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bounds) {
   pair a;
   pair b;
   std::promise<outcome> b_done;
-  per_host.add(a.hub, [](int fd, const std::string&, const std::string&) {
+  per_host.add(a.hub, [](int fd, const std::string&, const caf::error&) {
     if (fd >= 0)
       ::close(fd);
   });
   a.hub = -1;
   per_host.add(b.hub,
-               [&](int fd, const std::string& peer, const std::string& error) {
-                 b_done.set_value({fd, peer, error});
+               [&](int fd, const std::string& peer, const caf::error& err) {
+                 b_done.set_value({fd, peer, why_of(err)});
                });
   b.hub = -1;
   auto fb = b_done.get_future();
@@ -358,8 +359,8 @@ TEST(cluster_secret, the_server_drops_peers_beyond_its_bounds) {
   pair c;
   std::promise<outcome> c_done;
   per_host.add(c.hub,
-               [&](int fd, const std::string& peer, const std::string& error) {
-                 c_done.set_value({fd, peer, error});
+               [&](int fd, const std::string& peer, const caf::error& err) {
+                 c_done.set_value({fd, peer, why_of(err)});
                });
   c.hub = -1;
   EXPECT_EQ(why_of(cs::run_client(c.edge, secret_a, in(milliseconds{5000}))),
@@ -380,10 +381,10 @@ TEST(cluster_secret, peers_are_named_by_address) {
   ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), len), 0);
   ASSERT_EQ(::listen(lfd, 4), 0);
   ::getsockname(lfd, reinterpret_cast<sockaddr*>(&addr), &len);
-  std::string error;
-  auto cfd = cs::connect_tcp("127.0.0.1", ntohs(addr.sin_port),
-                             in(milliseconds{5000}), error);
-  ASSERT_GE(cfd, 0) << error;
+  auto connected = cs::connect_tcp("127.0.0.1", ntohs(addr.sin_port),
+                                   in(milliseconds{5000}));
+  ASSERT_TRUE(connected) << mm::text_of(connected.error());
+  auto cfd = *connected;
   sockaddr_in local{};
   socklen_t llen = sizeof(local);
   ::getsockname(cfd, reinterpret_cast<sockaddr*>(&local), &llen);
@@ -398,9 +399,10 @@ TEST(cluster_secret, peers_are_named_by_address) {
   // A closed port is refused with the system's words.
   auto port = ntohs(addr.sin_port);
   ::close(lfd);
-  EXPECT_EQ(cs::connect_tcp("127.0.0.1", port, in(milliseconds{5000}), error),
-            -1);
-  EXPECT_EQ(error, "Connection refused");
+  auto refused = cs::connect_tcp("127.0.0.1", port, in(milliseconds{5000}));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), caf::sec::cannot_connect_to_node);
+  EXPECT_EQ(mm::text_of(refused.error()), "Connection refused");
 }
 
 TEST(cluster_secret, the_secret_file_needs_32_bytes_and_loses_its_newline) {
