@@ -69,7 +69,10 @@ char* next_candidate(const char* text, int state) {
 char** complete(const char* text, int start, int) {
   rl_attempted_completion_over = 1;
   std::vector<std::string> words;
-  mm::shell::split_words(std::string(rl_line_buffer, start), words);
+  // An unterminated quote is still being typed: its error is of no use
+  // here, the words before it are.
+  static_cast<void>(
+    mm::shell::split_words(std::string(rl_line_buffer, start), words));
   completion_candidates.clear();
   if (words.empty()) {
     for (auto& spec : mm::shell::command_table())

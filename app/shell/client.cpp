@@ -69,12 +69,12 @@ bool client::connect() {
 }
 
 bool client::run(const std::string& line) {
-  command cmd;
-  if (auto err = parse_command(line, cmd); !err.empty()) {
-    fail(err);
+  auto cmd = parse_command(line);
+  if (!cmd) {
+    fail(text_of(cmd.error()));
     return false;
   }
-  return command_of(cmd.kind).run(*this, cmd);
+  return command_of(cmd->kind).run(*this, *cmd);
 }
 
 std::vector<std::string> client::session_ids() {

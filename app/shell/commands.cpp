@@ -1,6 +1,19 @@
 #include "app/shell/commands.hpp"
 
+#include <utility>
+
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
+#include <caf/make_message.hpp>
+
+#include "actors/errors.hpp"
+#include "actors/inspection.hpp"
+
 namespace mm::shell {
+
+caf::error bad_argument(std::string what) {
+  return caf::make_error(admin_ec::bad_argument, std::move(what));
+}
 
 const command_spec* find_command(const std::string& name) {
   auto& key = name == "exit" ? command_of(command_kind::quit).name : name;
@@ -18,8 +31,8 @@ const command_spec& command_of(command_kind kind) {
   return command_table().front();
 }
 
-std::string split_words(const std::string& line,
-                        std::vector<std::string>& words) {
+caf::error split_words(const std::string& line,
+                       std::vector<std::string>& words) {
   words.clear();
   std::string word;
   bool in_word = false;
@@ -44,23 +57,23 @@ std::string split_words(const std::string& line,
     }
   }
   if (quote != 0)
-    return std::string{"unterminated "} + quote + " quote";
+    return bad_argument(std::string{"unterminated "} + quote + " quote");
   if (in_word)
     words.push_back(std::move(word));
-  return {};
+  return caf::none;
 }
 
-std::string parse_command(const std::string& line, command& out) {
+caf::expected<command> parse_command(const std::string& line) {
   std::vector<std::string> words;
-  if (auto err = split_words(line, words); !err.empty())
+  if (auto err = split_words(line, words))
     return err;
   if (words.empty())
-    return "empty command (try \"help\")";
+    return bad_argument("empty command (try \"help\")");
   auto* spec = find_command(words[0]);
   if (spec == nullptr)
-    return "unknown command \"" + words[0] + "\" (try \"help\")";
+    return bad_argument("unknown command \"" + words[0] + "\" (try \"help\")");
   auto wrong = [&](const std::string& what) {
-    return words[0] + ": " + what + "; usage: " + spec->usage;
+    return bad_argument(words[0] + ": " + what + "; usage: " + spec->usage);
   };
   std::vector<std::string> args{words.begin() + 1, words.end()};
   if (args.size() < spec->min_args)
@@ -68,12 +81,12 @@ std::string parse_command(const std::string& line, command& out) {
   if (args.size() > spec->max_args)
     return wrong(spec->max_args == 0 ? "takes no arguments"
                                      : "too many arguments");
-  out = command{};
+  command out;
   out.kind = spec->kind;
   if (spec->parse != nullptr)
-    if (auto err = spec->parse(args, out); !err.empty())
-      return wrong(err);
-  return {};
+    if (auto err = spec->parse(args, out))
+      return wrong(text_of(err));
+  return out;
 }
 
 } // namespace mm::shell

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <caf/fwd.hpp>
+
 namespace mm::shell {
 
 enum class command_kind {
@@ -57,9 +59,9 @@ struct command_spec {
   size_t max_args;
   /// What is wrong when fewer than `min_args` words follow the name.
   const char* missing;
-  /// Reads the words after the name into `out` (its `kind` is set); returns
-  /// an empty string or what is wrong. Null: nothing to read.
-  std::string (*parse)(const std::vector<std::string>& args, command& out);
+  /// Reads the words after the name into `out` (its `kind` is set); fails
+  /// with `bad_argument` (see below) and what is wrong. Null: nothing to read.
+  caf::error (*parse)(const std::vector<std::string>& args, command& out);
   /// Runs the command over a connected client: the request to the node and
   /// the rendering of its answer. Returns whether it succeeded.
   bool (*run)(client& c, const command& cmd);
@@ -74,15 +76,19 @@ const command_spec* find_command(const std::string& name);
 /// The command of kind `kind` (every kind has one).
 const command_spec& command_of(command_kind kind);
 
-/// Splits `line` into words at blanks; single or double quotes group words
-/// ("a b" is one word). Returns an empty string on success, or what is
-/// wrong (an unterminated quote).
-std::string split_words(const std::string& line,
-                        std::vector<std::string>& words);
+/// What is wrong with a command line, in words (`text_of`): an
+/// `admin_ec::bad_argument` error, the code the node gives a bad argument.
+caf::error bad_argument(std::string what);
 
-/// Parses `line` into `out`. Returns an empty string on success, otherwise
-/// what is wrong, in words (e.g. `unknown command "foo" (try "help")`). An
-/// empty line is an error too; callers skip blank lines themselves.
-std::string parse_command(const std::string& line, command& out);
+/// Splits `line` into `words` at blanks; single or double quotes group words
+/// ("a b" is one word). Fails with `bad_argument` on an unterminated quote,
+/// leaving the words before it in `words` (completion uses them).
+caf::error split_words(const std::string& line,
+                       std::vector<std::string>& words);
+
+/// Parses `line`, or fails with `bad_argument` and what is wrong, in words
+/// (e.g. `unknown command "foo" (try "help")`). An empty line is an error
+/// too; callers skip blank lines themselves.
+caf::expected<command> parse_command(const std::string& line);
 
 } // namespace mm::shell

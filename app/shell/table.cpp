@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <tuple>
 
+#include <caf/error.hpp>
+
 #include "actors/messages.hpp"
 #include "app/shell/client.hpp"
 #include "app/shell/commands.hpp"
@@ -32,12 +34,12 @@ bool parse_uint(const std::string& x, uint64_t min, uint64_t max,
   return true;
 }
 
-std::string parse_sessions(const std::vector<std::string>& args, command& out) {
+caf::error parse_sessions(const std::vector<std::string>& args, command& out) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] != "--ticker" && args[i] != "--limit")
-      return "unexpected \"" + args[i] + "\"";
+      return bad_argument("unexpected \"" + args[i] + "\"");
     if (i + 1 >= args.size())
-      return args[i] + " needs a value";
+      return bad_argument(args[i] + " needs a value");
     auto& val = args[++i];
     if (args[i - 1] == "--ticker") {
       out.ticker = val;
@@ -45,47 +47,48 @@ std::string parse_sessions(const std::vector<std::string>& args, command& out) {
     }
     uint64_t n = 0;
     if (!parse_uint(val, 1, UINT32_MAX, n))
-      return "--limit expects a whole number from 1, got \"" + val + "\"";
+      return bad_argument("--limit expects a whole number from 1, got \"" + val
+                          + "\"");
     out.limit = static_cast<uint32_t>(n);
   }
-  return {};
+  return caf::none;
 }
 
-std::string parse_id(const std::vector<std::string>& args, command& out) {
+caf::error parse_id(const std::vector<std::string>& args, command& out) {
   out.id = args[0];
-  return {};
+  return caf::none;
 }
 
-std::string parse_ticker(const std::vector<std::string>& args, command& out) {
+caf::error parse_ticker(const std::vector<std::string>& args, command& out) {
   out.ticker = args[0];
-  return {};
+  return caf::none;
 }
 
 /// `kill ID [REASON]`: the words after the id, joined by blanks.
-std::string parse_kill(const std::vector<std::string>& args, command& out) {
+caf::error parse_kill(const std::vector<std::string>& args, command& out) {
   out.id = args[0];
   for (size_t i = 1; i < args.size(); ++i) {
     if (!out.reason.empty())
       out.reason += ' ';
     out.reason += args[i];
   }
-  return {};
+  return caf::none;
 }
 
-std::string parse_watch(const std::vector<std::string>& args, command& out) {
+caf::error parse_watch(const std::vector<std::string>& args, command& out) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--count") {
       if (i + 1 >= args.size()
           || !parse_uint(args[i + 1], 1, UINT64_MAX / 2, out.count))
-        return "--count expects a whole number from 1";
+        return bad_argument("--count expects a whole number from 1");
       ++i;
     } else {
       out.tickers.push_back(args[i]);
     }
   }
   if (out.tickers.empty())
-    return "give at least one ticker";
-  return {};
+    return bad_argument("give at least one ticker");
+  return caf::none;
 }
 
 // --- the requests (their elements, after the atom the secret) ---

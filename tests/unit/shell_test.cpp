@@ -4,8 +4,13 @@
 
 #include <set>
 
+#include <caf/atom.hpp>
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <gtest/gtest.h>
 
+#include "actors/errors.hpp"
+#include "actors/inspection.hpp"
 #include "app/shell/commands.hpp"
 #include "app/shell/render.hpp"
 
@@ -13,15 +18,21 @@ namespace mm::shell {
 namespace {
 
 command parsed(const std::string& line) {
-  command cmd;
-  auto err = parse_command(line, cmd);
-  EXPECT_EQ(err, "") << line;
-  return cmd;
+  auto cmd = parse_command(line);
+  EXPECT_TRUE(cmd) << line << ": " << text_of(cmd.error());
+  return cmd ? *cmd : command{};
 }
 
+/// What is wrong with `line`, after checking that it is refused with
+/// admin_ec::bad_argument; an empty string when it parses.
 std::string error_of(const std::string& line) {
-  command cmd;
-  return parse_command(line, cmd);
+  auto cmd = parse_command(line);
+  if (cmd)
+    return {};
+  EXPECT_EQ(cmd.error().category(), caf::atom("mm_admin")) << line;
+  EXPECT_EQ(static_cast<admin_ec>(cmd.error().code()), admin_ec::bad_argument)
+    << line;
+  return text_of(cmd.error());
 }
 
 TEST(shell_commands, parses_every_command) {
