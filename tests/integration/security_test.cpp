@@ -555,6 +555,14 @@ TEST_F(token_test, a_stream_ends_unauthenticated_when_its_token_expires) {
   ASSERT_TRUE(start_on(*long_lived, {"AAPL"}, &id).ok());
   auto streamed = stream_reader::stream(*s, id);
   ASSERT_TRUE(pub.wait_subscribed("AAPL"));
+  // Redis has the channel once the first session subscribed; the tick must
+  // wait for both (a stream counts once its session is subscribed), or the
+  // later one starts after it and never sees it.
+  ASSERT_TRUE(wait_until([&] {
+    auto st = admin.stats();
+    return st.sessions == 2 && st.streams == 2;
+  }))
+    << admin.stats().describe();
   pub.publish_tick("AAPL", 100.0, 1, 1);
   ASSERT_TRUE(subscribed->wait_count("AAPL", 1));
   ASSERT_TRUE(streamed->wait_count("AAPL", 1));
