@@ -55,6 +55,7 @@ void flush_clock::schedule(clock::time_point due,
     // The thread sleeps until the current front: wake it only for an
     // earlier one (most flushes are due after everything already waiting).
     wake = x.heap.empty() || due < x.heap.front().due;
+    sweep_locked(x);
     x.heap.push_back(entry{due, std::move(target), what});
     std::push_heap(x.heap.begin(), x.heap.end(), later);
     // Driven: under the lock, so that a waker that was unset (its thread
@@ -89,6 +90,20 @@ void flush_clock::run_due(size_t shard) {
     take_due_locked(x, clock::now());
   }
   flush_taken(x);
+}
+
+void flush_clock::sweep_locked(shard& x) {
+  if (x.heap.size() < x.sweep_at)
+    return;
+  // A target that is gone keeps its heap entry (and, for a target made by
+  // make_shared, the target's memory) until the entry comes due.
+  x.heap.erase(std::remove_if(x.heap.begin(), x.heap.end(),
+                              [](const entry& e) {
+                                return e.target.expired();
+                              }),
+               x.heap.end());
+  std::make_heap(x.heap.begin(), x.heap.end(), later);
+  x.sweep_at = std::max(sweep_threshold, 2 * x.heap.size());
 }
 
 void flush_clock::take_due_locked(shard& x, clock::time_point now) {

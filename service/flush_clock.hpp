@@ -79,7 +79,10 @@ public:
   /// Calls `target->flush_due()` (or the call named by `what`) at `due` (or
   /// soon after) on the thread of shard `shard % shards()`, unless the
   /// target is gone by then. A target schedules at most one of each timer
-  /// at a time.
+  /// at a time. Timers of targets that are gone are dropped before they come
+  /// due once a shard holds twice as many timers as after its last sweep
+  /// (and at least `sweep_threshold`): a stream that ended leaves its 30 s
+  /// stall check behind, and under churn those would pile up.
   void schedule(clock::time_point due, std::weak_ptr<flush_target> target,
                 size_t shard = 0, timer what = timer::flush);
 
@@ -89,6 +92,10 @@ public:
 
   /// Timers scheduled and not yet run (for tests and the inspector).
   size_t pending() const;
+
+  /// The fewest timers a shard holds before it drops those of targets that
+  /// are gone.
+  static constexpr size_t sweep_threshold = 1024;
 
   // --- driven clocks ---------------------------------------------------------
 
@@ -116,6 +123,8 @@ private:
     std::condition_variable cv;
     /// A min-heap on `due`.
     std::vector<entry> heap;
+    /// At this size `schedule` drops the timers of targets that are gone.
+    size_t sweep_at = sweep_threshold;
     bool stopped = false;
     std::thread thread;
     std::function<void()> waker;
@@ -124,6 +133,9 @@ private:
   };
 
   static void run(shard& x);
+  /// Drops the timers of targets that are gone once `x.heap` reached
+  /// `x.sweep_at` (locked by the caller): amortized O(1) per schedule.
+  static void sweep_locked(shard& x);
 
   /// Moves the targets due by `now` into `x.due` (locked by the caller).
   static void take_due_locked(shard& x, clock::time_point now);

@@ -9,7 +9,10 @@ stream_call::stream_call(grpc::ServerCompletionQueue& cq,
   : writer_(&ctx_),
     cq_(cq),
     arrived_tag_(this, &stream_call::on_arrived),
-    bridge_(std::make_shared<stream_bridge>(this, cfg)),
+    // Not make_shared: the flush clock's timers hold weak_ptrs to the
+    // bridge, and with make_shared each would keep the bridge's memory
+    // until it comes due (a stall check: 30 s after the stream ended).
+    bridge_(new stream_bridge(this, cfg)), // NOLINT(modernize-make-shared)
     write_tag_(this, &stream_call::on_write),
     finish_tag_(this, &stream_call::on_finish),
     cut_tag_(this, &stream_call::on_cut),

@@ -196,3 +196,28 @@ TEST(flush_clock,
   clock.run_due(0);
   EXPECT_TRUE(r.order.empty()) << "a stopped clock makes no flush";
 }
+
+TEST(flush_clock, timers_of_targets_that_are_gone_are_dropped_before_due) {
+  // Under churn every ended stream leaves a stall check 30 s ahead; they
+  // must not pile up (nor, with make_shared targets, their memory).
+  recorder r;
+  flush_clock clock;
+  auto now = flush_clock::clock::now();
+  std::vector<std::shared_ptr<target>> live;
+  for (int i = 0; i < 1500; ++i) {
+    live.push_back(std::make_shared<target>(r, i + 1));
+    clock.schedule(now + 1h, live.back(), 0, flush_clock::timer::stall_check);
+  }
+  for (int i = 0; i < 20000; ++i) {
+    auto gone = std::make_shared<target>(r, 0);
+    clock.schedule(now + 1h, gone, 0, flush_clock::timer::stall_check);
+  }
+  // The live ones stay; of the 20,000 gone, at most as many as live remain.
+  EXPECT_GE(clock.pending(), live.size());
+  EXPECT_LE(clock.pending(), 2 * live.size());
+  // The heap still works: an earlier timer comes due first.
+  auto soon = std::make_shared<target>(r, 9999);
+  clock.schedule(now, soon);
+  ASSERT_TRUE(r.wait_for(1));
+  EXPECT_EQ(r.order, (std::vector<int>{9999}));
+}
